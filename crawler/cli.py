@@ -1,0 +1,273 @@
+"""The ``newscrawl`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from crawler.config import BUNDLED_SITES_DIR, SiteConfigError, get_site, load_sites
+
+CONFIG_ERROR_EXIT = 2
+SPIDERS = ("articles", "top_stories")
+
+
+def _add_database(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--database",
+        metavar="URL",
+        help="SQLAlchemy database URL (default: $NEWSCRAWL_DATABASE_URL or sqlite:///newscrawl.db)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="newscrawl", description="Crawl news sites into a SQL archive."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    crawl = sub.add_parser("crawl", help="crawl one configured site now")
+    crawl.add_argument("site", help="site name (see `newscrawl sites list`)")
+    crawl.add_argument("--spider", choices=(*SPIDERS, "all"), default="all")
+    crawl.add_argument("--pages", type=int, metavar="N", help="follow pagination N pages deep")
+    crawl.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a Scrapy setting for this crawl (repeatable)",
+    )
+    _add_database(crawl)
+
+    demo = sub.add_parser(
+        "demo", help="serve the demo site, crawl it into the database and show the result"
+    )
+    demo.add_argument("--port", type=int, default=8765)
+    _add_database(demo)
+
+    demo_site = sub.add_parser("demo-site", help="serve the bundled demo news site")
+    demo_site.add_argument("--host", default="127.0.0.1")
+    demo_site.add_argument("--port", type=int, default=8765)
+
+    summary = sub.add_parser("summary", help="what the database holds")
+    summary.add_argument("--site")
+    summary.add_argument("--limit", type=int, default=10, help="newest articles to show")
+    _add_database(summary)
+
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    upgrade = db_sub.add_parser("upgrade", help="create or upgrade the schema")
+    _add_database(upgrade)
+    current = db_sub.add_parser("current", help="print the schema revision")
+    _add_database(current)
+
+    sites = sub.add_parser("sites", help="site definitions")
+    sites_sub = sites.add_subparsers(dest="sites_command", required=True, metavar="ACTION")
+    sites_sub.add_parser("list", help="validate every site definition and list them")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except SiteConfigError as exc:
+        print(f"newscrawl: {exc}", file=sys.stderr)
+        return CONFIG_ERROR_EXIT
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "crawl":
+        return cmd_crawl(args)
+    if args.command == "demo":
+        return cmd_demo(args)
+    if args.command == "demo-site":
+        return cmd_demo_site(args)
+    if args.command == "summary":
+        return cmd_summary(args)
+    if args.command == "db":
+        return cmd_db(args)
+    if args.command == "sites":
+        return cmd_sites(args)
+    raise AssertionError(args.command)
+
+
+def _spiders_for(site_name: str, choice: str) -> list[str]:
+    site = get_site(site_name)
+    if choice != "all":
+        return [choice]
+    spiders = []
+    if site.listing is not None:
+        spiders.append("articles")
+    if site.top_stories is not None:
+        spiders.append("top_stories")
+    return spiders
+
+
+def _parse_settings(pairs: list[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"newscrawl: --set takes NAME=VALUE, got {pair!r}")
+        out[name] = value
+    return out
+
+
+def run_site(
+    site: str, spiders: list[str], arguments: dict[str, str], settings: dict[str, str], db: str | None
+) -> int:
+    from crawler.runner import run_crawl
+    from crawler.storage.queries import format_time
+
+    status = 0
+    for spider in spiders:
+        result = run_crawl(site, spider, arguments, settings, db)
+        if result.exit_code == CONFIG_ERROR_EXIT:
+            return CONFIG_ERROR_EXIT
+        for run in result.runs:
+            print(
+                f"run {run['id']}: {site}/{spider} {run['status']} ({run['finish_reason']}) "
+                f"at {format_time(run['finished_at'])}: pages {run['pages_fetched']}, "
+                f"new {run['articles_new']}, updated {run['articles_updated']}, "
+                f"unchanged {run['articles_unchanged']}, rejected {run['items_rejected']}, "
+                f"top-story snapshots {run['top_story_snapshots']}"
+            )
+        if not result.ok:
+            status = 1
+    return status
+
+
+def cmd_crawl(args: argparse.Namespace) -> int:
+    spiders = _spiders_for(args.site, args.spider)
+    arguments = {}
+    if args.pages is not None:
+        if args.pages < 1:
+            raise SystemExit("newscrawl: --pages must be at least 1")
+        arguments["pages"] = str(args.pages)
+    return run_site(args.site, spiders, arguments, _parse_settings(args.settings), args.database)
+
+
+def cmd_demo_site(args: argparse.Namespace) -> int:
+    from crawler.demo_site import DemoSiteServer
+
+    server = DemoSiteServer(args.host, args.port)
+    print(f"DemoNews is served at {server.url}/  (Ctrl-C stops it)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+def demo_site_definition(folder: Path, base_url: str) -> Path:
+    """Write the bundled demo definition with another base URL into ``folder``."""
+    import yaml
+
+    data = yaml.safe_load((BUNDLED_SITES_DIR / "demo.yaml").read_text(encoding="utf-8"))
+    data["base_url"] = base_url
+    path = folder / "demo.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import os
+
+    from crawler.demo_site import DemoSiteServer
+
+    try:
+        server = DemoSiteServer("127.0.0.1", args.port).start()
+    except OSError as exc:
+        print(
+            f"newscrawl: cannot serve the demo site on 127.0.0.1:{args.port} ({exc}); "
+            "pass --port with a free port",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"DemoNews is served at {server.url}/")
+    previous = os.environ.get("NEWSCRAWL_SITES_DIR")
+    with server, tempfile.TemporaryDirectory(prefix="newscrawl-demo-") as folder:
+        if args.port != 8765:
+            demo_site_definition(Path(folder), server.url + "/")
+            os.environ["NEWSCRAWL_SITES_DIR"] = os.pathsep.join(
+                p for p in (previous, folder) if p
+            )
+        try:
+            status = run_site("demo", list(SPIDERS), {}, {}, args.database)
+        finally:
+            if previous is None:
+                os.environ.pop("NEWSCRAWL_SITES_DIR", None)
+            else:
+                os.environ["NEWSCRAWL_SITES_DIR"] = previous
+    print()
+    print_summary(args.database, "demo", limit=10)
+    return status
+
+
+def print_summary(db: str | None, site: str | None, limit: int) -> None:
+    from crawler.storage import queries
+    from crawler.storage.database import database_url, ensure_schema, get_engine, safe_url
+
+    url = database_url(db)
+    ensure_schema(url)
+    engine = get_engine(url)
+    print(f"Database: {safe_url(url)}")
+    counts = queries.site_counts(engine, site)
+    if not counts:
+        print("Nothing stored yet.")
+        return
+    print(f"{'site':<16}{'articles':>10}{'top-story rows':>16}{'runs':>7}{'rejected':>10}")
+    for c in counts:
+        print(f"{c.site:<16}{c.articles:>10}{c.top_story_rows:>16}{c.runs:>7}{c.rejected:>10}")
+    print(f"\nNewest articles:")
+    for row in queries.newest_articles(engine, site, limit):
+        print(f"  {queries.format_time(row['published_at'])}  [{row['site']}] {row['title']}")
+        print(f"      {row['url']}")
+    print("\nCurrent top stories:")
+    stories = queries.current_top_stories(engine, site)
+    if not stories:
+        print("  none")
+    page = None
+    for row in stories:
+        if (row["site"], row["page_url"]) != page:
+            page = (row["site"], row["page_url"])
+            print(f"  [{row['site']}] {row['page_url']} at {queries.format_time(row['captured_at'])}")
+        print(f"    {row['rank']}. {row['title']}")
+        print(f"       {row['url']}")
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    print_summary(args.database, args.site, args.limit)
+    return 0
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    from crawler.storage.database import current_revision, database_url, safe_url, upgrade
+
+    url = database_url(args.database)
+    if args.db_command == "upgrade":
+        upgrade(url)
+        print(f"{safe_url(url)}: schema at revision {current_revision(url)}")
+    else:
+        print(current_revision(url) or "empty (run `newscrawl db upgrade`)")
+    return 0
+
+
+def cmd_sites(args: argparse.Namespace) -> int:
+    sites = load_sites()
+    for name, site in sorted(sites.items()):
+        spiders = [s for s, part in (("articles", site.listing), ("top_stories", site.top_stories)) if part]
+        print(f"{name:<16}{site.base_url:<40}{', '.join(spiders):<24}{site.source_file}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

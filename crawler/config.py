@@ -1,0 +1,379 @@
+"""Site definitions: the typed schema of ``settings/sites/*.yaml`` and its loader.
+
+A site definition is data. It is read with a safe YAML loader, validated against
+the models below, and any problem stops the program with one message naming the
+file, the key and what is wrong (:class:`SiteConfigError`, exit status 2 on the
+command line). ``docs/sites.md`` documents every key.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urljoin, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+SITES_DIR_ENV = "NEWSCRAWL_SITES_DIR"
+BUNDLED_SITES_DIR = Path(__file__).resolve().parent.parent / "settings" / "sites"
+
+_XPATH_STARTS = ("/", "./", "(", "..")
+
+
+class SiteConfigError(Exception):
+    """A site definition is missing, unreadable or invalid."""
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _check_regex(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
+    return pattern
+
+
+def _check_css(expr: str) -> str:
+    from parsel import Selector
+
+    try:
+        Selector(text="<html></html>").css(expr)
+    except Exception as exc:  # cssselect raises several kinds
+        raise ValueError(f"invalid CSS selector {expr!r}: {exc}") from None
+    return expr
+
+
+def _check_xpath(expr: str) -> str:
+    from parsel import Selector
+
+    try:
+        Selector(text="<html></html>").xpath(expr)
+    except Exception as exc:
+        raise ValueError(f"invalid XPath expression {expr!r}: {exc}") from None
+    return expr
+
+
+def is_xpath(expr: str) -> bool:
+    """A selector string is XPath when it starts like a path; otherwise it is CSS."""
+    return expr.lstrip().startswith(_XPATH_STARTS)
+
+
+def _check_selector(expr: str) -> str:
+    if not expr.strip():
+        raise ValueError("empty selector")
+    return _check_xpath(expr) if is_xpath(expr) else _check_css(expr)
+
+
+Regex = Annotated[str, BeforeValidator(lambda v: _check_regex(v) if isinstance(v, str) else v)]
+Selector = Annotated[str, BeforeValidator(lambda v: _check_selector(v) if isinstance(v, str) else v)]
+
+
+# --------------------------------------------------------------------------- rules
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FieldRule(_Strict):
+    """Where one field's value is found on a page.
+
+    Exactly one source: ``selector`` (CSS or XPath, told apart by its first
+    character), ``css``, ``xpath``, ``jsonld`` (a dotted path into the page's
+    JSON-LD article object) or ``meta`` (the name or property of a ``<meta>``).
+    """
+
+    selector: Selector | None = None
+    css: Annotated[str, BeforeValidator(_check_css)] | None = None
+    xpath: Annotated[str, BeforeValidator(_check_xpath)] | None = None
+    jsonld: str | None = None
+    meta: str | None = None
+    attr: str | None = None
+    regex: Regex | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FieldRule:
+        given = [k for k in ("selector", "css", "xpath", "jsonld", "meta") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of selector, css, xpath, jsonld, meta"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        if self.regex is not None and re.compile(self.regex).groups > 1:
+            if "value" not in re.compile(self.regex).groupindex:
+                raise ValueError("a regex with several groups must name one (?P<value>...)")
+        return self
+
+    @property
+    def kind(self) -> Literal["css", "xpath", "jsonld", "meta"]:
+        if self.selector is not None:
+            return "xpath" if is_xpath(self.selector) else "css"
+        for k in ("css", "xpath", "jsonld", "meta"):
+            if getattr(self, k) is not None:
+                return k  # type: ignore[return-value]
+        raise AssertionError("validated rule without a source")
+
+    @property
+    def expression(self) -> str:
+        return self.selector or self.css or self.xpath or self.jsonld or self.meta or ""
+
+
+class DateRule(FieldRule):
+    """A field rule for the publication date, with how to read the text it finds."""
+
+    format: list[str] = Field(default_factory=list)
+    timezone: str | None = None
+
+    @field_validator("format", mode="before")
+    @classmethod
+    def _format_list(cls, v: Any) -> Any:
+        return [v] if isinstance(v, str) else v
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str | None) -> str | None:
+        return _check_timezone(v) if v is not None else v
+
+
+def _rules(v: Any) -> Any:
+    """Accept a string, a mapping or a list of either; always give a list."""
+    if v is None:
+        return []
+    items = v if isinstance(v, list) else [v]
+    return [{"selector": i} if isinstance(i, str) else i for i in items]
+
+
+Rules = Annotated[list[FieldRule], BeforeValidator(_rules)]
+DateRules = Annotated[list[DateRule], BeforeValidator(_rules)]
+SelectorList = Annotated[
+    list[Selector], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)
+]
+RegexList = Annotated[list[Regex], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)]
+
+
+def _check_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/Paris)")
+    return name
+
+
+class ListingRules(_Strict):
+    start_urls: Annotated[list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)]
+    article_links: Rules = Field(default_factory=lambda: _rules("a::attr(href)"))
+    article_url_pattern: Regex | None = None
+    exclude_url_pattern: Regex | None = None
+    next_page: Rules = Field(default_factory=list)
+    page_url_template: str | None = None
+    first_template_page: int = Field(2, ge=0)
+    max_pages: int = Field(5, ge=1)
+
+    @field_validator("start_urls")
+    @classmethod
+    def _non_empty(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("give at least one listing URL")
+        return v
+
+    @field_validator("page_url_template")
+    @classmethod
+    def _has_page(cls, v: str | None) -> str | None:
+        if v is not None and "{page}" not in v:
+            raise ValueError("the template must contain {page}, e.g. '/news/page/{page}/'")
+        return v
+
+
+class ArticleRules(_Strict):
+    title: Rules = Field(default_factory=lambda: _rules(["h1", {"meta": "og:title"}]))
+    body: Rules
+    published: DateRules = Field(default_factory=list)
+    author: Rules = Field(default_factory=list)
+    section: Rules = Field(default_factory=list)
+    tags: Rules = Field(default_factory=list)
+    drop: SelectorList = Field(default_factory=list)
+    strip: RegexList = Field(default_factory=list)
+    drop_paragraphs: RegexList = Field(default_factory=list)
+    truncate_at: RegexList = Field(default_factory=list)
+    min_body_length: int = Field(100, ge=0)
+
+
+class TopStoriesRules(_Strict):
+    pages: Annotated[list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)]
+    entries: Selector
+    title: Rules = Field(default_factory=list)
+    link: Rules = Field(default_factory=list)
+    max_entries: int | None = Field(None, ge=1)
+    follow: bool = True
+
+
+class Site(_Strict):
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
+    base_url: str
+    allowed_domains: list[str] = Field(default_factory=list)
+    timezone: str = "UTC"
+    language: str = "en"
+    listing: ListingRules | None = None
+    article: ArticleRules
+    top_stories: TopStoriesRules | None = None
+    source_file: str = Field("", exclude=True)
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute(cls, v: str) -> str:
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"must be an absolute http(s) URL, got {v!r}")
+        return v if parts.path else v + "/"
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        return _check_timezone(v)
+
+    @model_validator(mode="after")
+    def _resolve(self) -> Site:
+        # Relative URLs in the definition are resolved against base_url; the
+        # host of base_url is allowed when allowed_domains is not given.
+        def absolute(urls: list[str]) -> list[str]:
+            return [urljoin(self.base_url, u) for u in urls]
+
+        if not self.allowed_domains:
+            object.__setattr__(self, "allowed_domains", [urlsplit(self.base_url).hostname or ""])
+        if self.listing is not None:
+            object.__setattr__(
+                self,
+                "listing",
+                self.listing.model_copy(update={"start_urls": absolute(self.listing.start_urls)}),
+            )
+        if self.top_stories is not None:
+            object.__setattr__(
+                self,
+                "top_stories",
+                self.top_stories.model_copy(update={"pages": absolute(self.top_stories.pages)}),
+            )
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """Safe loader that refuses a key given twice in one mapping."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False):
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"key {key!r} is given twice", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
+)
+
+
+def _key_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("function-after[_one_source(), FieldRule]",):
+            continue
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "(top level)"
+
+
+def _describe(err: dict[str, Any]) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown key"
+    if err["type"] == "missing":
+        return "required key is missing"
+    msg = str(err["msg"])
+    return msg.removeprefix("Value error, ")
+
+
+def load_site_file(path: Path) -> Site:
+    """Read and validate one site definition file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SiteConfigError(f"{path}: cannot read the file: {exc}") from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        raise SiteConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise SiteConfigError(f"{path}: a site definition must be a mapping of keys to values")
+    data.setdefault("name", path.stem)
+    try:
+        site = Site.model_validate(data)
+    except ValidationError as exc:
+        lines = [
+            f"  {_key_path(tuple(e['loc']))}: {_describe(e)}"
+            for e in exc.errors(include_url=False)
+        ]
+        raise SiteConfigError(f"{path}: invalid site definition\n" + "\n".join(lines)) from None
+    return site.model_copy(update={"source_file": str(path)})
+
+
+def site_dirs() -> list[Path]:
+    """The bundled sites folder, then each folder of ``NEWSCRAWL_SITES_DIR``."""
+    dirs = [BUNDLED_SITES_DIR]
+    extra = os.environ.get(SITES_DIR_ENV, "")
+    for part in extra.split(os.pathsep):
+        if part.strip():
+            path = Path(part.strip()).expanduser()
+            if not path.is_dir():
+                raise SiteConfigError(f"{SITES_DIR_ENV}: {path} is not a folder")
+            dirs.append(path)
+    return dirs
+
+
+def load_sites() -> dict[str, Site]:
+    """Every site definition, by name. A later folder's site replaces an earlier one's."""
+    sites: dict[str, Site] = {}
+    for folder in site_dirs():
+        found: dict[str, Path] = {}
+        for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
+            site = load_site_file(path)
+            if site.name in found:
+                raise SiteConfigError(
+                    f"{path}: site name {site.name!r} is already defined in {found[site.name]}"
+                )
+            found[site.name] = path
+            sites[site.name] = site
+    return sites
+
+
+def get_site(name: str) -> Site:
+    sites = load_sites()
+    if name not in sites:
+        known = ", ".join(sorted(sites)) or "none"
+        raise SiteConfigError(f"unknown site {name!r} (known sites: {known})")
+    return sites[name]

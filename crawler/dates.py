@@ -1,0 +1,58 @@
+"""Publication dates: the text a page shows -> an aware UTC datetime.
+
+Order of attempts: the site's explicit ``format`` strings (``strptime``), then
+ISO-8601, then RFC 2822 (feeds, HTTP), then dateparser for everything else
+(localised month names, "2 hours ago"). A date without a zone takes the site's.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from zoneinfo import ZoneInfo
+
+_DATEPARSER_SETTINGS = {"RETURN_AS_TIMEZONE_AWARE": False, "PREFER_DAY_OF_MONTH": "first"}
+
+
+def _localise(value: datetime, zone: ZoneInfo) -> datetime:
+    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+        value = value.replace(tzinfo=zone)
+    return value.astimezone(UTC)
+
+
+def parse_date(
+    raw: str | None,
+    formats: list[str] | None = None,
+    timezone: str = "UTC",
+    languages: list[str] | None = None,
+    now: datetime | None = None,
+) -> datetime | None:
+    """Parse a page's date text; ``None`` when nothing sensible can be read."""
+    if not raw or not raw.strip():
+        return None
+    text = raw.strip()
+    zone = ZoneInfo(timezone)
+    for fmt in formats or []:
+        try:
+            return _localise(datetime.strptime(text, fmt), zone)
+        except ValueError:
+            continue
+    iso = re.sub(r"Z$", "+00:00", text)
+    try:
+        return _localise(datetime.fromisoformat(iso), zone)
+    except ValueError:
+        pass
+    try:
+        return _localise(parsedate_to_datetime(text), zone)
+    except (TypeError, ValueError, IndexError):
+        pass
+    import dateparser  # imported late: loading its language data costs ~0.3 s
+
+    settings = dict(_DATEPARSER_SETTINGS)
+    if now is not None:
+        settings["RELATIVE_BASE"] = now.astimezone(zone).replace(tzinfo=None)
+    parsed = dateparser.parse(text, languages=languages or None, settings=settings)
+    if parsed is None and languages:
+        parsed = dateparser.parse(text, settings=settings)
+    return _localise(parsed, zone) if parsed is not None else None

@@ -1,0 +1,125 @@
+"""Run history: one ``crawl_runs`` row per crawl, however it was started, and
+every refused item written to ``rejected_items``.
+
+A Scrapy extension, so ``scrapy crawl`` runs are recorded exactly like the
+ones ``newscrawl`` starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from itemadapter import ItemAdapter
+from scrapy import signals
+from scrapy.exceptions import NotConfigured
+
+from crawler.storage.database import database_url
+from crawler.storage.store import Store
+from pipelines import RejectItem
+
+logger = logging.getLogger(__name__)
+
+# Finish reasons of a crawl that ran to its end (possibly cut short by a
+# configured limit) rather than being stopped from outside.
+COMPLETED_REASONS = ("finished", "closespider_")
+
+
+def run_status(reason: str, pages_fetched: int, download_errors: int) -> tuple[str, str]:
+    """The ``crawl_runs.status`` of a crawl that closed with ``reason``."""
+    if reason == "shutdown":
+        return "interrupted", "shutdown: stopped by a signal"
+    if not reason.startswith(COMPLETED_REASONS):
+        return "failed", reason
+    if pages_fetched == 0 and download_errors:
+        return "failed", f"no page could be fetched ({download_errors} download errors)"
+    return "finished", reason
+
+
+def _jsonable(item: Any) -> dict[str, Any]:
+    data = ItemAdapter(item).asdict() if ItemAdapter.is_item(item) else {"item": repr(item)}
+    return json.loads(json.dumps(data, default=str))
+
+
+class RunHistory:
+    def __init__(self, crawler: Any, database_url: str) -> None:
+        self.crawler = crawler
+        self.database_url = database_url
+        self.store: Store | None = None
+        self.run_id: int | None = None
+        self.rejected: list[dict[str, Any]] = []
+        self.rejected_count = 0
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> RunHistory:
+        if not crawler.settings.getbool("NEWSCRAWL_RUN_HISTORY", True):
+            raise NotConfigured
+        ext = cls(crawler, database_url(crawler.settings.get("NEWSCRAWL_DATABASE_URL")))
+        crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
+        crawler.signals.connect(ext.item_dropped, signal=signals.item_dropped)
+        return ext
+
+    async def spider_opened(self, spider: Any) -> None:
+        site = getattr(spider, "site", None)
+        if site is None:
+            return
+        self.store = await asyncio.to_thread(Store.open, self.database_url)
+        arguments = getattr(spider, "arguments", {})
+        self.run_id = await asyncio.to_thread(
+            self.store.start_run, site.name, spider.name, arguments
+        )
+        self.crawler.stats.set_value("newscrawl/run_id", self.run_id)
+        logger.info("run %s started: site=%s spider=%s", self.run_id, site.name, spider.name)
+
+    def item_dropped(self, item: Any, response: Any, exception: Exception, spider: Any) -> None:
+        stage = exception.stage if isinstance(exception, RejectItem) else "pipeline"
+        site = getattr(getattr(spider, "site", None), "name", "")
+        url = getattr(item, "url", None) or getattr(item, "page_url", None)
+        self.rejected_count += 1
+        self.rejected.append(
+            {
+                "run_id": self.run_id,
+                "site": site,
+                "url": url,
+                "stage": stage,
+                "reason": str(exception),
+                "item": _jsonable(item) if dataclasses.is_dataclass(item) else {"item": repr(item)},
+                "created_at": datetime.now(UTC),
+            }
+        )
+        logger.info("rejected %s at %s: %s", url, stage, exception)
+
+    async def spider_closed(self, spider: Any, reason: str) -> None:
+        if self.store is None or self.run_id is None:
+            return
+        stats = self.crawler.stats
+        rejected, self.rejected = self.rejected, []
+        await asyncio.to_thread(self.store.save_rejected, rejected)
+        pages = stats.get_value("response_received_count", 0)
+        status, finish_reason = run_status(
+            reason, pages, stats.get_value("downloader/exception_count", 0)
+        )
+        counts = {
+            "pages_fetched": pages,
+            "articles_new": stats.get_value("newscrawl/articles_new", 0),
+            "articles_updated": stats.get_value("newscrawl/articles_updated", 0),
+            "articles_unchanged": stats.get_value("newscrawl/articles_unchanged", 0),
+            "items_rejected": self.rejected_count,
+            "top_story_snapshots": stats.get_value("newscrawl/top_story_snapshots", 0),
+            "errors": stats.get_value("log_count/ERROR", 0),
+        }
+        await asyncio.to_thread(
+            self.store.finish_run, self.run_id, status, counts, finish_reason
+        )
+        logger.info(
+            "run %s %s (%s): %s",
+            self.run_id,
+            status,
+            finish_reason,
+            ", ".join(f"{k}={v}" for k, v in counts.items()),
+        )

@@ -1,0 +1,376 @@
+"""Extraction: (HTML, URL, site definition) -> items, with no crawling involved.
+
+Pure functions over page text, so every rule can be tested on saved HTML in
+milliseconds. Spiders only navigate and hand pages here; pipelines then clean
+and validate what comes out.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from functools import cached_property
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from lxml import etree
+from parsel import Selector
+
+from crawler.config import FieldRule, Site, TopStoriesRules, is_xpath
+from crawler.items import Article, TopStoriesSnapshot, TopStory
+from crawler.text import element_paragraphs, normalize_text
+
+ARTICLE_TYPES = frozenset(
+    {
+        "Article",
+        "NewsArticle",
+        "ReportageNewsArticle",
+        "AnalysisNewsArticle",
+        "OpinionNewsArticle",
+        "BackgroundNewsArticle",
+        "ReviewNewsArticle",
+        "BlogPosting",
+        "LiveBlogPosting",
+        "Report",
+        "WebPage",
+    }
+)
+
+Match = str | Selector
+
+
+class Page:
+    """One parsed HTML page and the structured data found on it."""
+
+    def __init__(self, html: str | bytes, url: str) -> None:
+        if isinstance(html, bytes):
+            html = html.decode("utf-8", errors="replace")
+        self.url = url
+        self.selector = Selector(text=html or "<html></html>", base_url=url)
+
+    @cached_property
+    def jsonld(self) -> list[dict[str, Any]]:
+        """Every JSON-LD object on the page, ``@graph`` and lists flattened."""
+        found: list[dict[str, Any]] = []
+
+        def collect(node: Any) -> None:
+            if isinstance(node, list):
+                for n in node:
+                    collect(n)
+            elif isinstance(node, dict):
+                if "@graph" in node:
+                    collect(node["@graph"])
+                found.append(node)
+
+        for raw in self.selector.xpath(
+            '//script[@type="application/ld+json"]/text()'
+        ).getall():
+            try:
+                collect(json.loads(raw))
+            except ValueError:
+                continue  # a broken block is skipped; the rest of the page still counts
+        return found
+
+    @cached_property
+    def jsonld_article(self) -> list[dict[str, Any]]:
+        """JSON-LD objects, article types first."""
+
+        def is_article(obj: dict[str, Any]) -> bool:
+            types = obj.get("@type")
+            types = types if isinstance(types, list) else [types]
+            return any(t in ARTICLE_TYPES for t in types if isinstance(t, str))
+
+        return sorted(self.jsonld, key=lambda o: not is_article(o))
+
+    def drop(self, selectors: Iterable[str]) -> None:
+        """Remove matching elements (their tail text stays in place)."""
+        for expr in selectors:
+            for match in _select(self.selector, expr):
+                if isinstance(match.root, etree._Element):
+                    _remove_keep_tail(match.root)
+
+
+def _remove_keep_tail(el: etree._Element) -> None:
+    parent = el.getparent()
+    if parent is None:
+        return
+    if el.tail:
+        prev = el.getprevious()
+        if prev is not None:
+            prev.tail = (prev.tail or "") + el.tail
+        else:
+            parent.text = (parent.text or "") + el.tail
+    parent.remove(el)
+
+
+def _select(scope: Selector, expr: str) -> list[Selector]:
+    return list(scope.xpath(expr) if is_xpath(expr) else scope.css(expr))
+
+
+def _jsonld_values(objects: list[dict[str, Any]], path: str) -> list[str]:
+    for obj in objects:
+        nodes: list[Any] = [obj]
+        for key in path.split("."):
+            nxt: list[Any] = []
+            for node in nodes:
+                items = node if isinstance(node, list) else [node]
+                for item in items:
+                    if isinstance(item, dict) and key in item:
+                        nxt.append(item[key])
+            nodes = nxt
+        values = list(_flatten_scalars(nodes))
+        if values:
+            return values
+    return []
+
+
+def _flatten_scalars(nodes: Iterable[Any]) -> Iterator[str]:
+    for node in nodes:
+        if isinstance(node, list):
+            yield from _flatten_scalars(node)
+        elif isinstance(node, dict):
+            # A person, organisation or thing named inline: take its name.
+            if "name" in node:
+                yield from _flatten_scalars([node["name"]])
+        elif isinstance(node, (str, int, float)) and not isinstance(node, bool):
+            yield str(node)
+
+
+def _matches(page: Page, rule: FieldRule, scope: Selector | None = None) -> list[Match]:
+    """What one rule finds: strings (text, attributes, metadata) or elements."""
+    kind = rule.kind
+    if kind == "jsonld":
+        return list(_jsonld_values(page.jsonld_article, rule.expression))
+    if kind == "meta":
+        name = rule.expression
+        return page.selector.xpath(
+            "//meta[@property=$n or @name=$n or @itemprop=$n]/@content", n=name
+        ).getall()
+    root = scope if scope is not None else page.selector
+    found = root.xpath(rule.expression) if kind == "xpath" else root.css(rule.expression)
+    out: list[Match] = []
+    for sel in found:
+        if isinstance(sel.root, etree._Element):
+            if rule.attr:
+                value = sel.root.get(rule.attr)
+                if value is not None:
+                    out.append(value)
+            else:
+                out.append(sel)
+        else:
+            out.append(str(sel.root))
+    return out
+
+
+def _apply_regex(rule: FieldRule, values: Iterable[str]) -> list[str]:
+    if rule.regex is None:
+        return list(values)
+    pattern = re.compile(rule.regex)
+    out = []
+    for value in values:
+        m = pattern.search(value)
+        if m is None:
+            continue
+        if "value" in pattern.groupindex:
+            out.append(m.group("value") or "")
+        elif pattern.groups:
+            out.append(m.group(1) or "")
+        else:
+            out.append(m.group(0))
+    return out
+
+
+def _outermost(matches: list[Match]) -> list[Match]:
+    """Drop matched elements nested inside another matched element."""
+    elements = {id(m.root) for m in matches if isinstance(m, Selector)}
+    out = []
+    for m in matches:
+        if isinstance(m, Selector):
+            parent = m.root.getparent()
+            nested = False
+            while parent is not None:
+                if id(parent) in elements:
+                    nested = True
+                    break
+                parent = parent.getparent()
+            if nested:
+                continue
+        out.append(m)
+    return out
+
+
+def rule_texts(page: Page, rule: FieldRule, scope: Selector | None = None) -> list[str]:
+    """One rule's values as single-line texts."""
+    texts = []
+    for m in _outermost(_matches(page, rule, scope)):
+        raw = " ".join(element_paragraphs(m.root)) if isinstance(m, Selector) else m
+        texts.append(raw)
+    return [t for t in (normalize_text(v) for v in _apply_regex(rule, texts)) if t]
+
+
+def rule_paragraphs(page: Page, rule: FieldRule) -> list[str]:
+    """One rule's values as paragraphs: each matched element split at block elements."""
+    paragraphs: list[str] = []
+    for m in _outermost(_matches(page, rule)):
+        if isinstance(m, Selector):
+            paragraphs.extend(element_paragraphs(m.root))
+        else:
+            paragraphs.extend(
+                p for p in (normalize_text(x) for x in re.split(r"\n\s*\n", m)) if p
+            )
+    if rule.regex is not None:
+        paragraphs = [normalize_text(p) for p in _apply_regex(rule, paragraphs)]
+    return [p for p in paragraphs if p]
+
+
+def first_texts(page: Page, rules: list[FieldRule]) -> tuple[list[str], str | None]:
+    """The values of the first rule that finds any, and that rule's kind."""
+    for rule in rules:
+        values = rule_texts(page, rule)
+        if values:
+            return values, rule.kind
+    return [], None
+
+
+def _unique(values: Iterable[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for v in values:
+        seen.setdefault(v, None)
+    return list(seen)
+
+
+def extract_article(
+    html: str | bytes, url: str, site: Site, fetched_at: datetime | None = None
+) -> Article:
+    """Turn one article page into an :class:`Article` by the site's rules."""
+    page = Page(html, url)
+    rules = site.article
+    page.drop(rules.drop)
+    article = Article(url=url, site=site.name, language=site.language, fetched_at=fetched_at)
+
+    for rule in rules.title:
+        values = rule_texts(page, rule)
+        if values:
+            article.sources.setdefault("title", rule.kind)
+            article.title_candidates.extend(values)
+    article.title_candidates = _unique(article.title_candidates)
+    article.title = article.title_candidates[0] if article.title_candidates else None
+
+    for rule in rules.body:
+        paragraphs = rule_paragraphs(page, rule)
+        if paragraphs:
+            article.body = "\n\n".join(paragraphs)
+            article.sources["body"] = rule.kind
+            break
+
+    for date_rule in rules.published:
+        values = rule_texts(page, date_rule)
+        if values:
+            article.published_raw = values[0]
+            article.published_format = list(date_rule.format)
+            article.published_timezone = date_rule.timezone or site.timezone
+            article.sources["published_at"] = date_rule.kind
+            break
+
+    authors, kind = first_texts(page, rules.author)
+    if authors:
+        article.author = ", ".join(_unique(authors))
+        article.sources["author"] = kind or ""
+
+    sections, kind = first_texts(page, rules.section)
+    if sections:
+        article.section = sections[0]
+        article.sources["section"] = kind or ""
+
+    tags, kind = first_texts(page, rules.tags)
+    if tags:
+        split = (t.strip() for value in tags for t in value.split(","))
+        article.tags = _unique(t for t in split if t)
+        article.sources["tags"] = kind or ""
+    return article
+
+
+def extract_links(
+    selector: Selector, rules: list[FieldRule], base_url: str, *, first_rule_only: bool = False
+) -> list[str]:
+    """Absolute http(s) URLs found by link rules: attribute values, or the
+    ``href`` of matched elements (or of the links inside them)."""
+    page_stub = _SelectorPage(selector)
+    urls: list[str] = []
+    for rule in rules:
+        found: list[str] = []
+        for m in _matches(page_stub, rule):
+            if isinstance(m, Selector):
+                href = m.root.get("href")
+                found.extend([href] if href else m.xpath(".//a/@href").getall())
+            else:
+                found.append(m)
+        found = _apply_regex(rule, found)
+        for href in found:
+            absolute = urljoin(base_url, href.strip())
+            if urlsplit(absolute).scheme in ("http", "https"):
+                urls.append(absolute.split("#", 1)[0])
+        if found and first_rule_only:
+            break
+    return _unique(urls)
+
+
+class _SelectorPage(Page):
+    """A :class:`Page` over an already parsed selector (a Scrapy response's)."""
+
+    def __init__(self, selector: Selector) -> None:  # noqa: D107 - no re-parse
+        self.url = ""
+        self.selector = selector
+
+
+def extract_top_stories(
+    html: str | bytes, url: str, site: Site, captured_at: datetime
+) -> TopStoriesSnapshot:
+    """The ranked entries of one top-stories page."""
+    rules: TopStoriesRules | None = site.top_stories
+    snapshot = TopStoriesSnapshot(site=site.name, page_url=url, captured_at=captured_at)
+    if rules is None:
+        return snapshot
+    page = Page(html, url)
+    seen: set[str] = set()
+    for entry in _select(page.selector, rules.entries):
+        link = _entry_link(page, entry, rules.link)
+        title = _entry_title(page, entry, rules.title)
+        if not link or not title:
+            continue
+        absolute = urljoin(url, link).split("#", 1)[0]
+        if absolute in seen:
+            continue
+        seen.add(absolute)
+        snapshot.entries.append(TopStory(rank=len(snapshot.entries) + 1, title=title, url=absolute))
+        if rules.max_entries and len(snapshot.entries) >= rules.max_entries:
+            break
+    return snapshot
+
+
+def _entry_link(page: Page, entry: Selector, rules: list[FieldRule]) -> str | None:
+    for rule in rules:
+        values = [
+            (m.root.get("href") or "") if isinstance(m, Selector) else m
+            for m in _matches(page, rule, scope=entry)
+        ]
+        values = [v.strip() for v in _apply_regex(rule, values) if v.strip()]
+        if values:
+            return values[0]
+    if isinstance(entry.root, etree._Element):
+        href = entry.root.get("href") or entry.xpath(".//a/@href").get()
+        return href.strip() if href else None
+    return None
+
+
+def _entry_title(page: Page, entry: Selector, rules: list[FieldRule]) -> str | None:
+    for rule in rules:
+        values = rule_texts(page, rule, scope=entry)
+        if values:
+            return values[0]
+    if isinstance(entry.root, etree._Element):
+        text = normalize_text(" ".join(element_paragraphs(entry.root)))
+        return text or None
+    return normalize_text(str(entry.root)) or None

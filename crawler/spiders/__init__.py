@@ -1,0 +1,1 @@
+"""The two spiders: ``articles`` (listing pages -> articles) and ``top_stories``."""

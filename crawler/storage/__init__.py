@@ -1,0 +1,1 @@
+"""The SQL archive: table models, engines and migrations, and the store that writes it."""

@@ -1,0 +1,92 @@
+"""Plain text out of HTML: paragraphs from elements, and text normalisation.
+
+Pure functions over lxml elements and strings, shared by extraction and the
+clean pipeline.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections.abc import Iterable
+
+from lxml import etree
+
+# Elements whose end or start is a paragraph break in running text.
+BLOCK_TAGS = frozenset(
+    """address article aside blockquote body caption center dd details dialog div dl dt
+    fieldset figcaption figure footer form h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre
+    section summary table tbody td tfoot th thead tr ul""".split()
+)
+# Elements whose content is never article text.
+SKIP_TAGS = frozenset(
+    "script style noscript template iframe object embed svg canvas button select textarea".split()
+)
+
+_SPACE = re.compile(r"[ \t\r\n\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_ZERO_WIDTH = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff]")
+
+
+def normalize_text(value: str) -> str:
+    """Unescape entities, NFC-normalise, collapse runs of whitespace, trim."""
+    value = html.unescape(value)
+    value = _ZERO_WIDTH.sub("", value)
+    value = unicodedata.normalize("NFC", value)
+    return _SPACE.sub(" ", value).strip()
+
+
+def element_paragraphs(element: etree._Element) -> list[str]:
+    """The paragraphs of an element's text: block elements and ``<br>`` pairs break it."""
+    blocks: list[str] = []
+    current: list[str] = []
+
+    def flush() -> None:
+        text = normalize_text("".join(current))
+        if text:
+            blocks.append(text)
+        current.clear()
+
+    def walk(el: etree._Element) -> None:
+        tag = el.tag if isinstance(el.tag, str) else ""
+        tag = tag.rsplit("}", 1)[-1].lower()
+        if tag in SKIP_TAGS or not isinstance(el.tag, str):
+            # Comments and processing instructions carry no text, but their tail does.
+            if el.tail:
+                current.append(el.tail)
+            return
+        is_block = tag in BLOCK_TAGS
+        if is_block:
+            flush()
+        if tag == "br":
+            # One <br> is a line break inside a paragraph, two or more end it.
+            nxt = el.getnext()
+            if nxt is not None and nxt.tag == "br" and not (el.tail or "").strip():
+                flush()
+            else:
+                current.append("\n")
+        if el.text:
+            current.append(el.text)
+        for child in el:
+            walk(child)
+        if is_block:
+            flush()
+        if el.tail:
+            current.append(el.tail)
+
+    # The element's own tail is outside it.
+    tail, element.tail = element.tail, None
+    try:
+        walk(element)
+    finally:
+        element.tail = tail
+    flush()
+    return blocks
+
+
+def join_paragraphs(paragraphs: Iterable[str]) -> str:
+    return "\n\n".join(p for p in paragraphs if p)
+
+
+def split_paragraphs(body: str) -> list[str]:
+    return [p for p in (normalize_text(p) for p in re.split(r"\n\s*\n", body)) if p]

@@ -1,0 +1,95 @@
+"""Clean: normalised text, the site's strip/drop rules, the full headline, dates in UTC."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from crawler.config import ArticleRules, Site
+from crawler.dates import parse_date
+from crawler.items import Article, TopStoriesSnapshot
+from crawler.text import normalize_text, split_paragraphs
+
+logger = logging.getLogger(__name__)
+
+_ELLIPSIS = re.compile(r"\s*(\.\.\.|…)$")
+
+
+def choose_title(candidates: list[str]) -> str | None:
+    """The first headline found, unless another one is a longer version of it.
+
+    Pages often repeat a headline cut short (image captions, share widgets,
+    ``og:title``); the full one wins wherever it was found.
+    """
+    titles = [t for t in (normalize_text(c) for c in candidates) if t]
+    if not titles:
+        return None
+    chosen = titles[0]
+    for other in titles[1:]:
+        stem = _ELLIPSIS.sub("", chosen)
+        if len(other) > len(chosen) and other.startswith(stem):
+            chosen = other
+    return chosen
+
+
+def clean_body(body: str | None, rules: ArticleRules) -> str | None:
+    """Apply ``truncate_at``, ``drop_paragraphs`` and ``strip`` paragraph by paragraph."""
+    if not body:
+        return None
+    kept: list[str] = []
+    for paragraph in split_paragraphs(body):
+        if any(re.search(p, paragraph) for p in rules.truncate_at):
+            break
+        if any(re.search(p, paragraph) for p in rules.drop_paragraphs):
+            continue
+        for pattern in rules.strip:
+            paragraph = re.sub(pattern, "", paragraph)
+        paragraph = normalize_text(paragraph)
+        if paragraph:
+            kept.append(paragraph)
+    return "\n\n".join(kept) or None
+
+
+def clean_article(article: Article, site: Site, now: datetime | None = None) -> Article:
+    candidates = article.title_candidates or ([article.title] if article.title else [])
+    article.title = choose_title(candidates)
+    article.body = clean_body(article.body, site.article)
+    article.author = normalize_text(article.author) or None if article.author else None
+    article.section = normalize_text(article.section) or None if article.section else None
+    tags = (normalize_text(t) for t in article.tags)
+    article.tags = list(dict.fromkeys(t for t in tags if t))
+    if article.published_raw and article.published_at is None:
+        article.published_at = parse_date(
+            article.published_raw,
+            article.published_format,
+            article.published_timezone or site.timezone,
+            languages=[site.language] if site.language else None,
+            now=now or datetime.now(UTC),
+        )
+        if article.published_at is None:
+            logger.warning(
+                "could not read the date %r on %s", article.published_raw, article.url
+            )
+    return article
+
+
+class CleanPipeline:
+    def __init__(self, crawler: Any) -> None:
+        self.crawler = crawler
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> CleanPipeline:
+        return cls(crawler)
+
+    def process_item(self, item: Any) -> Any:
+        if isinstance(item, Article):
+            site: Site = self.crawler.spider.site
+            clean_article(item, site)
+            if item.published_raw and item.published_at is None:
+                self.crawler.stats.inc_value("newscrawl/dates_unreadable")
+        elif isinstance(item, TopStoriesSnapshot):
+            for entry in item.entries:
+                entry.title = normalize_text(entry.title)
+        return item

@@ -1,0 +1,1 @@
+"""Settings: the Scrapy settings module and the bundled site definitions (sites/)."""
