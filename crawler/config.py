@@ -86,7 +86,7 @@ Selector = Annotated[str, BeforeValidator(lambda v: _check_selector(v) if isinst
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
 
 class FieldRule(_Strict):
@@ -302,8 +302,6 @@ def _key_path(loc: tuple[Any, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("function-after[_one_source(), FieldRule]",):
-            continue
         else:
             out += ("." if out else "") + str(part)
     return out or "(top level)"

@@ -1,0 +1,115 @@
+"""Pure cleaning functions: headline choice, body rules, dates, URLs, fingerprints."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from crawler.config import ArticleRules
+from crawler.dates import parse_date
+from crawler.fingerprints import content_fingerprint
+from crawler.urls import canonical_url
+from pipelines.clean import choose_title, clean_body
+
+FULL = 'Blinken, Cavusoglu hold "relatively long conversation" on Karabakh'
+
+
+@pytest.mark.parametrize(
+    ("candidates", "expected"),
+    [
+        ([FULL, "Blinken, Cavusoglu hold"], FULL),
+        (["Blinken, Cavusoglu hold", FULL], FULL),
+        (["Blinken, Cavusoglu hold…", FULL], FULL),
+        (["Blinken, Cavusoglu hold ...", FULL], FULL),
+        (["Headline", "Site name | Other page"], "Headline"),
+        (["  Spaced\n  headline &amp; more "], "Spaced headline & more"),
+        ([], None),
+        (["", "  "], None),
+    ],
+)
+def test_full_headline_wins_over_truncated_copy(candidates, expected):
+    assert choose_title(candidates) == expected
+
+
+def rules(**kw):
+    return ArticleRules.model_validate({"body": "p", **kw})
+
+
+def test_body_rules_apply_paragraph_by_paragraph():
+    body = "\n\n".join(
+        [
+            "PanARMENIAN.Net - First paragraph.",
+            "Second  paragraph,\u00a0with odd spaces.",
+            "Advertisement",
+            "Top stories",
+            "Headline one.",
+            "Partner news",
+        ]
+    )
+    cleaned = clean_body(
+        body,
+        rules(
+            strip=[r"^PanARMENIAN\.Net - "],
+            drop_paragraphs=["^Advertisement$"],
+            truncate_at=["^Top stories$"],
+        ),
+    )
+    assert cleaned == "First paragraph.\n\nSecond paragraph, with odd spaces."
+
+
+def test_body_that_is_only_boilerplate_becomes_empty():
+    assert clean_body("Advertisement", rules(drop_paragraphs=["Advert"])) is None
+    assert clean_body(None, rules()) is None
+
+
+def test_text_is_nfc_normalised():
+    decomposed = "Mevlu\u0308t"
+    assert clean_body(decomposed, rules()) == "Mevl\u00fct"
+
+
+@pytest.mark.parametrize(
+    ("raw", "formats", "zone", "expected"),
+    [
+        ("September 21, 2021 - 23:40", ["%B %d, %Y - %H:%M"], "Asia/Yerevan",
+         datetime(2021, 9, 21, 19, 40, tzinfo=UTC)),
+        ("2021-09-21T23:40:00+04:00", [], "UTC", datetime(2021, 9, 21, 19, 40, tzinfo=UTC)),
+        ("2021-09-21T19:40:00Z", [], "Asia/Yerevan", datetime(2021, 9, 21, 19, 40, tzinfo=UTC)),
+        ("2021-09-21 23:40", [], "Asia/Yerevan", datetime(2021, 9, 21, 19, 40, tzinfo=UTC)),
+        ("Tue, 21 Sep 2021 19:40:00 GMT", [], "Asia/Yerevan",
+         datetime(2021, 9, 21, 19, 40, tzinfo=UTC)),
+        ("21 сентября 2021, 14:05", [], "Europe/Moscow", datetime(2021, 9, 21, 11, 5, tzinfo=UTC)),
+        # A format that does not fit falls through to the general parsers.
+        ("2021-09-21", ["%d.%m.%Y"], "UTC", datetime(2021, 9, 21, tzinfo=UTC)),
+        ("", [], "UTC", None),
+        ("no date here at all", [], "UTC", None),
+    ],
+)
+def test_dates_become_aware_utc(raw, formats, zone, expected):
+    assert parse_date(raw, formats, zone, languages=None) == expected
+
+
+def test_relative_dates_count_from_now():
+    now = datetime(2024, 3, 5, 12, 0, tzinfo=UTC)
+    assert parse_date("2 hours ago", [], "UTC", ["en"], now=now) == datetime(
+        2024, 3, 5, 10, 0, tzinfo=UTC
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("HTTP://Example.COM:80/a/b/?utm_source=x&b=2&a=1#top", "http://example.com/a/b/?a=1&b=2"),
+        ("https://example.com:443/a?fbclid=1&gclid=2&mc_cid=3", "https://example.com/a"),
+        ("https://example.com:8443/a", "https://example.com:8443/a"),
+        ("https://example.com", "https://example.com/"),
+        ("https://example.com/a?q=", "https://example.com/a?q="),
+    ],
+)
+def test_canonical_url(url, expected):
+    assert canonical_url(url) == expected
+
+
+def test_fingerprint_ignores_whitespace_and_entities_only():
+    assert content_fingerprint("A  b\n\nc &amp; d") == content_fingerprint("A b c & d")
+    assert content_fingerprint("A b c") != content_fingerprint("A b d")

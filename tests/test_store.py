@@ -1,0 +1,137 @@
+"""The store on a real SQLite file: schema from migrations, idempotent upserts,
+revisions, top-story links, rejected items."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, select
+
+from crawler.items import Article, TopStoriesSnapshot, TopStory
+from crawler.storage.database import current_revision, head_revision
+from crawler.storage.models import ArticleRevisionRow, ArticleRow, Base, TopStoryRow
+from crawler.storage.store import Store
+
+T0 = datetime(2024, 3, 5, 12, 0, tzinfo=UTC)
+
+
+def article(url="https://news.example/a/1/", title="A title", body="A body. " * 30, **kw):
+    return Article(url=url, site="example", title=title, body=body, **kw)
+
+
+def test_migrations_create_the_documented_schema(tmp_path):
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    store = Store.open(url)
+    assert current_revision(url) == head_revision()
+    columns = {
+        t: {c["name"] for c in inspect(store.engine).get_columns(t)}
+        for t in ("articles", "article_revisions", "top_stories", "crawl_runs", "rejected_items")
+    }
+    assert {
+        "id", "site", "url", "title", "body", "author", "section", "tags", "language",
+        "published_at", "first_seen_at", "last_seen_at", "content_hash", "version",
+        "duplicate_of",
+    } <= columns["articles"]
+    assert {"article_id", "version", "title", "body", "content_hash", "captured_at"} <= columns[
+        "article_revisions"
+    ]
+    assert {"site", "captured_at", "rank", "title", "url", "article_id", "page_url"} <= columns[
+        "top_stories"
+    ]
+    assert {
+        "id", "site", "spider", "started_at", "finished_at", "status", "pages_fetched",
+        "articles_new", "articles_updated", "articles_unchanged", "items_rejected",
+        "finish_reason",
+    } <= columns["crawl_runs"]
+    assert {"run_id", "site", "url", "stage", "reason", "item", "created_at"} <= columns[
+        "rejected_items"
+    ]
+    # The migrations and the models describe the same schema.
+    with store.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+
+
+def test_storing_twice_adds_no_rows_and_touches_last_seen(tmp_path):
+    store = Store.open(f"sqlite:///{tmp_path / 'a.db'}")
+    published = datetime(2021, 9, 21, 19, 40, tzinfo=UTC)
+    first = store.save_articles([article(published_at=published, tags=["x", "y"])], now=T0)
+    assert (first.new, first.updated, first.unchanged) == (1, 0, 0)
+    again = store.save_articles([article(published_at=published)], now=T0 + timedelta(hours=1))
+    assert (again.new, again.updated, again.unchanged) == (0, 0, 1)
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(ArticleRow)).all()
+    assert len(rows) == 1
+    row = rows[0]
+    assert row.published_at == published  # aware UTC back from SQLite
+    assert row.first_seen_at == T0 and row.last_seen_at == T0 + timedelta(hours=1)
+    assert row.tags == ["x", "y"] and row.version == 1
+
+
+def test_changed_article_gets_a_new_version_and_keeps_the_old(tmp_path):
+    store = Store.open(f"sqlite:///{tmp_path / 'a.db'}")
+    store.save_articles([article(body="Old text. " * 20)], now=T0)
+    whitespace_only = store.save_articles([article(body="Old  text.\n\n" * 20)], now=T0)
+    assert whitespace_only.unchanged == 1
+    counts = store.save_articles([article(body="New text. " * 20)], now=T0 + timedelta(hours=2))
+    assert counts.updated == 1
+    with store.engine.connect() as conn:
+        current = conn.execute(select(ArticleRow)).one()
+        revisions = conn.execute(select(ArticleRevisionRow)).all()
+    assert current.version == 2 and current.body.startswith("New text.")
+    assert [(r.version, r.body[:9], r.captured_at) for r in revisions] == [
+        (1, "Old text.", T0 + timedelta(hours=2))
+    ]
+
+
+def test_top_stories_link_to_articles_stored_before_or_after(tmp_path):
+    store = Store.open(f"sqlite:///{tmp_path / 'a.db'}")
+    store.save_articles([article(url="https://news.example/a/1/")], now=T0)
+    snapshot = TopStoriesSnapshot(
+        site="example",
+        page_url="https://news.example/",
+        captured_at=T0,
+        entries=[
+            TopStory(1, "One", "https://news.example/a/1/"),
+            TopStory(2, "Two", "https://news.example/a/2/"),
+        ],
+    )
+    assert store.save_top_stories(snapshot) == 2
+    store.save_articles([article(url="https://news.example/a/2/")], now=T0)
+    with store.engine.connect() as conn:
+        rows = conn.execute(select(TopStoryRow).order_by(TopStoryRow.rank)).all()
+        ids = dict(conn.execute(select(ArticleRow.url, ArticleRow.id)).all())
+    assert [(r.rank, r.article_id) for r in rows] == [
+        (1, ids["https://news.example/a/1/"]),
+        (2, ids["https://news.example/a/2/"]),
+    ]
+
+
+def test_runs_and_rejects_are_recorded(tmp_path):
+    store = Store.open(f"sqlite:///{tmp_path / 'a.db'}")
+    run_id = store.start_run("example", "articles", {"pages": "2"})
+    store.save_rejected(
+        [
+            {
+                "run_id": run_id,
+                "site": "example",
+                "url": "https://news.example/a/9/",
+                "stage": "validate",
+                "reason": "no body found",
+                "item": {"url": "https://news.example/a/9/", "title": "x"},
+                "created_at": T0,
+            }
+        ]
+    )
+    store.finish_run(run_id, "finished", {"pages_fetched": 3, "items_rejected": 1}, "finished")
+    from crawler.storage.models import CrawlRunRow, RejectedItemRow
+
+    with store.engine.connect() as conn:
+        run = conn.execute(select(CrawlRunRow)).one()
+        reject = conn.execute(select(RejectedItemRow)).one()
+    assert (run.status, run.pages_fetched, run.items_rejected, run.arguments) == (
+        "finished", 3, 1, {"pages": "2"}
+    )
+    assert run.finished_at is not None and run.finished_at.tzinfo is UTC
+    assert (reject.run_id, reject.stage, reject.item["title"]) == (run_id, "validate", "x")
