@@ -33,6 +33,11 @@ def build_parser() -> argparse.ArgumentParser:
     crawl.add_argument("--spider", choices=(*SPIDERS, "all"), default="all")
     crawl.add_argument("--pages", type=int, metavar="N", help="follow pagination N pages deep")
     crawl.add_argument(
+        "--log-level",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        help="Scrapy's log level for the crawl (default: $NEWSCRAWL_LOG_LEVEL or INFO)",
+    )
+    crawl.add_argument(
         "--set",
         dest="settings",
         action="append",
@@ -150,7 +155,10 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         if args.pages < 1:
             raise SystemExit("newscrawl: --pages must be at least 1")
         arguments["pages"] = str(args.pages)
-    return run_site(args.site, spiders, arguments, _parse_settings(args.settings), args.database)
+    settings = _parse_settings(args.settings)
+    if args.log_level:
+        settings["LOG_LEVEL"] = args.log_level
+    return run_site(args.site, spiders, arguments, settings, args.database)
 
 
 def cmd_demo_site(args: argparse.Namespace) -> int:
@@ -184,7 +192,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from crawler.demo_site import DemoSiteServer
 
     try:
-        server = DemoSiteServer("127.0.0.1", args.port).start()
+        server = DemoSiteServer("127.0.0.1", args.port)
     except OSError as exc:
         print(
             f"newscrawl: cannot serve the demo site on 127.0.0.1:{args.port} ({exc}); "
@@ -192,7 +200,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    print(f"DemoNews is served at {server.url}/")
+    print(f"DemoNews is served at {server.url}/", flush=True)
     previous = os.environ.get("NEWSCRAWL_SITES_DIR")
     with server, tempfile.TemporaryDirectory(prefix="newscrawl-demo-") as folder:
         if args.port != 8765:
@@ -201,7 +209,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 p for p in (previous, folder) if p
             )
         try:
-            status = run_site("demo", list(SPIDERS), {}, {}, args.database)
+            status = run_site("demo", list(SPIDERS), {}, {"LOG_LEVEL": "WARNING"}, args.database)
         finally:
             if previous is None:
                 os.environ.pop("NEWSCRAWL_SITES_DIR", None)

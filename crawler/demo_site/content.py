@@ -135,7 +135,7 @@ class DemoArticle:
 
 _CLOSING_PUNCT = ".!?"
 _CLOSING_QUOTES = "\"'”’)"
-_OPENING = "\"“‘("
+_OPENING = '"“‘('
 
 
 def first_sentence(text: str) -> str:
@@ -177,37 +177,39 @@ SEED_TITLE = 'Blinken, Cavusoglu hold "relatively long conversation" on Karabakh
 SEED_SHORT_TITLE = "Blinken, Cavusoglu hold"
 SEED_PARAGRAPHS: tuple[str, ...] = (
     (
-        'PanARMENIAN.Net - U.S. Secretary of State Antony J. Blinken and Turkish Foreign Minister '
-        'Mevlüt Cavusoglu have had a "relatively long conversation about the Caucasus – Armenia, '
-        'Azerbaijan, Nagorno-Karabakh", a senior State Department official told a briefing on '
-        "Tuesday, September 21."
+        "PanARMENIAN.Net - U.S. Secretary of State Antony J. Blinken and Turkish Foreign "
+        'Minister Mevlüt Cavusoglu have had a "relatively long conversation about the Caucasus '
+        '– Armenia, Azerbaijan, Nagorno-Karabakh", a senior State Department official told a '
+        "briefing on Tuesday, September 21."
     ),
     (
-        "The two met in New York City on the margins of the UN General Assembly earlier on Tuesday "
-        "to discuss multiple areas of U.S.-Turkish cooperation."
+        "The two met in New York City on the margins of the UN General Assembly earlier on "
+        "Tuesday to discuss multiple areas of U.S.-Turkish cooperation."
     ),
     (
-        '"So I think you know that in the wake of the Armenia-Azerbaijan war earlier this spring, '
-        "the U.S. has tried to be helpful in supporting a peace and reconciliation conversation "
-        "between the two of them. We participated in a swap of – we midwifed a swap of some demining "
-        'maps that the Armenians turned over to the Azerbaijanis for the release of some detainees," '
-        "the unnamed official told reporters."
+        '"So I think you know that in the wake of the Armenia-Azerbaijan war earlier this '
+        "spring, the U.S. has tried to be helpful in supporting a peace and reconciliation "
+        "conversation between the two of them. We participated in a swap of – we midwifed a "
+        "swap of some demining maps that the Armenians turned over to the Azerbaijanis for the "
+        'release of some detainees," the unnamed official told reporters.'
     ),
     (
-        '"So the question now becomes whether, with U.S. support, with other Minsk Group countries’ '
-        "support, with Turkey’s support, we can do more to facilitate a de-escalation of tensions "
-        "between the two, both along the border, with regard to remaining detainees, with regard to "
-        "remaining mines, and then take some – see them – help them take some small steps which "
-        'might lay the path towards a larger peace and reconciliation process."'
+        '"So the question now becomes whether, with U.S. support, with other Minsk Group '
+        "countries’ support, with Turkey’s support, we can do more to facilitate a "
+        "de-escalation of tensions between the two, both along the border, with regard to "
+        "remaining detainees, with regard to remaining mines, and then take some – see them – "
+        "help them take some small steps which might lay the path towards a larger peace and "
+        'reconciliation process."'
     ),
     (
-        "According to senior official, Blinken he Secretary made clear to Turkey, which has been "
-        "very much involved in this and is a neighbor, that the U.S. is prepared to be helpful if it "
-        "can be."
+        "According to senior official, Blinken he Secretary made clear to Turkey, which has "
+        "been very much involved in this and is a neighbor, that the U.S. is prepared to be "
+        "helpful if it can be."
     ),
     (
-        '"We are also at a level below the Secretary having bilateral meetings with the Armenians '
-        'and the Azerbaijanis this week and making the same offer there," the official said.'
+        '"We are also at a level below the Secretary having bilateral meetings with the '
+        'Armenians and the Azerbaijanis this week and making the same offer there," the '
+        "official said."
     ),
 )
 SEED_PUBLISHED = datetime(2021, 9, 21, 23, 40, tzinfo=TZ)
@@ -219,17 +221,20 @@ SEED_TAGS = ("Karabakh", "USA", "Turkey")
 
 TOP_STORY_TITLES: tuple[str, ...] = (
     (
-        "The EU does not intend to conduct military exercises with Armenia, Lead Spokesperson for EU "
-        "Foreign Affairs and Security Policy Peter Stano says."
-    ),
-    "Hikmet Hajiyev has said that there is no place for USAID operation in Azerbaijan any longer.",
-    (
-        "A telephone conversation between Putin and Pashinyan before the CSTO summit is not planned, "
-        "Peskov says."
+        "The EU does not intend to conduct military exercises with Armenia, Lead Spokesperson "
+        "for EU Foreign Affairs and Security Policy Peter Stano says."
     ),
     (
-        "London’s Armenian community has been left feeling “under attack” after the city’s Genocide "
-        "monument was vandalised."
+        "Hikmet Hajiyev has said that there is no place for USAID operation in Azerbaijan any "
+        "longer."
+    ),
+    (
+        "A telephone conversation between Putin and Pashinyan before the CSTO summit is not "
+        "planned, Peskov says."
+    ),
+    (
+        "London’s Armenian community has been left feeling “under attack” after the city’s "
+        "Genocide monument was vandalised."
     ),
 )
 _TOP_STORY_META: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -265,7 +270,14 @@ def _top_story_paragraphs(title: str, rank: int, published: datetime) -> tuple[s
 # --------------------------------------------------------------------------
 
 _PLACES = ("Lakeview", "Stonebridge", "Northgate", "Hillcrest", "Riverside", "Eastfield")
-_DISTRICTS = ("Old Mill", "Market Square", "East Park", "Canal Street", "Orchard Hill", "Station Road")
+_DISTRICTS = (
+    "Old Mill",
+    "Market Square",
+    "East Park",
+    "Canal Street",
+    "Orchard Hill",
+    "Station Road",
+)
 _PEOPLE = (
     "Mariam Tevosyan",
     "Levon Asatryan",
@@ -502,8 +514,8 @@ _TOPICS: dict[str, tuple[_Topic, ...]] = {
                 "despite delays in the delivery of some panels.",
                 "The operator has agreed to pay a yearly fee to the town, which plans to spend it "
                 "on street repairs.",
-                "Local schools will be able to organise visits to the site to learn how solar power "
-                "works.",
+                "Local schools will be able to organise visits to the site to learn how solar "
+                "power works.",
             ),
             ("Energy", "Environment"),
         ),
@@ -553,8 +565,8 @@ _TOPICS: dict[str, tuple[_Topic, ...]] = {
                 "them built in the 1970s and 1980s.",
                 "The utility said it had replaced several kilometres of old pipes over the summer "
                 "to reduce losses.",
-                "{official}, a spokesperson for the utility, said tariffs would stay at last year's "
-                "level for the coming season.",
+                "{official}, a spokesperson for the utility, said tariffs would stay at last "
+                "year's level for the coming season.",
                 "Residents' groups asked for clearer information about planned outages during the "
                 "remaining repair work.",
                 "The utility will run an information line and post updates on its website "
@@ -729,8 +741,8 @@ _TOPICS: dict[str, tuple[_Topic, ...]] = {
                 "several decades.",
                 "A team of restorers spent two years cleaning and repairing the fabrics and "
                 "embroidery.",
-                "{official}, the museum's curator, said each costume told a story about the village "
-                "where it was made.",
+                "{official}, the museum's curator, said each costume told a story about the "
+                "village where it was made.",
                 "The exhibition includes a workshop corner where visitors can try traditional "
                 "embroidery stitches.",
                 "It will remain open until the end of the year, and guided tours are available in "
@@ -854,8 +866,8 @@ _TOPICS: dict[str, tuple[_Topic, ...]] = {
                 "investment fund.",
                 "Its first customers are in {place} and two neighbouring towns, where the service "
                 "has been tested since the spring.",
-                "{official}, the company's co-founder, said early users had given detailed feedback "
-                "that shaped the current version.",
+                "{official}, the company's co-founder, said early users had given detailed "
+                "feedback that shaped the current version.",
                 "The startup employs {staff} people and plans to double its team over the next "
                 "year.",
                 "It hopes to offer the service in neighbouring countries from next year.",
@@ -931,8 +943,9 @@ _TOPICS: dict[str, tuple[_Topic, ...]] = {
         ),
         _Topic(
             "{place} software firm {company} opens an office in Yerevan",
-            "{company}, a software firm founded in {place}, opened its first office in Yerevan on "
-            "{weekday}, saying it wanted to be closer to clients and to the capital's universities.",
+            "{company}, a software firm founded in {place}, opened its first office in Yerevan "
+            "on {weekday}, saying it wanted to be closer to clients and to the capital's "
+            "universities.",
             (
                 "The company builds accounting tools for small businesses and employs about "
                 "{staff} people.",
@@ -1017,6 +1030,8 @@ _SECTION_SENTENCES: dict[str, tuple[str, ...]] = {
         "Volunteers will run guided tours for families on weekend mornings.",
         "The programme closes with a free open-air evening in the {district} area, weather "
         "permitting.",
+        "Cafes near the venue are offering small discounts to visitors who show a ticket.",
+        "The full programme has been published on the website of the {place} cultural centre.",
     ),
     "sport": (
         "The {place} sports department said the town would keep investing in public pitches and "
@@ -1033,6 +1048,10 @@ _SECTION_SENTENCES: dict[str, tuple[str, ...]] = {
         "Results and photographs will be posted on the regional federation's website.",
         "The regional federation said it would use the experience to improve arrangements for "
         "stewards and first aid.",
+        "Local sports reporters said the day had shown how much interest the sport attracts "
+        "across the town.",
+        "Volunteers from the town's sports clubs helped with the organisation throughout the day.",
+        "Photographs from the day have been shared widely on local community pages.",
     ),
     "technology": (
         "The local technology sector has grown quickly, with dozens of small companies now based "
@@ -1053,11 +1072,11 @@ _SECTION_SENTENCES: dict[str, tuple[str, ...]] = {
     ),
 }
 
-# Closing sentences that fit any generated story.
-_GENERAL_SENTENCES: tuple[str, ...] = (
+# Closing sentences for stories about public services, plans and projects.
+_CIVIC_SENTENCES: tuple[str, ...] = (
     "Local officials said further details would be shared at a public meeting later this month.",
-    "A spokesperson for the {place} administration said the timetable could still change if "
-    "suppliers were delayed.",
+    "A spokesperson for the {place} administration said residents would be kept informed as the "
+    "plans develop.",
     "Residents who want to comment can do so by email or in person at the town hall until the "
     "end of the month.",
     "The idea was first discussed last spring, when a working group of residents and officials "
@@ -1067,10 +1086,14 @@ _GENERAL_SENTENCES: tuple[str, ...] = (
     "Not everyone is convinced, and some shop owners in the {district} area said they would wait "
     "to see the practical effect.",
     "The town has said it will review the results after six months and report back to residents.",
-    "DemoNews will follow the story and publish updates as more information becomes available.",
     "Funding comes partly from the town budget and partly from a regional development programme.",
-    "More information is available from the {place} information centre, which is open on "
-    "weekdays.",
+)
+_CIVIC_SECTIONS = frozenset({"politics", "economy", "society", "technology"})
+
+# Closing sentences that fit any generated story.
+_GENERAL_SENTENCES: tuple[str, ...] = (
+    "DemoNews will follow the story and publish updates as more information becomes available.",
+    "More information is available from the {place} information centre, which is open on weekdays.",
 )
 
 _MIN_WORDS = 40
@@ -1143,9 +1166,11 @@ def _generated_article(
     rng.shuffle(details)
     context = [_fill(s, facts) for s in _SECTION_SENTENCES[slug]]
     rng.shuffle(context)
+    civic = [_fill(s, facts) for s in _CIVIC_SENTENCES] if slug in _CIVIC_SECTIONS else []
+    rng.shuffle(civic)
     general = [_fill(s, facts) for s in _GENERAL_SENTENCES]
     rng.shuffle(general)
-    sentences = [_fill(topic.lead, facts), *details, *context, *general[:6]]
+    sentences = [_fill(topic.lead, facts), *details, *context, *civic[:4], *general]
     paragraphs = _compose(rng, sentences, DEMO_DATELINE)
     tags = tuple(dict.fromkeys(_fill(t, facts) for t in topic.tags))
     return DemoArticle(
@@ -1259,7 +1284,7 @@ def _check(articles: tuple[DemoArticle, ...]) -> None:
 
 def _check_templates() -> None:
     """Every filled sentence is short enough for ``_compose`` to respect the limits."""
-    texts = [*_GENERAL_SENTENCES]
+    texts = [*_CIVIC_SENTENCES, *_GENERAL_SENTENCES]
     titles = []
     for slug, topics in _TOPICS.items():
         texts.extend(_SECTION_SENTENCES[slug])

@@ -39,7 +39,7 @@ class NewsSpider(scrapy.Spider):
         if site is None:
             raise ValueError(f"spider {self.name!r} needs a site: -a site=NAME")
         self.site = site if isinstance(site, Site) else get_site(site)
-        self.arguments = {k: str(v) for k, v in kwargs.items()}
+        self.arguments = {k: str(v) for k, v in kwargs.items() if v is not None}
         super().__init__(**kwargs)
         self.allowed_domains = list(self.site.allowed_domains)
 

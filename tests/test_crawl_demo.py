@@ -1,0 +1,147 @@
+"""Real crawls through Scrapy of the demo site served on 127.0.0.1, asserted on
+the SQLite rows a user would query."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import scrapy_crawl
+
+from crawler.demo_site import ARTICLES, SEED_ARTICLE_ID, TOP_STORY_IDS
+
+SEED_TITLE = 'Blinken, Cavusoglu hold "relatively long conversation" on Karabakh'
+TOP_STORY_TITLES = [
+    "The EU does not intend to conduct military exercises with Armenia, Lead Spokesperson "
+    "for EU Foreign Affairs and Security Policy Peter Stano says.",
+    "Hikmet Hajiyev has said that there is no place for USAID operation in Azerbaijan any longer.",
+    "A telephone conversation between Putin and Pashinyan before the CSTO summit is not "
+    "planned, Peskov says.",
+    "London’s Armenian community has been left feeling “under attack” after the city’s "
+    "Genocide monument was vandalised.",
+]
+
+
+def newscrawl(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "crawler.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_newscrawl_crawl_stores_the_demo_site(sites_dir, archive, demo_site):
+    proc = newscrawl("crawl", "demo")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "demo/articles finished" in proc.stdout
+    assert "demo/top_stories finished" in proc.stdout
+
+    # Every article of the site, once.
+    assert archive.scalar("select count(*) from articles") == len(ARTICLES)
+
+    seed = archive.rows("select * from articles where url like :u", u=f"%/{SEED_ARTICLE_ID}/")[0]
+    assert seed["title"] == SEED_TITLE
+    paragraphs = seed["body"].split("\n\n")
+    assert len(paragraphs) == 6
+    assert paragraphs[0].startswith("U.S. Secretary of State Antony J. Blinken")
+    assert paragraphs[-1].endswith('making the same offer there," the official said.')
+    for boilerplate in ("PanARMENIAN.Net - ", "Top stories", "Partner news", "Stano"):
+        assert boilerplate not in seed["body"]
+    assert seed["author"] == "Newsroom" and seed["section"] == "Politics"
+    assert seed["published_at"].startswith("2021-09-21 19:40")  # 23:40 in Yerevan, in UTC
+    assert seed["url"] == f"{demo_site.url}/eng/news/{SEED_ARTICLE_ID}/"
+
+    # The top-stories snapshot: four headlines, ranks 1 to 4, linked to stored articles.
+    stories = archive.rows(
+        "select t.rank, t.title, t.url, a.url as article_url from top_stories t "
+        "left join articles a on a.id = t.article_id order by t.rank"
+    )
+    assert [s["rank"] for s in stories] == [1, 2, 3, 4]
+    assert [s["title"] for s in stories] == TOP_STORY_TITLES
+    assert [s["url"] for s in stories] == [
+        f"{demo_site.url}/eng/news/{i}/" for i in TOP_STORY_IDS
+    ]
+    assert [s["article_url"] for s in stories] == [s["url"] for s in stories]
+
+    runs = archive.rows("select * from crawl_runs order by id")
+    assert [(r["spider"], r["status"], r["finish_reason"]) for r in runs] == [
+        ("articles", "finished", "finished"),
+        ("top_stories", "finished", "finished"),
+    ]
+    assert runs[0]["articles_new"] == len(ARTICLES)
+    assert runs[0]["pages_fetched"] >= len(ARTICLES) + 7  # articles and 7 listing pages
+    assert runs[1]["top_story_snapshots"] == 1
+    assert all(r["finished_at"] is not None for r in runs)
+
+    # Every stored article has its metadata, dates in UTC.
+    missing = archive.scalar(
+        "select count(*) from articles where author is null or section is null "
+        "or published_at is null or tags = '[]'"
+    )
+    assert missing == 0
+
+
+def test_crawling_twice_adds_no_rows(sites_dir, archive):
+    assert newscrawl("crawl", "demo", "--spider", "articles").returncode == 0
+    before = archive.scalar("select count(*) from articles")
+    proc = newscrawl("crawl", "demo", "--spider", "articles")
+    assert proc.returncode == 0
+    assert archive.scalar("select count(*) from articles") == before
+    assert archive.scalar("select count(*) from article_revisions") == 0
+    second = archive.rows("select * from crawl_runs order by id desc limit 1")[0]
+    assert (second["articles_new"], second["articles_unchanged"]) == (0, before)
+
+
+def test_scrapy_crawl_from_the_repository_root_is_recorded(sites_dir, archive):
+    proc = scrapy_crawl("articles", "-a", "site=demo", "-a", "pages=2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # Two listing pages of ten items each.
+    assert archive.scalar("select count(*) from articles") == 20
+    run = archive.rows("select * from crawl_runs")[0]
+    assert (run["site"], run["spider"], run["status"]) == ("demo", "articles", "finished")
+    assert run["arguments"] == '{"pages": "2"}'
+    assert "run 1 finished" in proc.stderr
+
+    proc = scrapy_crawl("top_stories", "-a", "site=demo")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert archive.scalar("select count(*) from top_stories") == 4
+    # The top-stories spider followed the four linked articles, already stored
+    # from the first listing page: nothing new, four unchanged.
+    assert archive.scalar("select count(*) from articles") == 20
+    run = archive.rows("select * from crawl_runs where spider = 'top_stories'")[0]
+    assert (run["articles_new"], run["articles_unchanged"]) == (0, 4)
+    assert archive.scalar("select count(*) from top_stories where article_id is null") == 0
+
+
+def test_items_failing_validation_are_kept_as_rejected(sites_dir, archive):
+    # The same site with a minimum body length no demo article reaches.
+    definition = (sites_dir / "demo.yaml").read_text()
+    (sites_dir / "demo.yaml").write_text(
+        definition.replace("article:\n", "article:\n  min_body_length: 100000\n", 1)
+    )
+    proc = scrapy_crawl("articles", "-a", "site=demo", "-a", "pages=1")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert archive.scalar("select count(*) from articles") == 0
+    rejected = archive.rows("select * from rejected_items")
+    assert len(rejected) == 10
+    assert {r["stage"] for r in rejected} == {"validate"}
+    assert all("body too short" in r["reason"] and "minimum 100000" in r["reason"] for r in rejected)
+    assert all(r["run_id"] == 1 and '"title": ' in r["item"] for r in rejected)
+    run = archive.rows("select * from crawl_runs")[0]
+    assert (run["items_rejected"], run["articles_new"]) == (10, 0)
+
+
+def test_unreachable_site_is_a_failed_run(tmp_path, archive, monkeypatch):
+    folder = tmp_path / "down"
+    folder.mkdir()
+    (folder / "down.yaml").write_text(
+        "name: down\nbase_url: http://127.0.0.1:9/\n"
+        "listing: {start_urls: [/news/]}\narticle: {body: p}\n"
+    )
+    monkeypatch.setenv("NEWSCRAWL_SITES_DIR", str(folder))
+    proc = newscrawl("crawl", "down", "--set", "RETRY_TIMES=0")
+    assert proc.returncode == 1
+    run = archive.rows("select * from crawl_runs")[0]
+    assert run["status"] == "failed"
+    assert "no page could be fetched" in run["finish_reason"]
