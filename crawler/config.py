@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import (
     BaseModel,
+    AfterValidator,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -79,7 +80,9 @@ def _check_selector(expr: str) -> str:
 
 
 Regex = Annotated[str, BeforeValidator(lambda v: _check_regex(v) if isinstance(v, str) else v)]
-Selector = Annotated[str, BeforeValidator(lambda v: _check_selector(v) if isinstance(v, str) else v)]
+SelectorText = Annotated[
+    str, BeforeValidator(lambda v: _check_selector(v) if isinstance(v, str) else v)
+]
 
 
 # --------------------------------------------------------------------------- rules
@@ -97,7 +100,7 @@ class FieldRule(_Strict):
     JSON-LD article object) or ``meta`` (the name or property of a ``<meta>``).
     """
 
-    selector: Selector | None = None
+    selector: SelectorText | None = None
     css: Annotated[str, BeforeValidator(_check_css)] | None = None
     xpath: Annotated[str, BeforeValidator(_check_xpath)] | None = None
     jsonld: str | None = None
@@ -157,10 +160,18 @@ def _rules(v: Any) -> Any:
     return [{"selector": i} if isinstance(i, str) else i for i in items]
 
 
+def _element_rules(rules: list[FieldRule]) -> list[FieldRule]:
+    """Rules that must find elements: CSS or XPath only."""
+    for i, rule in enumerate(rules):
+        if rule.kind in ("jsonld", "meta"):
+            raise ValueError(f"[{i}]: only selector, css or xpath can find elements here")
+    return rules
+
+
 Rules = Annotated[list[FieldRule], BeforeValidator(_rules)]
 DateRules = Annotated[list[DateRule], BeforeValidator(_rules)]
-SelectorList = Annotated[
-    list[Selector], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)
+ElementRules = Annotated[
+    list[FieldRule], BeforeValidator(_rules), AfterValidator(_element_rules)
 ]
 RegexList = Annotated[list[Regex], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)]
 
@@ -205,7 +216,7 @@ class ArticleRules(_Strict):
     author: Rules = Field(default_factory=list)
     section: Rules = Field(default_factory=list)
     tags: Rules = Field(default_factory=list)
-    drop: SelectorList = Field(default_factory=list)
+    drop: ElementRules = Field(default_factory=list)
     strip: RegexList = Field(default_factory=list)
     drop_paragraphs: RegexList = Field(default_factory=list)
     truncate_at: RegexList = Field(default_factory=list)
@@ -214,7 +225,7 @@ class ArticleRules(_Strict):
 
 class TopStoriesRules(_Strict):
     pages: Annotated[list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)]
-    entries: Selector
+    entries: ElementRules
     title: Rules = Field(default_factory=list)
     link: Rules = Field(default_factory=list)
     max_entries: int | None = Field(None, ge=1)

@@ -18,7 +18,7 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree
 from parsel import Selector
 
-from crawler.config import FieldRule, Site, TopStoriesRules, is_xpath
+from crawler.config import FieldRule, Site, TopStoriesRules
 from crawler.items import Article, TopStoriesSnapshot, TopStory
 from crawler.text import element_paragraphs, normalize_text
 
@@ -84,11 +84,11 @@ class Page:
 
         return sorted(self.jsonld, key=lambda o: not is_article(o))
 
-    def drop(self, selectors: Iterable[str]) -> None:
+    def drop(self, rules: Iterable[FieldRule]) -> None:
         """Remove matching elements (their tail text stays in place)."""
-        for expr in selectors:
-            for match in _select(self.selector, expr):
-                if isinstance(match.root, etree._Element):
+        for rule in rules:
+            for match in _matches(self, rule):
+                if isinstance(match, Selector):
                     _remove_keep_tail(match.root)
 
 
@@ -103,10 +103,6 @@ def _remove_keep_tail(el: etree._Element) -> None:
         else:
             parent.text = (parent.text or "") + el.tail
     parent.remove(el)
-
-
-def _select(scope: Selector, expr: str) -> list[Selector]:
-    return list(scope.xpath(expr) if is_xpath(expr) else scope.css(expr))
 
 
 def _jsonld_values(objects: list[dict[str, Any]], path: str) -> list[str]:
@@ -335,7 +331,7 @@ def extract_top_stories(
         return snapshot
     page = Page(html, url)
     seen: set[str] = set()
-    for entry in _select(page.selector, rules.entries):
+    for entry in _entries(page, rules.entries):
         link = _entry_link(page, entry, rules.link)
         title = _entry_title(page, entry, rules.title)
         if not link or not title:
@@ -348,6 +344,15 @@ def extract_top_stories(
         if rules.max_entries and len(snapshot.entries) >= rules.max_entries:
             break
     return snapshot
+
+
+def _entries(page: Page, rules: list[FieldRule]) -> list[Selector]:
+    """The elements of the first entries rule that finds any."""
+    for rule in rules:
+        found = [m for m in _matches(page, rule) if isinstance(m, Selector)]
+        if found:
+            return found
+    return []
 
 
 def _entry_link(page: Page, entry: Selector, rules: list[FieldRule]) -> str | None:
