@@ -232,6 +232,64 @@ class TopStoriesRules(_Strict):
     follow: bool = True
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: Any) -> float:
+    """``90``, ``"90s"``, ``"15m"``, ``"1.5h"``, ``"1d"`` -> seconds."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a duration: {value!r}")
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    else:
+        m = _DURATION.match(str(value))
+        if m is None:
+            raise ValueError(
+                f"not a duration: {value!r} (use seconds or a number with s, m, h or d: '15m')"
+            )
+        seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2) or "s"]
+    if seconds < 0:
+        raise ValueError(f"a duration cannot be negative: {value!r}")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+
+def _check_cron(expr: str) -> str:
+    from apscheduler.triggers.cron import CronTrigger
+
+    try:
+        CronTrigger.from_crontab(expr)
+    except ValueError as exc:
+        raise ValueError(f"invalid cron expression {expr!r}: {exc}") from None
+    return expr
+
+
+class SpiderSchedule(_Strict):
+    """When one spider of a site runs: every N, or on a cron expression."""
+
+    every: Duration | None = None
+    cron: Annotated[str, AfterValidator(_check_cron)] | None = None
+    jitter: Duration = 0.0
+    enabled: bool = True
+
+    @model_validator(mode="after")
+    def _one_trigger(self) -> SpiderSchedule:
+        if (self.every is None) == (self.cron is None):
+            raise ValueError("give exactly one of every, cron")
+        if self.every is not None and self.every <= 0:
+            raise ValueError("every must be more than 0 seconds")
+        return self
+
+
+class ScheduleRules(_Strict):
+    articles: SpiderSchedule = Field(default_factory=lambda: {"every": "1h", "jitter": "2m"})
+    top_stories: SpiderSchedule = Field(default_factory=lambda: {"every": "15m", "jitter": "30s"})
+    timeout: Duration = 1800.0
+
+
 class Site(_Strict):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
     base_url: str
@@ -241,6 +299,7 @@ class Site(_Strict):
     listing: ListingRules | None = None
     article: ArticleRules
     top_stories: TopStoriesRules | None = None
+    schedule: ScheduleRules = Field(default_factory=ScheduleRules)
     source_file: str = Field("", exclude=True)
 
     @field_validator("base_url")

@@ -46,9 +46,10 @@ def _jsonable(item: Any) -> dict[str, Any]:
 
 
 class RunHistory:
-    def __init__(self, crawler: Any, database_url: str) -> None:
+    def __init__(self, crawler: Any, database_url: str, trigger: str = "manual") -> None:
         self.crawler = crawler
         self.database_url = database_url
+        self.trigger = trigger
         self.store: Store | None = None
         self.run_id: int | None = None
         self.rejected: list[dict[str, Any]] = []
@@ -58,7 +59,11 @@ class RunHistory:
     def from_crawler(cls, crawler: Any) -> RunHistory:
         if not crawler.settings.getbool("NEWSCRAWL_RUN_HISTORY", True):
             raise NotConfigured
-        ext = cls(crawler, database_url(crawler.settings.get("NEWSCRAWL_DATABASE_URL")))
+        ext = cls(
+            crawler,
+            database_url(crawler.settings.get("NEWSCRAWL_DATABASE_URL")),
+            trigger=crawler.settings.get("NEWSCRAWL_RUN_TRIGGER", "manual"),
+        )
         crawler.signals.connect(ext.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(ext.spider_closed, signal=signals.spider_closed)
         crawler.signals.connect(ext.item_dropped, signal=signals.item_dropped)
@@ -71,7 +76,7 @@ class RunHistory:
         self.store = await asyncio.to_thread(Store.open, self.database_url)
         arguments = getattr(spider, "arguments", {})
         self.run_id = await asyncio.to_thread(
-            self.store.start_run, site.name, spider.name, arguments
+            self.store.start_run, site.name, spider.name, arguments, self.trigger
         )
         self.crawler.stats.set_value("newscrawl/run_id", self.run_id)
         logger.info("run %s started: site=%s spider=%s", self.run_id, site.name, spider.name)

@@ -7,6 +7,8 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Index,
@@ -70,6 +72,8 @@ class ArticleRow(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("articles.id"))
     sources: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    published_tz_known: Mapped[bool | None] = mapped_column(Boolean)
+    simhash: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (Index("ix_articles_site_published_at", "site", "published_at"),)
 
@@ -122,8 +126,29 @@ class CrawlRunRow(Base):
     errors: Mapped[int] = mapped_column(Integer, default=0)
     finish_reason: Mapped[str | None] = mapped_column(Text)
     arguments: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    pages_skipped_known: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    field_fill_rates: Mapped[dict[str, float] | None] = mapped_column(JSON)
+    health_warnings: Mapped[list[str] | None] = mapped_column(JSON)
+    host: Mapped[str | None] = mapped_column(Text)
+    pid: Mapped[int | None] = mapped_column(Integer)
+    trigger: Mapped[str] = mapped_column(String(16), default="manual", server_default="manual")
 
     __table_args__ = (Index("ix_crawl_runs_site_spider_started_at", "site", "spider", "started_at"),)
+
+
+class CrawlLockRow(Base):
+    """A lease: the process holding it crawls this site and spider; it expires
+    unless renewed, so a crashed holder cannot block the pair for ever."""
+
+    __tablename__ = "crawl_locks"
+
+    site: Mapped[str] = mapped_column(String(64), primary_key=True)
+    spider: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner: Mapped[str] = mapped_column(Text)
+    host: Mapped[str] = mapped_column(Text)
+    pid: Mapped[int] = mapped_column(Integer)
+    acquired_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class RejectedItemRow(Base):

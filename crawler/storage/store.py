@@ -8,6 +8,8 @@ new version with the previous state kept in ``article_revisions``.
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -58,7 +60,14 @@ class Store:
 
     # ------------------------------------------------------------------ runs
 
-    def start_run(self, site: str, spider: str, arguments: dict[str, str] | None = None) -> int:
+    def start_run(
+        self,
+        site: str,
+        spider: str,
+        arguments: dict[str, str] | None = None,
+        trigger: str = "manual",
+    ) -> int:
+        """Record a crawl starting in this process (host and pid are kept)."""
         with self.engine.begin() as conn:
             return conn.execute(
                 insert(CrawlRunRow)
@@ -75,6 +84,10 @@ class Store:
                     top_story_snapshots=0,
                     errors=0,
                     arguments=arguments or {},
+                    pages_skipped_known=0,
+                    host=socket.gethostname(),
+                    pid=os.getpid(),
+                    trigger=trigger,
                 )
                 .returning(CrawlRunRow.id)
             ).scalar_one()
