@@ -193,6 +193,8 @@ class ListingRules(_Strict):
     page_url_template: str | None = None
     first_template_page: int = Field(2, ge=0)
     max_pages: int = Field(5, ge=1)
+    stop_after_known_pages: int = Field(1, ge=1)
+    dates: DateRules = Field(default_factory=list)
 
     @field_validator("start_urls")
     @classmethod
@@ -290,6 +292,20 @@ class ScheduleRules(_Strict):
     timeout: Duration = 1800.0
 
 
+class UrlRules(_Strict):
+    """How an article URL becomes its identity (see crawler/urls.py)."""
+
+    tracking_params: Annotated[
+        list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)
+    ] = Field(default_factory=list)
+    trailing_slash: Literal["keep", "add", "remove"] = "keep"
+    force_https: bool | None = None
+    use_rel_canonical: bool = True
+
+
+DEFAULT_REVISIT = ("1h", "6h", "1d", "3d")
+
+
 class Site(_Strict):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
     base_url: str
@@ -300,6 +316,10 @@ class Site(_Strict):
     article: ArticleRules
     top_stories: TopStoriesRules | None = None
     schedule: ScheduleRules = Field(default_factory=ScheduleRules)
+    urls: UrlRules = Field(default_factory=UrlRules)
+    revisit: Annotated[list[Duration], BeforeValidator(lambda v: [] if v is None else v)] = Field(
+        default_factory=lambda: list(DEFAULT_REVISIT)
+    )
     source_file: str = Field("", exclude=True)
 
     @field_validator("base_url")
@@ -337,6 +357,19 @@ class Site(_Strict):
                 self.top_stories.model_copy(update={"pages": absolute(self.top_stories.pages)}),
             )
         return self
+
+    @field_validator("revisit")
+    @classmethod
+    def _increasing(cls, v: list[float]) -> list[float]:
+        if any(b <= a for a, b in zip(v, v[1:], strict=False)):
+            raise ValueError("revisit ages must increase, e.g. [1h, 6h, 1d, 3d]")
+        return v
+
+    @property
+    def https(self) -> bool:
+        if self.urls.force_https is not None:
+            return self.urls.force_https
+        return self.base_url.startswith("https://")
 
     @property
     def zone(self) -> ZoneInfo:

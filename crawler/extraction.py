@@ -7,6 +7,7 @@ and validate what comes out.
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from collections.abc import Iterable, Iterator
@@ -34,7 +35,6 @@ ARTICLE_TYPES = frozenset(
         "BlogPosting",
         "LiveBlogPosting",
         "Report",
-        "WebPage",
     }
 )
 
@@ -138,7 +138,8 @@ def _matches(page: Page, rule: FieldRule, scope: Selector | None = None) -> list
     """What one rule finds: strings (text, attributes, metadata) or elements."""
     kind = rule.kind
     if kind == "jsonld":
-        return list(_jsonld_values(page.jsonld_article, rule.expression))
+        # JSON-LD is raw script text: entities in it were never decoded.
+        return [html.unescape(v) for v in _jsonld_values(page.jsonld_article, rule.expression)]
     if kind == "meta":
         name = rule.expression
         return page.selector.xpath(
@@ -243,16 +244,18 @@ def extract_article(
     """Turn one article page into an :class:`Article` by the site's rules."""
     page = Page(html, url)
     rules = site.article
+    page.jsonld  # read before `drop`, which may remove <script> elements  # noqa: B018
     page.drop(rules.drop)
     article = Article(url=url, site=site.name, language=site.language, fetched_at=fetched_at)
 
     for rule in rules.title:
-        values = rule_texts(page, rule)
-        if values:
-            article.sources.setdefault("title", rule.kind)
-            article.title_candidates.extend(values)
-    article.title_candidates = _unique(article.title_candidates)
-    article.title = article.title_candidates[0] if article.title_candidates else None
+        for value in rule_texts(page, rule):
+            if value not in article.title_candidates:
+                article.title_candidates.append(value)
+                article.title_candidate_kinds.append(rule.kind)
+    if article.title_candidates:
+        article.title = article.title_candidates[0]
+        article.sources["title"] = article.title_candidate_kinds[0]
 
     for rule in rules.body:
         paragraphs = rule_paragraphs(page, rule)
@@ -282,7 +285,9 @@ def extract_article(
 
     tags, kind = first_texts(page, rules.tags)
     if tags:
-        split = (t.strip() for value in tags for t in value.split(","))
+        # One value is a list in a string ("a, b, c": keywords); several values
+        # are one tag each, commas and all.
+        split = [t.strip() for t in tags[0].split(",")] if len(tags) == 1 else tags
         article.tags = _unique(t for t in split if t)
         article.sources["tags"] = kind or ""
     return article

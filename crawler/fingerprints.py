@@ -8,5 +8,5 @@ from crawler.text import normalize_text
 
 
 def content_fingerprint(body: str) -> str:
-    """SHA-256 (hex) of the body with entities decoded, NFC, whitespace collapsed."""
+    """SHA-256 (hex) of the body, NFC-normalised, whitespace collapsed."""
     return hashlib.sha256(normalize_text(body).encode("utf-8")).hexdigest()

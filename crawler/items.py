@@ -21,6 +21,7 @@ class Article:
     language: str | None = None
     title: str | None = None
     title_candidates: list[str] = field(default_factory=list)
+    title_candidate_kinds: list[str] = field(default_factory=list)
     body: str | None = None
     author: str | None = None
     section: str | None = None

@@ -6,7 +6,6 @@ clean pipeline.
 
 from __future__ import annotations
 
-import html
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -29,8 +28,11 @@ _ZERO_WIDTH = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff]")
 
 
 def normalize_text(value: str) -> str:
-    """Unescape entities, NFC-normalise, collapse runs of whitespace, trim."""
-    value = html.unescape(value)
+    """NFC-normalise, drop zero-width characters, collapse whitespace, trim.
+
+    Text from lxml has its entities decoded already; decoding again would turn
+    a literal "&amp;copy;" into "©".
+    """
     value = _ZERO_WIDTH.sub("", value)
     value = unicodedata.normalize("NFC", value)
     return _SPACE.sub(" ", value).strip()

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+if TYPE_CHECKING:
+    from crawler.config import Site
 
 # Query parameters that track a click and never change the page.
 TRACKING_PARAMS = frozenset(
@@ -29,12 +33,27 @@ TRACKING_PREFIXES = ("utm_",)
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-def canonical_url(url: str, extra_tracking_params: frozenset[str] = frozenset()) -> str:
+def canonical_url(
+    url: str,
+    extra_tracking_params: frozenset[str] | set[str] = frozenset(),
+    trailing_slash: str = "keep",
+    https_hosts: tuple[str, ...] = (),
+) -> str:
     """Lower-case scheme and host, no default port, no fragment, no tracking
-    parameters, the remaining query parameters sorted."""
+    parameters, the remaining query parameters sorted.
+
+    ``trailing_slash``: ``keep`` the path as it is, ``add`` a slash to paths
+    whose last segment has no file extension, or ``remove`` it (never from
+    ``/``). ``https_hosts``: hosts (and their subdomains) whose ``http`` URLs
+    are the same pages as their ``https`` ones.
+    """
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()
     host = (parts.hostname or "").lower()
+    if scheme == "http" and any(host == h or host.endswith("." + h) for h in https_hosts):
+        scheme = "https"
+        if parts.port == 80:
+            parts = parts._replace(netloc=host)
     netloc = host
     if parts.port and parts.port != DEFAULT_PORTS.get(scheme):
         netloc = f"{host}:{parts.port}"
@@ -47,4 +66,21 @@ def canonical_url(url: str, extra_tracking_params: frozenset[str] = frozenset())
         and k.lower() not in extra_tracking_params
         and not k.lower().startswith(TRACKING_PREFIXES)
     )
-    return urlunsplit((scheme, netloc, parts.path or "/", urlencode(query), ""))
+    path = parts.path or "/"
+    if trailing_slash == "remove" and path != "/":
+        path = path.rstrip("/") or "/"
+    elif trailing_slash == "add" and not path.endswith("/"):
+        if "." not in path.rsplit("/", 1)[-1]:
+            path += "/"
+    return urlunsplit((scheme, netloc, path, urlencode(query), ""))
+
+
+def site_canonical_url(url: str, site: Site) -> str:
+    """:func:`canonical_url` with a site definition's ``urls`` rules."""
+    rules = site.urls
+    return canonical_url(
+        url,
+        extra_tracking_params={p.lower() for p in rules.tracking_params},
+        trailing_slash=rules.trailing_slash,
+        https_hosts=tuple(site.allowed_domains) if site.https else (),
+    )

@@ -15,22 +15,28 @@ from crawler.text import normalize_text, split_paragraphs
 logger = logging.getLogger(__name__)
 
 _ELLIPSIS = re.compile(r"\s*(\.\.\.|…)$")
+# What separates a headline from a site name appended to it ("Headline | Site").
+_SITE_SUFFIX = re.compile(r"^\s*(\||–|—|-|::|·|•)\s")
 
 
-def choose_title(candidates: list[str]) -> str | None:
-    """The first headline found, unless another one is a longer version of it.
+def choose_title(candidates: list[str]) -> int | None:
+    """The index of the headline to keep: the first one found, unless another
+    is a longer version of it.
 
     Pages often repeat a headline cut short (image captions, share widgets,
-    ``og:title``); the full one wins wherever it was found.
+    ``og:title``); the full one wins wherever it was found. A longer candidate
+    that only appends the site's name ("Headline | The Courier") does not.
     """
-    titles = [t for t in (normalize_text(c) for c in candidates) if t]
-    if not titles:
+    titles = [normalize_text(c) for c in candidates]
+    chosen = next((i for i, t in enumerate(titles) if t), None)
+    if chosen is None:
         return None
-    chosen = titles[0]
-    for other in titles[1:]:
-        stem = _ELLIPSIS.sub("", chosen)
-        if len(other) > len(chosen) and other.startswith(stem):
-            chosen = other
+    for i, other in enumerate(titles):
+        current = titles[chosen]
+        stem = _ELLIPSIS.sub("", current)
+        if len(other) > len(current) and other.startswith(stem):
+            if not _SITE_SUFFIX.match(other[len(stem) :]):
+                chosen = i
     return chosen
 
 
@@ -54,7 +60,10 @@ def clean_body(body: str | None, rules: ArticleRules) -> str | None:
 
 def clean_article(article: Article, site: Site, now: datetime | None = None) -> Article:
     candidates = article.title_candidates or ([article.title] if article.title else [])
-    article.title = choose_title(candidates)
+    chosen = choose_title(candidates)
+    article.title = normalize_text(candidates[chosen]) if chosen is not None else None
+    if chosen is not None and chosen < len(article.title_candidate_kinds):
+        article.sources["title"] = article.title_candidate_kinds[chosen]
     article.body = clean_body(article.body, site.article)
     article.author = normalize_text(article.author) or None if article.author else None
     article.section = normalize_text(article.section) or None if article.section else None
