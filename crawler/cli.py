@@ -32,6 +32,9 @@ def build_parser() -> argparse.ArgumentParser:
     crawl.add_argument("site", help="site name (see `newscrawl sites list`)")
     crawl.add_argument("--spider", choices=(*SPIDERS, "all"), default="all")
     crawl.add_argument("--pages", type=int, metavar="N", help="follow pagination N pages deep")
+    crawl.add_argument("--since", metavar="DATE", help="only articles published on or after DATE (YYYY-MM-DD or ISO-8601)")
+    crawl.add_argument("--until", metavar="DATE", help="only articles published before the end of DATE")
+    crawl.add_argument("--refetch", action="store_true", help="fetch stored articles again")
     crawl.add_argument(
         "--log-level",
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
@@ -148,6 +151,22 @@ def run_site(
     return status
 
 
+def _check_date_option(name: str, value: str) -> None:
+    from datetime import date, datetime
+
+    try:
+        date.fromisoformat(value)
+        return
+    except ValueError:
+        pass
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise SystemExit(
+            f"newscrawl: --{name} takes a date YYYY-MM-DD or an ISO-8601 time, got {value!r}"
+        ) from None
+
+
 def cmd_crawl(args: argparse.Namespace) -> int:
     spiders = _spiders_for(args.site, args.spider)
     arguments = {}
@@ -155,6 +174,13 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         if args.pages < 1:
             raise SystemExit("newscrawl: --pages must be at least 1")
         arguments["pages"] = str(args.pages)
+    for name in ("since", "until"):
+        value = getattr(args, name)
+        if value is not None:
+            _check_date_option(name, value)
+            arguments[name] = value
+    if args.refetch:
+        arguments["refetch"] = "true"
     settings = _parse_settings(args.settings)
     if args.log_level:
         settings["LOG_LEVEL"] = args.log_level

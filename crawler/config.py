@@ -192,7 +192,7 @@ class ListingRules(_Strict):
     next_page: Rules = Field(default_factory=list)
     page_url_template: str | None = None
     first_template_page: int = Field(2, ge=0)
-    max_pages: int = Field(5, ge=1)
+    max_pages: int = Field(100, ge=1)
     stop_after_known_pages: int = Field(1, ge=1)
     dates: DateRules = Field(default_factory=list)
 

@@ -8,26 +8,34 @@ ISO-8601, then RFC 2822 (feeds, HTTP), then dateparser for everything else
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from zoneinfo import ZoneInfo
 
-_DATEPARSER_SETTINGS = {"RETURN_AS_TIMEZONE_AWARE": False, "PREFER_DAY_OF_MONTH": "first"}
+_DATEPARSER_SETTINGS: dict[str, object] = {"PREFER_DAY_OF_MONTH": "first"}
 
 
-def _localise(value: datetime, zone: ZoneInfo) -> datetime:
-    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+@dataclass(frozen=True)
+class ParsedDate:
+    value: datetime  # aware, UTC
+    zone_known: bool  # the text carried its own offset or zone
+
+
+def _localise(value: datetime, zone: ZoneInfo) -> ParsedDate:
+    known = value.tzinfo is not None and value.tzinfo.utcoffset(value) is not None
+    if not known:
         value = value.replace(tzinfo=zone)
-    return value.astimezone(UTC)
+    return ParsedDate(value.astimezone(UTC), known)
 
 
-def parse_date(
+def read_date(
     raw: str | None,
     formats: list[str] | None = None,
     timezone: str = "UTC",
     languages: list[str] | None = None,
     now: datetime | None = None,
-) -> datetime | None:
+) -> ParsedDate | None:
     """Parse a page's date text; ``None`` when nothing sensible can be read."""
     if not raw or not raw.strip():
         return None
@@ -56,3 +64,15 @@ def parse_date(
     if parsed is None and languages:
         parsed = dateparser.parse(text, settings=settings)
     return _localise(parsed, zone) if parsed is not None else None
+
+
+def parse_date(
+    raw: str | None,
+    formats: list[str] | None = None,
+    timezone: str = "UTC",
+    languages: list[str] | None = None,
+    now: datetime | None = None,
+) -> datetime | None:
+    """:func:`read_date`'s aware UTC datetime alone."""
+    parsed = read_date(raw, formats, timezone, languages, now)
+    return parsed.value if parsed else None

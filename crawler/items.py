@@ -30,6 +30,7 @@ class Article:
     published_format: list[str] = field(default_factory=list)
     published_timezone: str | None = None
     published_at: datetime | None = None
+    published_tz_known: bool | None = None
     sources: dict[str, str] = field(default_factory=dict)
     fetched_at: datetime | None = None
 

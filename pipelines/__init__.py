@@ -15,3 +15,11 @@ class RejectItem(DropItem):
         super().__init__(reason)
         self.reason = reason
         self.stage = stage
+
+
+class OutsideDateRange(DropItem):
+    """An article published outside the ``since``/``until`` range a crawl asked
+    for: not wanted by this crawl, not a fault. Counted, not recorded."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, log_level="DEBUG")

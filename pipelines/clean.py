@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from crawler.config import ArticleRules, Site
-from crawler.dates import parse_date
+from crawler.dates import read_date
 from crawler.items import Article, TopStoriesSnapshot
 from crawler.text import normalize_text, split_paragraphs
 
@@ -70,14 +70,17 @@ def clean_article(article: Article, site: Site, now: datetime | None = None) -> 
     tags = (normalize_text(t) for t in article.tags)
     article.tags = list(dict.fromkeys(t for t in tags if t))
     if article.published_raw and article.published_at is None:
-        article.published_at = parse_date(
+        parsed = read_date(
             article.published_raw,
             article.published_format,
             article.published_timezone or site.timezone,
             languages=[site.language] if site.language else None,
             now=now or datetime.now(UTC),
         )
-        if article.published_at is None:
+        if parsed is not None:
+            article.published_at = parsed.value
+            article.published_tz_known = parsed.zone_known
+        else:
             logger.warning(
                 "could not read the date %r on %s", article.published_raw, article.url
             )

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from crawler.items import Article, TopStoriesSnapshot
-from pipelines import RejectItem
+from pipelines import OutsideDateRange, RejectItem
 
 EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)
 FUTURE_TOLERANCE = timedelta(days=1)
@@ -42,10 +42,13 @@ class ValidatePipeline:
 
     def process_item(self, item: Any) -> Any:
         if isinstance(item, Article):
-            minimum = self.crawler.spider.site.article.min_body_length
-            problems = article_problems(item, minimum, datetime.now(UTC))
+            spider = self.crawler.spider
+            problems = article_problems(item, spider.site.article.min_body_length, datetime.now(UTC))
             if problems:
                 raise RejectItem("; ".join(problems), stage="validate")
+            if not spider.in_date_range(item.published_at):
+                self.crawler.stats.inc_value("newscrawl/outside_date_range")
+                raise OutsideDateRange(f"published {item.published_at} outside the crawl's range")
         elif isinstance(item, TopStoriesSnapshot) and not item.entries:
             raise RejectItem(
                 "no top-story entries found (the entries selector matched nothing usable)",

@@ -32,6 +32,9 @@ ITEM_PIPELINES = {
     "pipelines.validate.ValidatePipeline": 200,
     "pipelines.store.StorePipeline": 900,
 }
+SPIDER_MIDDLEWARES = {
+    "crawler.middlewares.incremental.IncrementalMiddleware": 800,
+}
 EXTENSIONS = {
     "crawler.extensions.run_history.RunHistory": 100,
 }
@@ -39,3 +42,4 @@ EXTENSIONS = {
 # The archive. Any SQLAlchemy URL; the default is a SQLite file in the working folder.
 NEWSCRAWL_DATABASE_URL = os.environ.get("NEWSCRAWL_DATABASE_URL", "sqlite:///newscrawl.db")
 STORE_BATCH_SIZE = 100
+INCREMENTAL_BATCH_SIZE = 100

@@ -82,15 +82,28 @@ def test_newscrawl_crawl_stores_the_demo_site(sites_dir, archive, demo_site):
     assert missing == 0
 
 
-def test_crawling_twice_adds_no_rows(sites_dir, archive):
+def test_crawling_twice_adds_no_rows(sites_dir, archive, demo_site):
     assert newscrawl("crawl", "demo", "--spider", "articles").returncode == 0
     before = archive.scalar("select count(*) from articles")
+    log_start = len(demo_site.request_log)
+
+    # Nothing new: the first listing page only, its ten known articles skipped.
     proc = newscrawl("crawl", "demo", "--spider", "articles")
     assert proc.returncode == 0
     assert archive.scalar("select count(*) from articles") == before
-    assert archive.scalar("select count(*) from article_revisions") == 0
     second = archive.rows("select * from crawl_runs order by id desc limit 1")[0]
-    assert (second["articles_new"], second["articles_unchanged"]) == (0, before)
+    assert (second["articles_new"], second["articles_unchanged"]) == (0, 0)
+    assert second["pages_skipped_known"] == 10
+    fetched = [path for _, path in list(demo_site.request_log)[log_start:]]
+    assert sorted(fetched) == ["/eng/news/", "/robots.txt"]
+
+    # --refetch fetches every article again: same rows, all unchanged.
+    proc = newscrawl("crawl", "demo", "--spider", "articles", "--refetch")
+    assert proc.returncode == 0
+    assert archive.scalar("select count(*) from articles") == before
+    assert archive.scalar("select count(*) from article_revisions") == 0
+    third = archive.rows("select * from crawl_runs order by id desc limit 1")[0]
+    assert (third["articles_new"], third["articles_unchanged"]) == (0, before)
 
 
 def test_scrapy_crawl_from_the_repository_root_is_recorded(sites_dir, archive):
@@ -106,11 +119,11 @@ def test_scrapy_crawl_from_the_repository_root_is_recorded(sites_dir, archive):
     proc = scrapy_crawl("top_stories", "-a", "site=demo")
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert archive.scalar("select count(*) from top_stories") == 4
-    # The top-stories spider followed the four linked articles, already stored
-    # from the first listing page: nothing new, four unchanged.
+    # The four linked articles were stored from the first listing page: the
+    # top-stories crawl knows them and does not fetch them again.
     assert archive.scalar("select count(*) from articles") == 20
     run = archive.rows("select * from crawl_runs where spider = 'top_stories'")[0]
-    assert (run["articles_new"], run["articles_unchanged"]) == (0, 4)
+    assert (run["articles_new"], run["pages_skipped_known"]) == (0, 4)
     assert archive.scalar("select count(*) from top_stories where article_id is null") == 0
 
 

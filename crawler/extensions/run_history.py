@@ -20,7 +20,7 @@ from scrapy.exceptions import NotConfigured
 
 from crawler.storage.database import database_url
 from crawler.storage.store import Store
-from pipelines import RejectItem
+from pipelines import OutsideDateRange, RejectItem
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +82,8 @@ class RunHistory:
         logger.info("run %s started: site=%s spider=%s", self.run_id, site.name, spider.name)
 
     def item_dropped(self, item: Any, response: Any, exception: Exception, spider: Any) -> None:
+        if isinstance(exception, OutsideDateRange):
+            return
         stage = exception.stage if isinstance(exception, RejectItem) else "pipeline"
         site = getattr(getattr(spider, "site", None), "name", "")
         url = getattr(item, "url", None) or getattr(item, "page_url", None)
@@ -116,6 +118,7 @@ class RunHistory:
             "articles_unchanged": stats.get_value("newscrawl/articles_unchanged", 0),
             "items_rejected": self.rejected_count,
             "top_story_snapshots": stats.get_value("newscrawl/top_story_snapshots", 0),
+            "pages_skipped_known": stats.get_value("newscrawl/skipped_known", 0),
             "errors": stats.get_value("log_count/ERROR", 0),
         }
         await asyncio.to_thread(

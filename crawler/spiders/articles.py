@@ -1,6 +1,12 @@
 """``articles``: listing pages (with pagination) -> article pages -> Article items.
 
-    scrapy crawl articles -a site=NAME [-a pages=N]
+    scrapy crawl articles -a site=NAME [-a pages=N] [-a since=YYYY-MM-DD]
+        [-a until=YYYY-MM-DD] [-a refetch=true]
+
+Pagination ends at ``pages`` (or the site's ``max_pages``); without ``pages``
+or a date range it also ends once listing pages bring nothing new (see
+crawler/middlewares/incremental.py). With ``since``, it ends at the first
+listing page whose dates are all older than the range.
 """
 
 from __future__ import annotations
@@ -14,7 +20,9 @@ import scrapy
 from scrapy.http import Response, TextResponse
 
 from crawler.config import ListingRules
-from crawler.extraction import extract_links
+from crawler.dates import parse_date
+from crawler.extraction import Page, extract_links, first_texts
+from crawler.middlewares.incremental import KIND, NEXT_LISTING
 from crawler.spiders.base import NewsSpider, parse_positive_int
 
 
@@ -28,7 +36,9 @@ class ArticlesSpider(NewsSpider):
                 f"site {self.site.name!r} has no 'listing' section: nothing to crawl for articles"
             )
         self.listing: ListingRules = self.site.listing
-        self.max_pages = parse_positive_int("pages", pages) or self.listing.max_pages
+        explicit = parse_positive_int("pages", pages)
+        self.explicit_pages = explicit is not None
+        self.max_pages = explicit or self.listing.max_pages
         self._include = (
             re.compile(self.listing.article_url_pattern)
             if self.listing.article_url_pattern
@@ -50,15 +60,36 @@ class ArticlesSpider(NewsSpider):
                 url = urljoin(self.site.base_url, template.format(page=first + offset))
                 yield self.listing_request(url, page=2 + offset)
 
-    def listing_request(self, url: str, page: int) -> scrapy.Request:
+    def listing_request(self, url: str, page: int, **meta: Any) -> scrapy.Request:
         return scrapy.Request(
-            url, callback=self.parse_listing, cb_kwargs={"page": page}, dont_filter=page == 1
+            url,
+            callback=self.parse_listing,
+            cb_kwargs={"page": page},
+            meta=meta,
+            dont_filter=page == 1,
         )
 
     def is_article_url(self, url: str) -> bool:
         if self._include is not None and not self._include.search(url):
             return False
         return not (self._exclude is not None and self._exclude.search(url))
+
+    def listing_older_than_range(self, response: TextResponse) -> bool:
+        """Do this listing page's dates all fall before ``since``?"""
+        if self.since is None or not self.listing.dates:
+            return False
+        page = Page(response.text, response.url)
+        for rule in self.listing.dates:
+            values, _ = first_texts(page, [rule])
+            if not values:
+                continue
+            dates = [
+                parse_date(v, rule.format, rule.timezone or self.site.timezone, [self.site.language])
+                for v in values
+            ]
+            known = [d for d in dates if d is not None]
+            return bool(known) and max(known) < self.since
+        return False
 
     def parse_listing(self, response: Response, page: int) -> Iterator[scrapy.Request]:
         if not isinstance(response, TextResponse):
@@ -74,8 +105,12 @@ class ArticlesSpider(NewsSpider):
             self.logger.warning("no article links found on listing page %s", response.url)
         for url in links:
             yield self.article_request(url)
-        if page < self.max_pages and self.listing.next_page:
-            for url in extract_links(
-                response.selector, self.listing.next_page, response.url, first_rule_only=True
-            )[:1]:
-                yield self.listing_request(url, page=page + 1)
+        if page >= self.max_pages or not self.listing.next_page:
+            return
+        if self.listing_older_than_range(response):
+            self.logger.info("listing page %s is older than since=; stopping", response.url)
+            return
+        for url in extract_links(
+            response.selector, self.listing.next_page, response.url, first_rule_only=True
+        )[:1]:
+            yield self.listing_request(url, page=page + 1, **{KIND: NEXT_LISTING})

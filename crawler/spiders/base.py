@@ -1,11 +1,13 @@
-"""What both spiders share: the site definition, and turning an article page into an item."""
+"""What both spiders share: the site definition, the crawl arguments, and
+turning an article page into an item."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import scrapy
 from scrapy.http import Response, TextResponse
@@ -13,9 +15,13 @@ from scrapy.http import Response, TextResponse
 from crawler.config import Site, get_site
 from crawler.extraction import extract_article
 from crawler.items import Article
-from crawler.urls import canonical_url
+from crawler.middlewares.incremental import ARTICLE, KIND
+from crawler.urls import site_canonical_url
 
 logger = logging.getLogger(__name__)
+
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("", "0", "false", "no", "off")
 
 
 def parse_positive_int(name: str, value: Any) -> int | None:
@@ -30,22 +36,106 @@ def parse_positive_int(name: str, value: Any) -> int | None:
     return number
 
 
+def parse_bool(name: str, value: Any) -> bool:
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in TRUE_WORDS:
+        return True
+    if text in FALSE_WORDS:
+        return False
+    raise ValueError(f"-a {name}= takes true or false, got {value!r}")
+
+
+def parse_day(name: str, value: Any, site: Site, end: bool = False) -> datetime | None:
+    """``YYYY-MM-DD`` (a day in the site's time zone) or an ISO-8601 time, as aware UTC.
+    As an end (``until``), a bare day includes the whole day."""
+    if value is None or value == "":
+        return None
+    text = str(value).strip()
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        try:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(
+                f"-a {name}= takes a date YYYY-MM-DD or an ISO-8601 time, got {value!r}"
+            ) from None
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=site.zone)
+        return moment.astimezone(UTC)
+    start = datetime.combine(day + timedelta(days=1) if end else day, time(), tzinfo=site.zone)
+    return start.astimezone(UTC)
+
+
 class NewsSpider(scrapy.Spider):
-    """A spider for one configured site, chosen with ``-a site=NAME``."""
+    """A spider for one configured site, chosen with ``-a site=NAME``.
+
+    Arguments common to both spiders: ``refetch=true`` fetches stored articles
+    again; ``since``/``until`` keep only articles published in that range.
+    """
 
     site: Site
 
-    def __init__(self, site: str | Site | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        site: str | Site | None = None,
+        since: Any = None,
+        until: Any = None,
+        refetch: Any = None,
+        **kwargs: Any,
+    ) -> None:
         if site is None:
             raise ValueError(f"spider {self.name!r} needs a site: -a site=NAME")
         self.site = site if isinstance(site, Site) else get_site(site)
-        self.arguments = {k: str(v) for k, v in kwargs.items() if v is not None}
+        self.arguments = {
+            k: str(v)
+            for k, v in {"since": since, "until": until, "refetch": refetch, **kwargs}.items()
+            if v is not None
+        }
         super().__init__(**kwargs)
         self.allowed_domains = list(self.site.allowed_domains)
+        self.since = parse_day("since", since, self.site)
+        self.until = parse_day("until", until, self.site, end=True)
+        if self.since and self.until and self.since >= self.until:
+            raise ValueError("-a since= must be before -a until=")
+        self.date_range = self.since is not None or self.until is not None
+        self.refetch = parse_bool("refetch", refetch)
+
+    def canonical(self, url: str) -> str:
+        return site_canonical_url(url, self.site)
 
     def article_request(self, url: str, **kwargs: Any) -> scrapy.Request:
         # Article pages before further listing pages, so items flow early.
-        return scrapy.Request(url, callback=self.parse_article, priority=10, **kwargs)
+        return scrapy.Request(
+            self.canonical(url),
+            callback=self.parse_article,
+            priority=10,
+            meta={KIND: ARTICLE},
+            **kwargs,
+        )
+
+    def in_date_range(self, moment: datetime | None) -> bool:
+        if moment is None:
+            return True
+        if self.since is not None and moment < self.since:
+            return False
+        return not (self.until is not None and moment >= self.until)
+
+    def identity(self, response: TextResponse) -> str:
+        """The article's URL: its ``rel=canonical`` when that stays on the site,
+        else the URL it was fetched from (after redirects)."""
+        if self.site.urls.use_rel_canonical:
+            href = response.xpath('//link[@rel="canonical"]/@href').get()
+            if href:
+                absolute = urljoin(response.url, href.strip())
+                host = (urlsplit(absolute).hostname or "").lower()
+                if absolute.startswith(("http://", "https://")) and any(
+                    host == d or host.endswith("." + d) for d in self.allowed_domains
+                ):
+                    return self.canonical(absolute)
+        return self.canonical(response.url)
 
     def parse_article(self, response: Response) -> Iterator[Article]:
         if not isinstance(response, TextResponse):
@@ -54,7 +144,7 @@ class NewsSpider(scrapy.Spider):
             return
         yield extract_article(
             response.text,
-            canonical_url(response.url),
+            self.identity(response),
             self.site,
             fetched_at=datetime.now(UTC),
         )

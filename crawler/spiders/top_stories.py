@@ -17,7 +17,6 @@ from crawler.config import TopStoriesRules
 from crawler.extraction import extract_top_stories
 from crawler.items import TopStoriesSnapshot
 from crawler.spiders.base import NewsSpider
-from crawler.urls import canonical_url
 
 
 class TopStoriesSpider(NewsSpider):
@@ -43,7 +42,7 @@ class TopStoriesSpider(NewsSpider):
             response.text, response.url, self.site, captured_at=datetime.now(UTC)
         )
         for entry in snapshot.entries:
-            entry.url = canonical_url(entry.url)
+            entry.url = self.canonical(entry.url)
         yield snapshot
         if self.rules.follow:
             for entry in snapshot.entries:

@@ -17,7 +17,13 @@ from typing import Any
 from sqlalchemy import Engine, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from crawler.fingerprints import content_fingerprint
+from crawler.fingerprints import (
+    NEAR_DUPLICATE_BITS,
+    content_fingerprint,
+    hamming,
+    simhash,
+    simhash_bands,
+)
 from crawler.items import Article, TopStoriesSnapshot
 from crawler.storage.database import ensure_schema, get_engine
 from crawler.storage.models import (
@@ -36,21 +42,28 @@ class SaveCounts:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
-
-    def __iadd__(self, other: SaveCounts) -> SaveCounts:
-        self.new += other.new
-        self.updated += other.updated
-        self.unchanged += other.unchanged
-        return self
+    duplicates: int = 0  # of the new ones, how many repeat an earlier article
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class KnownArticle:
+    url: str
+    published_at: datetime | None
+    first_seen_at: datetime
+    last_seen_at: datetime
+
+
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # Near-duplicate index of stored SimHashes: (band, value) -> article ids.
+        self._bands: dict[tuple[int, int], list[int]] = {}
+        self._simhashes: dict[int, int] = {}
+        self._indexed_up_to = 0
 
     @classmethod
     def open(cls, url: str | None = None) -> Store:
@@ -155,7 +168,7 @@ class Store:
                         }
                     )
                     values = _article_values(article, digest, now)
-                    for key in ("first_seen_at", "url", "site"):
+                    for key in ("first_seen_at", "url", "site", "duplicate_of"):
                         values.pop(key)
                     values["version"] = old.version + 1
                     conn.execute(update(ArticleRow).where(ArticleRow.id == old.id).values(values))
@@ -166,8 +179,9 @@ class Store:
                     stmt = stmt.on_conflict_do_nothing(index_elements=["url"])
                 else:
                     stmt = insert(ArticleRow)
-                result = conn.execute(stmt.returning(ArticleRow.id), new_rows)
-                counts.new = len(result.all())
+                inserted = [r.id for r in conn.execute(stmt.returning(ArticleRow.id), new_rows)]
+                counts.new = len(inserted)
+                counts.duplicates = self._mark_duplicates(conn, inserted)
             if touched:
                 conn.execute(
                     update(ArticleRow).where(ArticleRow.id.in_(touched)).values(last_seen_at=now)
@@ -178,6 +192,86 @@ class Store:
                 counts.updated = len(revisions)
             self._link_top_stories(conn, list(latest))
         return counts
+
+    def known_articles(self, urls: list[str]) -> dict[str, KnownArticle]:
+        """The stored articles among ``urls``, with what the revisit policy needs."""
+        if not urls:
+            return {}
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    ArticleRow.url,
+                    ArticleRow.published_at,
+                    ArticleRow.first_seen_at,
+                    ArticleRow.last_seen_at,
+                ).where(ArticleRow.url.in_(urls))
+            )
+            return {r.url: KnownArticle(*r) for r in rows}
+
+    # ------------------------------------------------------------------ duplicates
+
+    def _refresh_simhash_index(self, conn: Any) -> None:
+        """Load SimHashes stored since the last look (by this or another process)."""
+        rows = conn.execute(
+            select(ArticleRow.id, ArticleRow.simhash)
+            .where(ArticleRow.id > self._indexed_up_to, ArticleRow.simhash.is_not(None))
+            .order_by(ArticleRow.id)
+        )
+        for article_id, value in rows:
+            self._index(article_id, value)
+        last = conn.execute(select(func.max(ArticleRow.id))).scalar()
+        self._indexed_up_to = max(self._indexed_up_to, last or 0)
+
+    def _index(self, article_id: int, value: int) -> None:
+        self._simhashes[article_id] = value
+        for band in simhash_bands(value):
+            self._bands.setdefault(band, []).append(article_id)
+
+    def _near_duplicate(self, article_id: int, value: int) -> int | None:
+        candidates = {
+            other
+            for band in simhash_bands(value)
+            for other in self._bands.get(band, ())
+            if other < article_id
+        }
+        close = [
+            other
+            for other in candidates
+            if hamming(self._simhashes[other], value) <= NEAR_DUPLICATE_BITS
+        ]
+        return min(close) if close else None
+
+    def _mark_duplicates(self, conn: Any, inserted: list[int]) -> int:
+        """Point each new article that repeats an earlier one at the earliest copy:
+        the same content fingerprint, or a SimHash within NEAR_DUPLICATE_BITS."""
+        if not inserted:
+            return 0
+        rows = conn.execute(
+            select(ArticleRow.id, ArticleRow.content_hash, ArticleRow.simhash)
+            .where(ArticleRow.id.in_(inserted))
+            .order_by(ArticleRow.id)
+        ).all()
+        first_with_hash = dict(
+            conn.execute(
+                select(ArticleRow.content_hash, func.min(ArticleRow.id))
+                .where(ArticleRow.content_hash.in_({r.content_hash for r in rows}))
+                .group_by(ArticleRow.content_hash)
+            ).all()
+        )
+        self._refresh_simhash_index(conn)
+        marked = 0
+        for row in rows:
+            original = first_with_hash.get(row.content_hash)
+            if original == row.id:
+                original = None
+            if original is None and row.simhash is not None:
+                original = self._near_duplicate(row.id, row.simhash)
+            if original is not None:
+                conn.execute(
+                    update(ArticleRow).where(ArticleRow.id == row.id).values(duplicate_of=original)
+                )
+                marked += 1
+        return marked
 
     # ------------------------------------------------------------------ top stories
 
@@ -249,4 +343,6 @@ def _article_values(article: Article, digest: str, now: datetime) -> dict[str, A
         "version": 1,
         "duplicate_of": None,
         "sources": dict(article.sources),
+        "published_tz_known": article.published_tz_known,
+        "simhash": simhash(article.body or ""),
     }
