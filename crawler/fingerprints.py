@@ -13,26 +13,34 @@ def content_fingerprint(body: str) -> str:
     return hashlib.sha256(normalize_text(body).encode("utf-8")).hexdigest()
 
 
-# Near duplicates: 64-bit SimHash over word 3-shingles. Two bodies whose
-# SimHashes differ in at most NEAR_DUPLICATE_BITS bits are the same story
-# (a wire copy with a different intro line, a corrected typo). Bodies shorter
-# than SIMHASH_MIN_WORDS words get no SimHash: too few shingles to be reliable.
+# Near duplicates: a 64-bit SimHash over word 3-shingles finds candidates, the
+# share of shingles two bodies have in common (Jaccard) decides. Two bodies
+# are the same story when their SimHashes differ in at most
+# NEAR_DUPLICATE_BITS bits and they share at least NEAR_DUPLICATE_JACCARD of
+# their shingles: a wire copy with another intro line, a fixed typo. Bodies
+# of fewer than SIMHASH_MIN_WORDS words get no SimHash: too few shingles to
+# tell a story from a template.
 SIMHASH_BITS = 64
-NEAR_DUPLICATE_BITS = 3
+NEAR_DUPLICATE_BITS = 6
+NEAR_DUPLICATE_JACCARD = 0.8
 SIMHASH_MIN_WORDS = 40
-SIMHASH_BANDS = NEAR_DUPLICATE_BITS + 1  # pigeonhole: one band of 16 bits is equal
+SIMHASH_BANDS = NEAR_DUPLICATE_BITS + 1  # pigeonhole: within 6 bits, one of 7 bands is equal
+_BAND_WIDTH = SIMHASH_BITS // SIMHASH_BANDS
 _WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def shingles(body: str) -> set[str]:
+    words = _WORD.findall(normalize_text(body).casefold())
+    return {" ".join(words[i : i + 3]) for i in range(len(words) - 2)}
 
 
 def simhash(body: str) -> int | None:
     """Signed 64-bit SimHash of the body's word 3-shingles (fits a BIGINT)."""
-    words = _WORD.findall(normalize_text(body).casefold())
-    if len(words) < SIMHASH_MIN_WORDS:
+    if len(_WORD.findall(body)) < SIMHASH_MIN_WORDS:
         return None
     weights = [0] * SIMHASH_BITS
-    for i in range(len(words) - 2):
-        shingle = " ".join(words[i : i + 3]).encode("utf-8")
-        h = int.from_bytes(hashlib.blake2b(shingle, digest_size=8).digest(), "big")
+    for shingle in shingles(body):
+        h = int.from_bytes(hashlib.blake2b(shingle.encode("utf-8"), digest_size=8).digest(), "big")
         for bit in range(SIMHASH_BITS):
             weights[bit] += 1 if h >> bit & 1 else -1
     value = sum(1 << bit for bit in range(SIMHASH_BITS) if weights[bit] > 0)
@@ -44,7 +52,13 @@ def hamming(a: int, b: int) -> int:
 
 
 def simhash_bands(value: int) -> list[tuple[int, int]]:
-    """(band number, 16-bit band value) pairs used to find near-duplicate candidates."""
+    """(band number, band value) pairs: two SimHashes within NEAR_DUPLICATE_BITS
+    bits share at least one, which is how candidates are found."""
     unsigned = value & ((1 << 64) - 1)
-    width = SIMHASH_BITS // SIMHASH_BANDS
-    return [(i, unsigned >> (i * width) & ((1 << width) - 1)) for i in range(SIMHASH_BANDS)]
+    mask = (1 << _BAND_WIDTH) - 1
+    return [(i, unsigned >> (i * _BAND_WIDTH) & mask) for i in range(SIMHASH_BANDS)]
+
+
+def jaccard(a: str, b: str) -> float:
+    sa, sb = shingles(a), shingles(b)
+    return len(sa & sb) / len(sa | sb) if sa or sb else 1.0

@@ -18,6 +18,7 @@ class Article:
 
     url: str
     site: str
+    requested_url: str | None = None  # when it differs from url: a redirect or rel=canonical
     language: str | None = None
     title: str | None = None
     title_candidates: list[str] = field(default_factory=list)

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from crawler.storage import queries
 from crawler.storage.database import database_url, ensure_schema, get_engine
@@ -51,6 +51,33 @@ def crawl_env(db_url: str) -> dict[str, str]:
         p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p
     )
     return env
+
+
+def start_crawl(
+    site: str,
+    spider: str,
+    arguments: dict[str, str] | None = None,
+    settings: dict[str, str] | None = None,
+    db_url: str | None = None,
+    *,
+    output: IO[Any] | None = None,
+    own_session: bool = False,
+) -> subprocess.Popen[bytes]:
+    """Start one spider for one site in a child process and return at once.
+
+    ``output`` receives the child's stdout and stderr (default: ours).
+    ``own_session`` puts the child in a session and process group of its own,
+    so a Ctrl-C in the terminal reaches only its parent, which decides when
+    the child stops, and the parent can signal the child's whole group.
+    """
+    return subprocess.Popen(
+        crawl_command(site, spider, arguments or {}, settings or {}),
+        env=crawl_env(database_url(db_url)),
+        stdin=subprocess.DEVNULL,
+        stdout=output,
+        stderr=subprocess.STDOUT if output is not None else None,
+        start_new_session=own_session,
+    )
 
 
 def run_crawl(

@@ -9,6 +9,7 @@ from typing import Any
 
 from crawler.config import ArticleRules, Site
 from crawler.dates import read_date
+from crawler.health import HEALTH_FIELDS
 from crawler.items import Article, TopStoriesSnapshot
 from crawler.text import normalize_text, split_paragraphs
 
@@ -99,8 +100,14 @@ class CleanPipeline:
         if isinstance(item, Article):
             site: Site = self.crawler.spider.site
             clean_article(item, site)
+            stats = self.crawler.stats
             if item.published_raw and item.published_at is None:
-                self.crawler.stats.inc_value("newscrawl/dates_unreadable")
+                stats.inc_value("newscrawl/dates_unreadable")
+            # Extraction health: what was found, before validation refuses anything.
+            stats.inc_value("newscrawl/extracted")
+            for field in HEALTH_FIELDS:
+                if getattr(item, field):
+                    stats.inc_value(f"newscrawl/filled/{field}")
         elif isinstance(item, TopStoriesSnapshot):
             for entry in item.entries:
                 entry.title = normalize_text(entry.title)

@@ -18,6 +18,7 @@ from itemadapter import ItemAdapter
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
+from crawler.health import HEALTH_FIELDS, fill_rates, health_warnings
 from crawler.storage.database import database_url
 from crawler.storage.store import Store
 from pipelines import OutsideDateRange, RejectItem
@@ -121,6 +122,7 @@ class RunHistory:
             "pages_skipped_known": stats.get_value("newscrawl/skipped_known", 0),
             "errors": stats.get_value("log_count/ERROR", 0),
         }
+        counts.update(await self._health(spider, stats))
         await asyncio.to_thread(
             self.store.finish_run, self.run_id, status, counts, finish_reason
         )
@@ -129,5 +131,25 @@ class RunHistory:
             self.run_id,
             status,
             finish_reason,
-            ", ".join(f"{k}={v}" for k, v in counts.items()),
+            ", ".join(
+                f"{k}={v}" for k, v in counts.items() if k not in ("field_fill_rates", "health_warnings")
+            ),
         )
+
+    async def _health(self, spider: Any, stats: Any) -> dict[str, Any]:
+        """This run's field fill rates and warnings against the site's recent runs."""
+        assert self.store is not None
+        extracted = stats.get_value("newscrawl/extracted", 0)
+        if not extracted:
+            return {}
+        rates = fill_rates(
+            extracted,
+            {f: stats.get_value(f"newscrawl/filled/{f}", 0) for f in HEALTH_FIELDS},
+        )
+        history = await asyncio.to_thread(
+            self.store.recent_fill_rates, spider.site.name, spider.name
+        )
+        warnings = health_warnings(spider.site.name, rates, history)
+        for warning in warnings:
+            logger.warning("extraction health: %s", warning)
+        return {"field_fill_rates": rates, "health_warnings": warnings or None}

@@ -142,9 +142,13 @@ class NewsSpider(scrapy.Spider):
             self.crawler.stats.inc_value("newscrawl/non_text_article_pages")
             logger.warning("not an HTML page, skipped: %s", response.url)
             return
-        yield extract_article(
+        article = extract_article(
             response.text,
             self.identity(response),
             self.site,
             fetched_at=datetime.now(UTC),
         )
+        requested = self.canonical(response.request.url if response.request else response.url)
+        if requested != article.url:
+            article.requested_url = requested
+        yield article

@@ -78,6 +78,16 @@ class ArticleRow(Base):
     __table_args__ = (Index("ix_articles_site_published_at", "site", "published_at"),)
 
 
+class ArticleAliasRow(Base):
+    """Another URL that led to a stored article (a redirect, a rel=canonical)."""
+
+    __tablename__ = "article_aliases"
+
+    url: Mapped[str] = mapped_column(Text, primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class ArticleRevisionRow(Base):
     __tablename__ = "article_revisions"
 

@@ -19,14 +19,17 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from crawler.fingerprints import (
     NEAR_DUPLICATE_BITS,
+    NEAR_DUPLICATE_JACCARD,
     content_fingerprint,
     hamming,
+    jaccard,
     simhash,
     simhash_bands,
 )
 from crawler.items import Article, TopStoriesSnapshot
 from crawler.storage.database import ensure_schema, get_engine
 from crawler.storage.models import (
+    ArticleAliasRow,
     ArticleRevisionRow,
     ArticleRow,
     CrawlRunRow,
@@ -106,7 +109,7 @@ class Store:
             ).scalar_one()
 
     def finish_run(
-        self, run_id: int, status: str, counts: dict[str, int], finish_reason: str | None
+        self, run_id: int, status: str, counts: dict[str, Any], finish_reason: str | None
     ) -> None:
         if status not in RUN_STATUSES:
             raise ValueError(f"unknown run status {status!r}")
@@ -116,6 +119,22 @@ class Store:
                 .where(CrawlRunRow.id == run_id)
                 .values(status=status, finished_at=utcnow(), finish_reason=finish_reason, **counts)
             )
+
+    def recent_fill_rates(self, site: str, spider: str, limit: int = 5) -> list[dict[str, Any]]:
+        """Field fill rates of the site's last finished runs of this spider."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(CrawlRunRow.field_fill_rates)
+                .where(
+                    CrawlRunRow.site == site,
+                    CrawlRunRow.spider == spider,
+                    CrawlRunRow.status == "finished",
+                    CrawlRunRow.field_fill_rates.is_not(None),
+                )
+                .order_by(CrawlRunRow.id.desc())
+                .limit(limit)
+            )
+            return [r[0] for r in rows]
 
     # ------------------------------------------------------------------ articles
 
@@ -190,23 +209,51 @@ class Store:
             if revisions:
                 conn.execute(insert(ArticleRevisionRow), revisions)
                 counts.updated = len(revisions)
+            self._remember_aliases(conn, list(latest.values()), now)
             self._link_top_stories(conn, list(latest))
         return counts
+
+    def _remember_aliases(self, conn: Any, articles: list[Article], now: datetime) -> None:
+        aliases = {a.requested_url: a.url for a in articles if a.requested_url}
+        if not aliases:
+            return
+        ids = dict(
+            conn.execute(
+                select(ArticleRow.url, ArticleRow.id).where(ArticleRow.url.in_(set(aliases.values())))
+            ).all()
+        )
+        rows = [
+            {"url": alias, "article_id": ids[target], "seen_at": now}
+            for alias, target in aliases.items()
+            if target in ids
+        ]
+        stmt = self._insert(ArticleAliasRow)
+        if rows and stmt is not None:
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["url"],
+                    set_={"article_id": stmt.excluded.article_id, "seen_at": stmt.excluded.seen_at},
+                ),
+                rows,
+            )
 
     def known_articles(self, urls: list[str]) -> dict[str, KnownArticle]:
         """The stored articles among ``urls``, with what the revisit policy needs."""
         if not urls:
             return {}
+        columns = (ArticleRow.published_at, ArticleRow.first_seen_at, ArticleRow.last_seen_at)
         with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(
-                    ArticleRow.url,
-                    ArticleRow.published_at,
-                    ArticleRow.first_seen_at,
-                    ArticleRow.last_seen_at,
-                ).where(ArticleRow.url.in_(urls))
-            )
-            return {r.url: KnownArticle(*r) for r in rows}
+            direct = conn.execute(select(ArticleRow.url, *columns).where(ArticleRow.url.in_(urls)))
+            known = {r.url: KnownArticle(*r) for r in direct}
+            rest = [u for u in urls if u not in known]
+            if rest:
+                aliased = conn.execute(
+                    select(ArticleAliasRow.url, *columns)
+                    .join(ArticleRow, ArticleRow.id == ArticleAliasRow.article_id)
+                    .where(ArticleAliasRow.url.in_(rest))
+                )
+                known.update({r.url: KnownArticle(*r) for r in aliased})
+            return known
 
     # ------------------------------------------------------------------ duplicates
 
@@ -227,19 +274,26 @@ class Store:
         for band in simhash_bands(value):
             self._bands.setdefault(band, []).append(article_id)
 
-    def _near_duplicate(self, article_id: int, value: int) -> int | None:
+    def _near_duplicate(self, conn: Any, article_id: int, value: int, body: str) -> int | None:
+        """The earliest stored article this body repeats with small changes."""
         candidates = {
             other
             for band in simhash_bands(value)
             for other in self._bands.get(band, ())
             if other < article_id
         }
-        close = [
+        close = sorted(
             other
             for other in candidates
             if hamming(self._simhashes[other], value) <= NEAR_DUPLICATE_BITS
-        ]
-        return min(close) if close else None
+        )
+        for other in close:
+            other_body = conn.execute(
+                select(ArticleRow.body).where(ArticleRow.id == other)
+            ).scalar()
+            if other_body and jaccard(body, other_body) >= NEAR_DUPLICATE_JACCARD:
+                return other
+        return None
 
     def _mark_duplicates(self, conn: Any, inserted: list[int]) -> int:
         """Point each new article that repeats an earlier one at the earliest copy:
@@ -247,7 +301,7 @@ class Store:
         if not inserted:
             return 0
         rows = conn.execute(
-            select(ArticleRow.id, ArticleRow.content_hash, ArticleRow.simhash)
+            select(ArticleRow.id, ArticleRow.content_hash, ArticleRow.simhash, ArticleRow.body)
             .where(ArticleRow.id.in_(inserted))
             .order_by(ArticleRow.id)
         ).all()
@@ -265,8 +319,13 @@ class Store:
             if original == row.id:
                 original = None
             if original is None and row.simhash is not None:
-                original = self._near_duplicate(row.id, row.simhash)
+                original = self._near_duplicate(conn, row.id, row.simhash, row.body)
             if original is not None:
+                # Point at the story's first copy, not at another repeat of it.
+                root = conn.execute(
+                    select(ArticleRow.duplicate_of).where(ArticleRow.id == original)
+                ).scalar()
+                original = root or original
                 conn.execute(
                     update(ArticleRow).where(ArticleRow.id == row.id).values(duplicate_of=original)
                 )

@@ -1,8 +1,10 @@
 """Dedup, extraction health and crawl locks.
 
 articles: published_tz_known, simhash. crawl_runs: pages_skipped_known,
-field_fill_rates, health_warnings, host, pid, trigger. New table crawl_locks
-(one lease per site and spider, so two processes never crawl the same thing).
+field_fill_rates, health_warnings, host, pid, trigger. New tables
+article_aliases (other URLs that led to a stored article: redirects,
+rel=canonical) and crawl_locks (one lease per site and spider, so two
+processes never crawl the same thing).
 
 Revision ID: 0002
 Revises: 0001
@@ -36,6 +38,17 @@ def upgrade() -> None:
             sa.Column("trigger", sa.String(16), nullable=False, server_default="manual")
         )
     op.create_table(
+        "article_aliases",
+        sa.Column("url", sa.Text, primary_key=True),
+        sa.Column(
+            "article_id",
+            sa.Integer,
+            sa.ForeignKey("articles.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column("seen_at", UTC_TIME, nullable=False),
+    )
+    op.create_table(
         "crawl_locks",
         sa.Column("site", sa.String(64), primary_key=True),
         sa.Column("spider", sa.String(32), primary_key=True),
@@ -49,6 +62,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("crawl_locks")
+    op.drop_table("article_aliases")
     with op.batch_alter_table("crawl_runs") as batch:
         for column in (
             "trigger", "pid", "host", "health_warnings", "field_fill_rates", "pages_skipped_known"

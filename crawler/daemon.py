@@ -1,0 +1,612 @@
+"""``newscrawl daemon``: an APScheduler 3 ``BlockingScheduler`` that runs every
+scheduled site and spider as its own ``scrapy crawl`` process.
+
+- Jobs come from the site definitions (:mod:`crawler.scheduling`), one per
+  site and spider, id ``SITE:SPIDER``, kept in the database by a
+  ``SQLAlchemyJobStore`` so a restart resumes the schedule. ``max_instances=1``
+  (a crawl never overlaps itself), ``coalesce=True`` and a misfire grace time
+  (missed runs run once, not as a burst). The executor's thread pool has
+  ``max_crawls`` threads: the number of crawls running at once.
+- A job starts a child process (:func:`crawler.runner.start_crawl`) in its own
+  process group and waits for it, at most the site's ``schedule.timeout``:
+  then SIGTERM, then SIGKILL. The child records its own ``crawl_runs`` row;
+  when it cannot (killed, timed out, crashed) the daemon closes the row as
+  ``timeout``, ``interrupted`` or ``failed``. The child takes the crawl lease
+  (:mod:`crawler.storage.locks`), so a manual backfill of the same site and
+  spider and the daemon never crawl at the same time.
+- SIGTERM or SIGINT: no new crawls; running ones get ``grace`` seconds to
+  finish, then SIGTERM (Scrapy closes them as ``interrupted``), then SIGKILL.
+  A second signal skips the rest of the wait. Exit status 0.
+- SIGHUP: the site definitions are read again and the jobs added, changed or
+  removed to match, without a restart. A definition with an error is
+  reported and the current schedule kept.
+
+The scheduler's job store must not be shared by two schedulers: the daemon
+holds a lease of its own (:data:`DAEMON_LEASE`), and a second daemon on the
+same database refuses to start (exit status 3).
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from apscheduler.events import EVENT_SCHEDULER_STARTED
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers import SchedulerNotRunningError
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from crawler.config import Site, SiteConfigError, load_sites
+from crawler.runner import start_crawl
+from crawler.scheduling import JobSpec, format_duration, job_specs, plan_jobs
+from crawler.storage.database import ensure_schema, get_engine, safe_url
+from crawler.storage.locks import (
+    DAEMON_LEASE,
+    DEFAULT_LEASE_TTL,
+    LEASE_HELD_EXIT,
+    LeaseHeld,
+    LeaseRenewer,
+    acquire_lease,
+    end_runs_of_process,
+    lease_holder,
+    mark_orphaned_runs,
+    this_host,
+    utcnow,
+)
+from crawler.storage.status import runs_of_process
+
+logger = logging.getLogger("newscrawl.daemon")
+
+MAX_CRAWLS_ENV = "NEWSCRAWL_MAX_CRAWLS"
+DEFAULT_MAX_CRAWLS = 2
+DEFAULT_GRACE = 60.0
+# How long a crawl that was sent SIGTERM (timeout, or the daemon stopping) has
+# to close before SIGKILL: Scrapy finishes its downloads and writes on SIGTERM.
+TERM_GRACE = 30.0
+DEFAULT_CRAWL_LOG_LEVEL = "WARNING"
+CONFIG_ERROR_EXIT = 2
+
+# The daemon of this process, for the job function (jobs are stored by
+# reference to a module-level function with plain arguments).
+_running: Daemon | None = None
+
+
+def run_scheduled_crawl(site: str, spider: str) -> None:
+    """The job function: one crawl of ``spider`` for ``site``, in a child process."""
+    daemon = _running
+    if daemon is None:
+        raise RuntimeError("no newscrawl daemon runs in this process")
+    daemon.crawl(site, spider)
+
+
+def default_max_crawls() -> int:
+    value = os.environ.get(MAX_CRAWLS_ENV, "")
+    if not value.strip():
+        return DEFAULT_MAX_CRAWLS
+    try:
+        number = int(value)
+    except ValueError:
+        raise SystemExit(f"newscrawl: {MAX_CRAWLS_ENV} must be a whole number, got {value!r}")
+    if number < 1:
+        raise SystemExit(f"newscrawl: {MAX_CRAWLS_ENV} must be at least 1, got {number}")
+    return number
+
+
+@dataclass
+class DaemonOptions:
+    db_url: str
+    max_crawls: int = DEFAULT_MAX_CRAWLS
+    grace: float = DEFAULT_GRACE
+    term_grace: float = TERM_GRACE
+    sites: Sequence[str] = ()  # empty: every configured site
+    crawl_settings: dict[str, str] = field(default_factory=dict)
+    crawl_log_level: str = DEFAULT_CRAWL_LOG_LEVEL
+    log_file: Path | None = None
+    lease_ttl: float = DEFAULT_LEASE_TTL
+
+
+@dataclass
+class Child:
+    """A running crawl process."""
+
+    proc: subprocess.Popen[bytes]
+    site: str
+    spider: str
+    launched_at: datetime
+    timed_out: bool = False
+    stop_reason: str | None = None  # set when the daemon stops it on shutdown
+    signalled: set[int] = field(default_factory=set)
+
+
+def describe_exit(code: int | None) -> str:
+    if code is None:
+        return "is still running"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"was killed by {name}"
+    return f"exited with status {code}"
+
+
+def format_counts(run: dict[str, Any]) -> str:
+    return (
+        f"pages {run['pages_fetched']}, new {run['articles_new']}, "
+        f"updated {run['articles_updated']}, unchanged {run['articles_unchanged']}, "
+        f"rejected {run['items_rejected']}, top-story snapshots {run['top_story_snapshots']}, "
+        f"errors {run['errors']}"
+    )
+
+
+def configure_logging(level: str = "INFO", log_file: Path | None = None) -> None:
+    """One line per event, to stderr or to a file (reopened when rotated)."""
+    handler: logging.Handler
+    if log_file is not None:
+        handler = logging.handlers.WatchedFileHandler(log_file, encoding="utf-8")
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level)
+    # APScheduler's INFO lines repeat ours; its warnings (a run skipped because
+    # the previous one still runs, a run missed) are kept.
+    if logging.getLevelName(level) > logging.DEBUG:
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+class Daemon:
+    def __init__(self, options: DaemonOptions) -> None:
+        self.options = options
+        self.url = options.db_url
+        self.engine = get_engine(self.url)
+        self.host = this_host()
+        self.sites: dict[str, Site] = {}
+        self.children: dict[int, Child] = {}
+        self.stopping = threading.Event()
+        self.scheduler: BlockingScheduler | None = None
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._active = 0
+        self._signals = 0
+        self._renewer: LeaseRenewer | None = None
+
+    # ------------------------------------------------------------------ setup
+
+    def load_sites(self) -> dict[str, Site]:
+        sites = load_sites()
+        if not self.options.sites:
+            return sites
+        unknown = [name for name in self.options.sites if name not in sites]
+        if unknown:
+            known = ", ".join(sorted(sites)) or "none"
+            raise SiteConfigError(
+                f"unknown site {', '.join(map(repr, unknown))} (known sites: {known})"
+            )
+        return {name: sites[name] for name in self.options.sites}
+
+    @property
+    def crawl_settings(self) -> dict[str, str]:
+        return {
+            "LOG_LEVEL": self.options.crawl_log_level,
+            **self.options.crawl_settings,
+            "NEWSCRAWL_RUN_TRIGGER": "daemon",
+        }
+
+    def _build_scheduler(self) -> BlockingScheduler:
+        store = SQLAlchemyJobStore(engine=self.engine)
+        scheduler = BlockingScheduler(
+            jobstores={"default": store},
+            executors={"default": ThreadPoolExecutor(self.options.max_crawls)},
+            job_defaults={"coalesce": True, "max_instances": 1},
+            timezone="UTC",
+        )
+        scheduler.add_listener(self._on_started, EVENT_SCHEDULER_STARTED)
+        # Read the stored jobs before the scheduler starts: unchanged jobs keep
+        # their next run time (and so their misfire handling after a pause).
+        store.start(scheduler, "default")
+        stored = {job.id: job.name for job in store.get_all_jobs()}
+        plan = plan_jobs(job_specs(self.sites.values()), stored)
+        for job_id in plan.remove:
+            store.remove_job(job_id)
+            logger.info("job %s removed: its site or spider is no longer scheduled", job_id)
+        now = utcnow()
+        for spec in plan.add:
+            self._add_job(scheduler, spec, now)
+        for spec in plan.keep:
+            logger.info("job %s: %s (unchanged)", spec.id, spec.describe())
+        return scheduler
+
+    def _add_job(self, scheduler: BlockingScheduler, spec: JobSpec, now: datetime) -> None:
+        scheduler.add_job(
+            run_scheduled_crawl,
+            trigger=spec.trigger(),
+            args=[spec.site, spec.spider],
+            id=spec.id,
+            name=spec.signature,
+            replace_existing=True,
+            next_run_time=spec.first_run_time(now),
+            misfire_grace_time=spec.misfire_grace_time(now),
+            coalesce=True,
+            max_instances=1,
+        )
+        logger.info(
+            "job %s: %s, timeout %s, misfire grace %s",
+            spec.id,
+            spec.describe(),
+            format_duration(spec.timeout),
+            format_duration(spec.misfire_grace_time(now)),
+        )
+
+    # ------------------------------------------------------------------ run
+
+    def run(self) -> int:
+        global _running
+        ensure_schema(self.url)
+        self.sites = self.load_sites()
+        try:
+            lease, _ = acquire_lease(self.engine, *DAEMON_LEASE, ttl=self.options.lease_ttl)
+        except LeaseHeld as exc:
+            logger.error(
+                "another newscrawl daemon is running on %s (%s); one daemon per database",
+                safe_url(self.url),
+                exc.holder.describe(),
+            )
+            return LEASE_HELD_EXIT
+        self._renewer = LeaseRenewer(self.engine, lease, self.options.lease_ttl).start()
+        try:
+            for orphan in mark_orphaned_runs(self.engine, self.host):
+                logger.warning(
+                    "run %d %s/%s marked interrupted: its process (pid %d) ended without "
+                    "finishing it",
+                    orphan.id,
+                    orphan.site,
+                    orphan.spider,
+                    orphan.pid,
+                )
+            self.scheduler = self._build_scheduler()
+            _running = self
+            self._install_signal_handlers()
+            logger.info(
+                "newscrawl daemon started (pid %d): %d jobs, at most %d crawls at once, "
+                "database %s",
+                os.getpid(),
+                len(job_specs(self.sites.values())),
+                self.options.max_crawls,
+                safe_url(self.url),
+            )
+            if not self.stopping.is_set():
+                self.scheduler.start()
+            self._stop_children()
+        finally:
+            _running = None
+            self._renewer.stop(release=True)
+            self._restore_signal_handlers()
+        logger.info("newscrawl daemon stopped")
+        return 0
+
+    # ------------------------------------------------------------------ signals
+
+    _previous_handlers: dict[int, Any]
+
+    def _install_signal_handlers(self) -> None:
+        self._previous_handlers = {}
+        for signum, handler in (
+            (signal.SIGTERM, self._on_stop_signal),
+            (signal.SIGINT, self._on_stop_signal),
+            (signal.SIGHUP, self._on_reload_signal),
+        ):
+            self._previous_handlers[signum] = signal.signal(signum, handler)
+
+    def _restore_signal_handlers(self) -> None:
+        for signum, handler in getattr(self, "_previous_handlers", {}).items():
+            signal.signal(signum, handler)
+
+    # Signal handlers run in the main thread between two bytecodes, possibly
+    # while it holds the scheduler's locks: they only set flags and hand the
+    # work to a thread.
+
+    def _on_stop_signal(self, signum: int, _frame: Any) -> None:
+        self._signals += 1
+        if self._signals == 1:
+            self.stopping.set()
+            threading.Thread(
+                target=self._shutdown_scheduler, args=(signum,), name="shutdown"
+            ).start()
+
+    def _on_reload_signal(self, _signum: int, _frame: Any) -> None:
+        if not self.stopping.is_set():
+            threading.Thread(target=self.reload, name="reload").start()
+
+    def _on_started(self, _event: Any) -> None:
+        if self.stopping.is_set():  # a signal came before the scheduler ran
+            threading.Thread(target=self._shutdown_scheduler, name="shutdown").start()
+
+    def _shutdown_scheduler(self, signum: int | None = None) -> None:
+        if signum is not None:
+            logger.info(
+                "%s received: no new crawls; a second signal stops running crawls at once",
+                signal.Signals(signum).name,
+            )
+        assert self.scheduler is not None
+        try:
+            self.scheduler.shutdown(wait=False)
+        except SchedulerNotRunningError:
+            pass  # not started yet: _on_started or run() sees `stopping`
+
+    def reload(self) -> None:
+        """Read the site definitions again and bring the jobs in line with them."""
+        assert self.scheduler is not None
+        try:
+            sites = self.load_sites()
+        except SiteConfigError as exc:
+            logger.error("SIGHUP: site definitions not reloaded, the schedule is unchanged: %s", exc)
+            return
+        specs = job_specs(sites.values())
+        stored = {job.id: job.name for job in self.scheduler.get_jobs()}
+        plan = plan_jobs(specs, stored)
+        with self._lock:
+            self.sites = sites
+        for job_id in plan.remove:
+            try:
+                self.scheduler.remove_job(job_id)
+                logger.info("job %s removed: its site or spider is no longer scheduled", job_id)
+            except JobLookupError:
+                pass
+        now = utcnow()
+        for spec in plan.add:
+            self._add_job(self.scheduler, spec, now)
+        logger.info(
+            "SIGHUP: site definitions reloaded: %d jobs (%d added or changed, %d removed, "
+            "%d unchanged)",
+            len(specs),
+            len(plan.add),
+            len(plan.remove),
+            len(plan.keep),
+        )
+
+    # ------------------------------------------------------------------ crawls
+
+    def crawl(self, site_name: str, spider: str) -> None:
+        with self._lock:
+            if self.stopping.is_set():
+                logger.info("%s/%s: not started, the daemon is stopping", site_name, spider)
+                return
+            site = self.sites.get(site_name)
+            self._active += 1
+        try:
+            if site is None:
+                logger.warning("%s/%s: not started, the site is no longer configured", site_name, spider)
+                return
+            self._crawl(site, spider)
+        finally:
+            with self._lock:
+                self._active -= 1
+                self._idle.notify_all()
+
+    def _crawl(self, site: Site, spider: str) -> None:
+        timeout = site.schedule.timeout
+        launched_at = utcnow()
+        with self._lock:
+            # Checked again under the lock: a crawl starts before the stop
+            # sequence looks at the children, or not at all.
+            if self.stopping.is_set():
+                return
+            output = open(self.options.log_file, "ab") if self.options.log_file else None
+            try:
+                proc = start_crawl(
+                    site.name,
+                    spider,
+                    settings=self.crawl_settings,
+                    db_url=self.url,
+                    output=output,
+                    own_session=True,
+                )
+            finally:
+                if output is not None:
+                    output.close()  # the child has its own descriptor
+            child = Child(proc, site.name, spider, launched_at)
+            self.children[proc.pid] = child
+        logger.info(
+            "%s/%s: crawl started (pid %d, timeout %s)",
+            site.name,
+            spider,
+            proc.pid,
+            format_duration(timeout),
+        )
+        try:
+            self._wait(child, timeout)
+        finally:
+            with self._lock:
+                self.children.pop(proc.pid, None)
+        try:
+            self._record_end(child, timeout)
+        except Exception:
+            logger.exception("%s/%s: could not record the end of the crawl", site.name, spider)
+
+    def _wait(self, child: Child, timeout: float) -> None:
+        try:
+            child.proc.wait(timeout=timeout)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+        with self._lock:
+            if child.stop_reason is None:
+                child.timed_out = True
+        logger.warning(
+            "%s/%s: still running after %s (schedule.timeout): stopping it (SIGTERM to pid %d)",
+            child.site,
+            child.spider,
+            format_duration(timeout),
+            child.proc.pid,
+        )
+        self._signal(child, signal.SIGTERM)
+        try:
+            child.proc.wait(timeout=self.options.term_grace)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+        logger.warning(
+            "%s/%s: did not stop within %s of SIGTERM: killing it (SIGKILL)",
+            child.site,
+            child.spider,
+            format_duration(self.options.term_grace),
+        )
+        self._signal(child, signal.SIGKILL)
+        child.proc.wait()
+
+    @staticmethod
+    def _signal(child: Child, signum: int) -> None:
+        if child.proc.returncode is not None:
+            return
+        child.signalled.add(signum)
+        try:
+            os.killpg(child.proc.pid, signum)  # the child leads its own process group
+        except ProcessLookupError:
+            pass
+
+    def _record_end(self, child: Child, timeout: float) -> None:
+        code = child.proc.returncode
+        pid = child.proc.pid
+        if child.timed_out:
+            end_runs_of_process(
+                self.engine,
+                self.host,
+                pid,
+                child.launched_at,
+                "timeout",
+                f"timeout: still running after {format_duration(timeout)} (schedule.timeout); "
+                "stopped by the daemon",
+                from_statuses=("running", "interrupted"),
+            )
+        elif child.stop_reason is not None:
+            end_runs_of_process(
+                self.engine,
+                self.host,
+                pid,
+                child.launched_at,
+                "interrupted",
+                f"interrupted: {child.stop_reason}",
+                from_statuses=("running", "interrupted"),
+            )
+        else:
+            end_runs_of_process(
+                self.engine,
+                self.host,
+                pid,
+                child.launched_at,
+                "failed",
+                f"the crawl process {describe_exit(code)} without finishing its run",
+            )
+        runs = runs_of_process(self.engine, self.host, pid, child.launched_at)
+        for run in runs:
+            took = (run["finished_at"] - run["started_at"]).total_seconds()
+            logger.log(
+                logging.INFO if run["status"] == "finished" else logging.WARNING,
+                "run %d %s/%s %s (%s) in %s: %s",
+                run["id"],
+                child.site,
+                child.spider,
+                run["status"],
+                run["finish_reason"],
+                format_duration(round(took, 1)),
+                format_counts(run),
+            )
+        if runs:
+            return
+        if code == LEASE_HELD_EXIT:
+            holder = lease_holder(self.engine, child.site, child.spider)
+            logger.warning(
+                "%s/%s: skipped, another process is crawling it (%s)",
+                child.site,
+                child.spider,
+                holder.describe() if holder else "it has finished since",
+            )
+        elif code == CONFIG_ERROR_EXIT:
+            logger.error(
+                "%s/%s: not crawled, the site definition is invalid (see the message above)",
+                child.site,
+                child.spider,
+            )
+        else:
+            logger.error(
+                "%s/%s: the crawl process %s before recording a run",
+                child.site,
+                child.spider,
+                describe_exit(code),
+            )
+
+    # ------------------------------------------------------------------ stopping
+
+    def _stop_children(self) -> None:
+        with self._lock:
+            running = len(self.children)
+        if running:
+            logger.info(
+                "waiting up to %s for %d running crawl(s) to finish",
+                format_duration(self.options.grace),
+                running,
+            )
+        self._wait_idle(self.options.grace, signals_before_skip=1)
+        reason = (
+            f"the daemon stopped and the crawl did not finish within "
+            f"{format_duration(self.options.grace)}"
+        )
+        for signum, wait, word in (
+            (signal.SIGTERM, self.options.term_grace, "stopping"),
+            (signal.SIGKILL, 30.0, "killing"),
+        ):
+            with self._lock:
+                children = list(self.children.values())
+                for child in children:
+                    if child.stop_reason is None and not child.timed_out:
+                        child.stop_reason = reason
+            if not children:
+                break
+            logger.warning(
+                "%s %d crawl(s) (%s): %s",
+                word,
+                len(children),
+                signal.Signals(signum).name,
+                ", ".join(f"{c.site}/{c.spider} pid {c.proc.pid}" for c in children),
+            )
+            for child in children:
+                self._signal(child, signum)
+            self._wait_idle(wait, signals_before_skip=2 if signum == signal.SIGTERM else 99)
+        self._wait_idle(30.0, signals_before_skip=99)  # the job threads record the ends
+
+    def _wait_idle(self, seconds: float, signals_before_skip: int) -> None:
+        """Wait until no crawl runs, ``seconds`` pass, or more signals come."""
+        deadline = time.monotonic() + seconds
+        with self._idle:
+            while (self._active or self.children) and self._signals <= signals_before_skip:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                self._idle.wait(min(remaining, 0.2))
+
+
+def run_daemon(options: DaemonOptions) -> int:
+    try:
+        return Daemon(options).run()
+    except SiteConfigError as exc:
+        logger.error("%s", exc)
+        return CONFIG_ERROR_EXIT

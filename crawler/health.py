@@ -1,0 +1,47 @@
+"""Extraction health: how often each field was found, and when that drops.
+
+A site redesign rarely breaks a crawl outright; it quietly empties a field.
+Every run stores the fill rate of each field over the articles it extracted,
+and a field whose rate falls to less than half of its median over the site's
+recent runs gets a warning naming the site and field.
+"""
+
+from __future__ import annotations
+
+from statistics import median
+from typing import Any
+
+HEALTH_FIELDS = ("title", "body", "published_at", "author", "section")
+MIN_ARTICLES = 5  # fewer articles than this make a rate too noisy to judge
+MIN_BASELINE = 0.5  # a field usually missing is not a broken selector
+DROP_FACTOR = 0.5
+
+
+def fill_rates(extracted: int, filled: dict[str, int]) -> dict[str, Any]:
+    """``{"articles": N, "title": 1.0, ...}`` for one run."""
+    rates: dict[str, Any] = {"articles": extracted}
+    for field in HEALTH_FIELDS:
+        rates[field] = round(filled.get(field, 0) / extracted, 4) if extracted else None
+    return rates
+
+
+def health_warnings(site: str, current: dict[str, Any], history: list[dict[str, Any]]) -> list[str]:
+    """Warnings for fields far below the site's recent runs (``history``)."""
+    if (current.get("articles") or 0) < MIN_ARTICLES:
+        return []
+    usable = [h for h in history if h and (h.get("articles") or 0) >= MIN_ARTICLES]
+    if len(usable) < 2:
+        return []
+    warnings = []
+    for field in HEALTH_FIELDS:
+        past = [h[field] for h in usable if h.get(field) is not None]
+        rate = current.get(field)
+        if not past or rate is None:
+            continue
+        baseline = median(past)
+        if baseline >= MIN_BASELINE and rate < baseline * DROP_FACTOR:
+            warnings.append(
+                f"site {site}: field {field} found in {rate:.0%} of {current['articles']} "
+                f"articles, down from {baseline:.0%} in recent runs (a selector may be broken)"
+            )
+    return warnings

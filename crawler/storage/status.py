@@ -1,0 +1,96 @@
+"""Read-only queries behind ``newscrawl status``, ``newscrawl schedule`` and the
+daemon's run log: the runs of a process, the last run and the failure streak of
+each site and spider, and the next run times the daemon's scheduler stored."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import Engine, column, func, inspect, select, table
+from sqlalchemy.engine import make_url
+
+from crawler.storage.models import CrawlRunRow
+
+# APScheduler's SQLAlchemyJobStore table (created and written by APScheduler).
+JOBS_TABLE = "apscheduler_jobs"
+FAILED_STATUSES = ("failed", "timeout")
+# Runs that say nothing about a site's health: still going, or stopped from outside.
+NEUTRAL_STATUSES = ("running", "interrupted")
+
+
+def runs_of_process(engine: Engine, host: str, pid: int, started_after: datetime) -> list[dict]:
+    stmt = (
+        select(CrawlRunRow)
+        .where(
+            CrawlRunRow.host == host,
+            CrawlRunRow.pid == pid,
+            CrawlRunRow.started_at >= started_after,
+        )
+        .order_by(CrawlRunRow.id)
+    )
+    with engine.connect() as conn:
+        return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def last_run(engine: Engine, site: str, spider: str) -> dict | None:
+    stmt = (
+        select(CrawlRunRow)
+        .where(CrawlRunRow.site == site, CrawlRunRow.spider == spider)
+        .order_by(CrawlRunRow.id.desc())
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        row = conn.execute(stmt).mappings().first()
+    return dict(row) if row is not None else None
+
+
+def consecutive_failures(engine: Engine, site: str, spider: str) -> int:
+    """How many of the latest runs failed or timed out since the last finished one.
+
+    Runs still going or interrupted (stopped from outside) neither count nor
+    end the streak.
+    """
+    pair = (CrawlRunRow.site == site, CrawlRunRow.spider == spider)
+    last_finished = (
+        select(func.coalesce(func.max(CrawlRunRow.id), 0))
+        .where(*pair, CrawlRunRow.status.not_in((*FAILED_STATUSES, *NEUTRAL_STATUSES)))
+        .scalar_subquery()
+    )
+    stmt = (
+        select(func.count())
+        .select_from(CrawlRunRow)
+        .where(*pair, CrawlRunRow.status.in_(FAILED_STATUSES), CrawlRunRow.id > last_finished)
+    )
+    with engine.connect() as conn:
+        return conn.execute(stmt).scalar_one()
+
+
+def sites_with_runs(engine: Engine) -> list[tuple[str, str]]:
+    stmt = select(CrawlRunRow.site, CrawlRunRow.spider).distinct()
+    with engine.connect() as conn:
+        return sorted((r.site, r.spider) for r in conn.execute(stmt))
+
+
+def database_exists(url: str) -> bool:
+    """False for a SQLite file that is not there yet (reading must not create it)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return True
+    name = parsed.database or ""
+    if name in ("", ":memory:") or name.startswith("file:"):
+        return name.startswith("file:")
+    return Path(name).exists()
+
+
+def stored_next_runs(engine: Engine) -> dict[str, datetime | None] | None:
+    """Job id -> next run time (None: paused) as the daemon's scheduler stored
+    them, or None when no daemon has run on this database."""
+    if not inspect(engine).has_table(JOBS_TABLE):
+        return None
+    jobs = table(JOBS_TABLE, column("id"), column("next_run_time"))
+    with engine.connect() as conn:
+        return {
+            job_id: datetime.fromtimestamp(ts, UTC) if ts is not None else None
+            for job_id, ts in conn.execute(select(jobs.c.id, jobs.c.next_run_time))
+        }
