@@ -11,6 +11,7 @@ from pathlib import Path
 from crawler.config import BUNDLED_SITES_DIR, SiteConfigError, get_site, load_sites
 
 CONFIG_ERROR_EXIT = 2
+LEASE_HELD_EXIT = 3  # crawler.storage.locks.LEASE_HELD_EXIT
 SPIDERS = ("articles", "top_stories")
 
 
@@ -75,7 +76,69 @@ def build_parser() -> argparse.ArgumentParser:
     sites = sub.add_parser("sites", help="site definitions")
     sites_sub = sites.add_subparsers(dest="sites_command", required=True, metavar="ACTION")
     sites_sub.add_parser("list", help="validate every site definition and list them")
+
+    _add_daemon_parsers(sub)
     return parser
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _add_daemon_parsers(sub: argparse._SubParsersAction) -> None:
+    daemon = sub.add_parser(
+        "daemon", help="crawl every configured site on its schedule until stopped (docs/daemon.md)"
+    )
+    daemon.add_argument(
+        "--site",
+        dest="sites",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="schedule only this site (repeatable; default: every configured site)",
+    )
+    daemon.add_argument(
+        "--max-crawls",
+        type=int,
+        metavar="N",
+        help="crawls running at once (default: $NEWSCRAWL_MAX_CRAWLS or 2)",
+    )
+    daemon.add_argument(
+        "--grace",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="on SIGTERM/SIGINT, how long running crawls may take to finish (default 60)",
+    )
+    daemon.add_argument("--log-file", type=Path, metavar="PATH", help="log here, not to stderr")
+    daemon.add_argument(
+        "--log-level", choices=LOG_LEVELS, default="INFO", help="the daemon's log level"
+    )
+    daemon.add_argument(
+        "--crawl-log-level",
+        choices=LOG_LEVELS,
+        help="Scrapy's log level in the crawl processes (default: $NEWSCRAWL_LOG_LEVEL or WARNING)",
+    )
+    daemon.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a Scrapy setting for every crawl (repeatable)",
+    )
+    _add_database(daemon)
+
+    schedule = sub.add_parser("schedule", help="every scheduled job and its next run time")
+    schedule.add_argument("--site", help="only this site")
+    schedule.add_argument("--json", action="store_true", help="JSON instead of a table")
+    _add_database(schedule)
+
+    status = sub.add_parser(
+        "status", help="per site and spider: last run, next run, consecutive failures"
+    )
+    status.add_argument("--site", help="only this site")
+    status.add_argument("--json", action="store_true", help="JSON instead of text")
+    _add_database(status)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -102,6 +165,12 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cmd_db(args)
     if args.command == "sites":
         return cmd_sites(args)
+    if args.command == "daemon":
+        return cmd_daemon(args)
+    if args.command == "schedule":
+        return cmd_schedule(args)
+    if args.command == "status":
+        return cmd_status(args)
     raise AssertionError(args.command)
 
 
@@ -146,7 +215,9 @@ def run_site(
                 f"unchanged {run['articles_unchanged']}, rejected {run['items_rejected']}, "
                 f"top-story snapshots {run['top_story_snapshots']}"
             )
-        if not result.ok:
+        if result.exit_code == LEASE_HELD_EXIT:
+            status = LEASE_HELD_EXIT  # another process crawls it; its message is above
+        elif not result.ok and status != LEASE_HELD_EXIT:
             status = 1
     return status
 

@@ -158,3 +158,18 @@ def plan_jobs(specs: list[JobSpec], stored: dict[str, str]) -> JobPlan:
     keep = [s for s in specs if stored.get(s.id) == s.signature]
     remove = sorted(job_id for job_id in stored if job_id not in wanted)
     return JobPlan(add, keep, remove)
+
+
+def next_run(
+    spec: JobSpec, stored: dict[str, datetime | None] | None, now: datetime
+) -> tuple[datetime | None, str]:
+    """(time, source) of a job's next run. Source ``job store``: as the daemon
+    stored it; ``paused``: stored without a time; ``at daemon start``: a new
+    interval job, run as soon as the daemon starts; ``computed``: the next
+    cron time."""
+    if stored is not None and spec.id in stored:
+        when = stored[spec.id]
+        return when, "job store" if when is not None else "paused"
+    if spec.schedule.every is not None:
+        return None, "at daemon start"
+    return spec.first_run_time(now), "computed"

@@ -158,3 +158,25 @@ def test_unreachable_site_is_a_failed_run(tmp_path, archive, monkeypatch):
     run = archive.rows("select * from crawl_runs")[0]
     assert run["status"] == "failed"
     assert "no page could be fetched" in run["finish_reason"]
+
+
+def test_a_broken_selector_shows_in_extraction_health(sites_dir, archive):
+    for _ in range(2):
+        proc = scrapy_crawl("articles", "-a", "site=demo", "-a", "pages=1", "-a", "refetch=true")
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    # The site "redesigns": the author selector no longer matches.
+    definition = (sites_dir / "demo.yaml").read_text()
+    assert "author: .news_info .author" in definition
+    (sites_dir / "demo.yaml").write_text(
+        definition.replace("author: .news_info .author", "author: .byline-gone")
+    )
+    proc = scrapy_crawl("articles", "-a", "site=demo", "-a", "pages=1", "-a", "refetch=true")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = archive.rows("select field_fill_rates, health_warnings from crawl_runs order by id")
+    assert [r["health_warnings"] for r in runs[:2]] == [None, None]
+    assert '"author": 1.0' in runs[0]["field_fill_rates"]
+    assert '"author": 0.0' in runs[2]["field_fill_rates"]
+    assert "site demo: field author found in 0% of 10 articles, down from 100%" in runs[2][
+        "health_warnings"
+    ]
+    assert "extraction health: site demo: field author" in proc.stderr

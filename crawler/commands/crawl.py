@@ -2,16 +2,35 @@
 
 A bad or unknown site definition ends the command with one message naming the
 file, the key and the problem, and exit status 2; nothing is crawled.
+
+A crawl of a site and spider holds their lease in ``crawl_locks`` while it
+runs (``crawler.storage.locks``; setting ``NEWSCRAWL_LEASE_TTL``, seconds):
+a second crawl of the same pair, by hand or by the daemon, is refused with a
+message and exit status 3. Runs left ``running`` by dead crawl processes of
+this host are closed as ``interrupted`` first.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
+from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.config import SiteConfigError, get_site, load_sites
+from crawler.storage.database import database_url, ensure_schema, get_engine, safe_url
+from crawler.storage.locks import (
+    DEFAULT_LEASE_TTL,
+    LEASE_HELD_EXIT,
+    LeaseHeld,
+    LeaseRenewer,
+    acquire_lease,
+    mark_orphaned_runs,
+)
+
+logger = logging.getLogger(__name__)
 
 CONFIG_ERROR_EXIT = 2
 
@@ -28,4 +47,49 @@ class Command(ScrapyCrawlCommand):
             print(f"newscrawl: {exc}", file=sys.stderr)
             self.exitcode = CONFIG_ERROR_EXIT
             return
-        super().run(args, opts)
+        renewer = self._take_lease(args[0] if args else None, site)
+        if self.exitcode:
+            return
+        try:
+            super().run(args, opts)
+        finally:
+            if renewer is not None:
+                renewer.stop(release=True)
+
+    def _take_lease(self, spider: str | None, site: str | None) -> LeaseRenewer | None:
+        """Close the runs of dead crawls of this host, then take the lease of
+        (site, spider) and keep it renewed while the crawl runs.
+
+        Refused with exit status 3 while another live process holds it.
+        """
+        assert self.settings is not None and self.crawler_process is not None
+        if not site or spider not in self.crawler_process.spider_loader.list():
+            return None  # nothing to lock; Scrapy reports the bad arguments
+        url = database_url(self.settings.get("NEWSCRAWL_DATABASE_URL"))
+        ttl = self.settings.getfloat("NEWSCRAWL_LEASE_TTL", DEFAULT_LEASE_TTL)
+        try:
+            ensure_schema(url)
+            engine = get_engine(url)
+            for orphan in mark_orphaned_runs(engine):
+                logger.warning(
+                    "run %d %s/%s marked interrupted: its process (pid %d) ended without "
+                    "finishing it",
+                    orphan.id,
+                    orphan.site,
+                    orphan.spider,
+                    orphan.pid,
+                )
+            lease, takeover = acquire_lease(engine, site, spider, ttl=ttl)
+        except LeaseHeld as exc:
+            print(f"newscrawl: {exc}; not starting a second crawl", file=sys.stderr)
+            self.exitcode = LEASE_HELD_EXIT
+            return None
+        except SQLAlchemyError as exc:
+            print(f"newscrawl: cannot use the database {safe_url(url)}: {exc}", file=sys.stderr)
+            self.exitcode = 1
+            return None
+        if takeover is not None:
+            logger.warning(
+                "took over the lease of %s/%s: %s", site, spider, takeover.reason
+            )
+        return LeaseRenewer(engine, lease, ttl).start()

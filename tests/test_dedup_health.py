@@ -1,0 +1,102 @@
+"""Revisit schedule, duplicate detection in the store, extraction health."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from crawler.fingerprints import hamming, jaccard, simhash
+from crawler.health import fill_rates, health_warnings
+from crawler.items import Article
+from crawler.revisit import is_due
+from crawler.storage.models import ArticleRow
+from crawler.storage.store import Store
+
+H = 3600.0
+AGES = [1 * H, 6 * H, 24 * H, 72 * H]
+P = datetime(2024, 3, 5, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("last_seen", "now", "due"),
+    [
+        (P + timedelta(minutes=10), P + timedelta(minutes=50), False),  # before the 1 h check
+        (P + timedelta(minutes=10), P + timedelta(hours=2), True),  # 1 h check passed since
+        (P + timedelta(hours=2), P + timedelta(hours=5), False),  # checked after 1 h, 6 h not yet
+        (P + timedelta(hours=2), P + timedelta(hours=7), True),
+        (P + timedelta(hours=2), P + timedelta(days=30), True),  # several missed: once
+        (P + timedelta(days=4), P + timedelta(days=30), False),  # after the last: never
+    ],
+)
+def test_revisit_schedule_backs_off_then_stops(last_seen, now, due):
+    assert is_due(P, P, last_seen, now, AGES) is due
+
+
+def test_undated_articles_count_from_first_seen():
+    seen = P
+    assert is_due(None, seen, seen, seen + timedelta(hours=2), AGES)
+    assert not is_due(None, seen, seen, seen + timedelta(minutes=30), AGES)
+
+
+def text(seed: int, words: int = 200) -> str:
+    rng = random.Random(seed)
+    vocabulary = [f"w{i}" for i in range(400)]
+    return " ".join(rng.choice(vocabulary) for _ in range(words))
+
+
+def test_simhash_is_close_for_small_edits_and_far_otherwise():
+    a = text(1)
+    edited = "Wire copy. " + a
+    assert hamming(simhash(a), simhash(edited)) <= 6
+    assert jaccard(a, edited) > 0.95
+    assert hamming(simhash(a), simhash(text(2))) > 12
+    assert simhash("too short to judge") is None
+
+
+def stored(url: str, body: str, site: str = "one") -> Article:
+    return Article(url=url, site=site, title=url, body=body)
+
+
+def test_store_marks_exact_and_near_duplicates_across_sites(tmp_path):
+    store = Store.open(f"sqlite:///{tmp_path / 'a.db'}")
+    original, other = text(1), text(2)
+    store.save_articles([stored("https://one.example/1", original)])
+    counts = store.save_articles(
+        [
+            stored("https://one.example/2", other),
+            stored("https://one.example/3", original),  # exact copy, same site
+            stored("https://two.example/9", "Agency intro line. " + original, "two"),  # near, other site
+            stored("https://two.example/10", original[: len(original) // 2], "two"),  # half: distinct
+        ]
+    )
+    assert (counts.new, counts.duplicates) == (4, 2)
+    with store.engine.connect() as conn:
+        rows = dict(conn.execute(select(ArticleRow.url, ArticleRow.duplicate_of)).all())
+        first = conn.execute(select(ArticleRow.id).where(ArticleRow.url.like("%/1"))).scalar()
+    assert rows == {
+        "https://one.example/1": None,
+        "https://one.example/2": None,
+        "https://one.example/3": first,
+        "https://two.example/9": first,
+        "https://two.example/10": None,
+    }
+    # A fresh store (another process) finds duplicates of what is already stored.
+    again = Store.open(f"sqlite:///{tmp_path / 'a.db'}")
+    assert again.save_articles([stored("https://three.example/x", original + " Update.")]).duplicates == 1
+
+
+def test_health_warns_when_a_field_collapses():
+    history = [fill_rates(20, {"title": 20, "body": 20, "author": 19, "published_at": 20})] * 3
+    broken = fill_rates(20, {"title": 20, "body": 20, "author": 1, "published_at": 20})
+    warnings = health_warnings("demo", broken, history)
+    assert warnings == [
+        "site demo: field author found in 5% of 20 articles, down from 95% in recent runs "
+        "(a selector may be broken)"
+    ]
+    # A field the site rarely has, a small run, or no history: no warning.
+    assert health_warnings("demo", broken, history[:1]) == []
+    assert health_warnings("demo", fill_rates(3, {"title": 3}), history) == []
+    assert health_warnings("demo", history[0], history) == []
