@@ -374,5 +374,213 @@ def cmd_sites(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- daemon
+
+
+def cmd_daemon(args: argparse.Namespace) -> int:
+    import os
+
+    from crawler.daemon import (
+        DEFAULT_CRAWL_LOG_LEVEL,
+        DaemonOptions,
+        configure_logging,
+        default_max_crawls,
+        run_daemon,
+    )
+    from crawler.storage.database import database_url
+
+    max_crawls = args.max_crawls if args.max_crawls is not None else default_max_crawls()
+    if max_crawls < 1:
+        raise SystemExit("newscrawl: --max-crawls must be at least 1")
+    if args.grace < 0:
+        raise SystemExit("newscrawl: --grace cannot be negative")
+    settings = _parse_settings(args.settings)
+    log_file = args.log_file.resolve() if args.log_file else None
+    try:
+        configure_logging(args.log_level, log_file)
+    except OSError as exc:
+        raise SystemExit(f"newscrawl: cannot write the log file {log_file}: {exc}") from None
+    options = DaemonOptions(
+        db_url=database_url(args.database),
+        max_crawls=max_crawls,
+        grace=args.grace,
+        sites=args.sites,
+        crawl_settings=settings,
+        crawl_log_level=(
+            args.crawl_log_level or os.environ.get("NEWSCRAWL_LOG_LEVEL") or DEFAULT_CRAWL_LOG_LEVEL
+        ),
+        log_file=log_file,
+    )
+    return run_daemon(options)
+
+
+def _time(value: object) -> str:
+    from datetime import datetime
+
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if isinstance(value, datetime) else "-"
+
+
+def _iso(value: object) -> str | None:
+    from datetime import datetime
+
+    return value.isoformat() if isinstance(value, datetime) else None
+
+
+def _selected_sites(name: str | None) -> dict:
+    return load_sites() if name is None else {name: get_site(name)}
+
+
+def _stored_next_runs(url: str) -> dict | None:
+    """The next run times the daemon stored, or None (no daemon has run here)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from crawler.storage.database import get_engine, safe_url
+    from crawler.storage.status import database_exists, stored_next_runs
+
+    if not database_exists(url):
+        return None
+    try:
+        return stored_next_runs(get_engine(url))
+    except SQLAlchemyError as exc:
+        print(
+            f"newscrawl: cannot read the daemon's jobs in {safe_url(url)} ({exc}); "
+            "next runs are computed",
+            file=sys.stderr,
+        )
+        return None
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    import json
+    from datetime import UTC, datetime
+
+    from crawler.scheduling import format_duration, job_specs, next_run
+    from crawler.storage.database import database_url
+
+    specs = job_specs(_selected_sites(args.site).values())
+    stored = _stored_next_runs(database_url(args.database))
+    now = datetime.now(UTC)
+    jobs = []
+    for spec in specs:
+        when, source = next_run(spec, stored, now)
+        jobs.append(
+            {
+                "id": spec.id,
+                "site": spec.site,
+                "spider": spec.spider,
+                "trigger": spec.kind,
+                "schedule": spec.describe(),
+                "every_seconds": spec.schedule.every,
+                "cron": spec.schedule.cron,
+                "timezone": spec.timezone if spec.schedule.cron else "UTC",
+                "jitter_seconds": spec.schedule.jitter,
+                "timeout_seconds": spec.timeout,
+                "misfire_grace_seconds": spec.misfire_grace_time(now),
+                "next_run": _iso(when),
+                "next_run_source": source,
+            }
+        )
+    if args.json:
+        print(json.dumps(jobs, indent=2))
+        return 0
+    if not jobs:
+        print("No jobs: no configured site has an enabled schedule.")
+        return 0
+    print(f"{'site':<16}{'spider':<13}{'schedule':<34}{'timeout':>9}{'grace':>8}  next run")
+    for job, spec in zip(jobs, specs, strict=True):
+        nxt = _time(datetime.fromisoformat(job["next_run"])) if job["next_run"] else ""
+        if job["next_run_source"] != "job store":
+            nxt = f"{nxt} ({job['next_run_source']})".strip()
+        print(
+            f"{spec.site:<16}{spec.spider:<13}{spec.describe():<34}"
+            f"{format_duration(spec.timeout):>9}"
+            f"{format_duration(job['misfire_grace_seconds']):>8}  {nxt}"
+        )
+    return 0
+
+
+RUN_FIELDS = (
+    "id", "status", "finish_reason", "trigger", "started_at", "finished_at", "pages_fetched",
+    "articles_new", "articles_updated", "articles_unchanged", "items_rejected",
+    "top_story_snapshots", "errors",
+)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    import json
+    from datetime import UTC, datetime
+
+    from crawler.daemon import format_counts
+    from crawler.scheduling import SPIDER_PARTS, job_specs, next_run
+    from crawler.storage import status as queries
+    from crawler.storage.database import database_url, ensure_schema, get_engine
+
+    url = database_url(args.database)
+    ensure_schema(url)
+    engine = get_engine(url)
+    sites = load_sites()
+    with_runs = [
+        pair for pair in queries.sites_with_runs(engine) if args.site in (None, pair[0])
+    ]
+    if args.site is not None and args.site not in sites and not with_runs:
+        get_site(args.site)  # the "unknown site" error, with the known names
+    if args.site is not None:
+        sites = {k: v for k, v in sites.items() if k == args.site}
+    specs = {spec.id: spec for spec in job_specs(sites.values())}
+    pairs = [
+        (name, spider)
+        for name, site in sorted(sites.items())
+        for spider, part in SPIDER_PARTS.items()
+        if getattr(site, part) is not None
+    ]
+    pairs += [pair for pair in with_runs if pair not in pairs]
+    stored = queries.stored_next_runs(engine)
+    now = datetime.now(UTC)
+    report = []
+    for site, spider in pairs:
+        spec = specs.get(f"{site}:{spider}")
+        if spec is not None:
+            when, source = next_run(spec, stored, now)
+        else:
+            when, source = None, "disabled" if site in sites else "not configured"
+        last = queries.last_run(engine, site, spider)
+        report.append(
+            {
+                "site": site,
+                "spider": spider,
+                "schedule": spec.describe() if spec else None,
+                "last_run": (
+                    {k: _iso(last[k]) or last[k] for k in RUN_FIELDS} if last else None
+                ),
+                "next_run": _iso(when),
+                "next_run_source": source,
+                "consecutive_failures": queries.consecutive_failures(engine, site, spider),
+            }
+        )
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    if not report:
+        print("No sites.")
+    for entry in report:
+        last = entry["last_run"]
+        schedule = entry["schedule"] or entry["next_run_source"]
+        print(f"{entry['site']}/{entry['spider']}  ({schedule})")
+        if last is None:
+            print("  last run  none")
+        else:
+            started = datetime.fromisoformat(last["started_at"])
+            print(
+                f"  last run  #{last['id']} {last['status']} ({last['finish_reason'] or '-'}), "
+                f"started {_time(started)} by {last['trigger']}: {format_counts(last)}"
+            )
+        nxt = _time(datetime.fromisoformat(entry["next_run"])) if entry["next_run"] else ""
+        if entry["next_run_source"] != "job store":
+            nxt = f"{nxt} ({entry['next_run_source']})".strip()
+        print(f"  next run  {nxt}")
+        print(f"  failures  {entry['consecutive_failures']} in a row")
+    return 0
+
+
 if __name__ == "__main__":
     sys.exit(main())

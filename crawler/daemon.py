@@ -48,6 +48,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
+from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.config import Site, SiteConfigError, load_sites
 from crawler.runner import start_crawl
@@ -99,7 +100,9 @@ def default_max_crawls() -> int:
     try:
         number = int(value)
     except ValueError:
-        raise SystemExit(f"newscrawl: {MAX_CRAWLS_ENV} must be a whole number, got {value!r}")
+        raise SystemExit(
+            f"newscrawl: {MAX_CRAWLS_ENV} must be a whole number, got {value!r}"
+        ) from None
     if number < 1:
         raise SystemExit(f"newscrawl: {MAX_CRAWLS_ENV} must be at least 1, got {number}")
     return number
@@ -159,9 +162,7 @@ def configure_logging(level: str = "INFO", log_file: Path | None = None) -> None
         handler = logging.handlers.WatchedFileHandler(log_file, encoding="utf-8")
     else:
         handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -358,7 +359,9 @@ class Daemon:
         try:
             sites = self.load_sites()
         except SiteConfigError as exc:
-            logger.error("SIGHUP: site definitions not reloaded, the schedule is unchanged: %s", exc)
+            logger.error(
+                "SIGHUP: site definitions not reloaded, the schedule is unchanged: %s", exc
+            )
             return
         specs = job_specs(sites.values())
         stored = {job.id: job.name for job in self.scheduler.get_jobs()}
@@ -394,7 +397,9 @@ class Daemon:
             self._active += 1
         try:
             if site is None:
-                logger.warning("%s/%s: not started, the site is no longer configured", site_name, spider)
+                logger.warning(
+                    "%s/%s: not started, the site is no longer configured", site_name, spider
+                )
                 return
             self._crawl(site, spider)
         finally:
@@ -610,3 +615,6 @@ def run_daemon(options: DaemonOptions) -> int:
     except SiteConfigError as exc:
         logger.error("%s", exc)
         return CONFIG_ERROR_EXIT
+    except SQLAlchemyError as exc:
+        logger.error("cannot use the database %s: %s", safe_url(options.db_url), exc)
+        return 1

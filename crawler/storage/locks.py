@@ -204,7 +204,12 @@ def acquire_lease(
     for _ in range(5):
         now = utcnow()
         lease = Lease(
-            site, spider, f"{host}:{pid}:{uuid.uuid4().hex[:12]}", host, pid, now,
+            site,
+            spider,
+            f"{host}:{pid}:{uuid.uuid4().hex[:12]}",
+            host,
+            pid,
+            now,
             now + timedelta(seconds=ttl),
         )
         values = {
@@ -314,7 +319,10 @@ class LeaseRenewer:
                     return
             except Exception as exc:  # a database hiccup: try again next time
                 logger.warning(
-                    "could not renew the lease of %s/%s: %s", self.lease.site, self.lease.spider, exc
+                    "could not renew the lease of %s/%s: %s",
+                    self.lease.site,
+                    self.lease.spider,
+                    exc,
                 )
 
     def stop(self, release: bool = True) -> None:
