@@ -426,6 +426,15 @@ def _iso(value: object) -> str | None:
     return value.isoformat() if isinstance(value, datetime) else None
 
 
+def _next_run_text(iso: str | None, source: str) -> str:
+    from datetime import datetime
+
+    if iso is None:
+        return source
+    when = _time(datetime.fromisoformat(iso))
+    return when if source == "job store" else f"{when} ({source})"
+
+
 def _selected_sites(name: str | None) -> dict:
     return load_sites() if name is None else {name: get_site(name)}
 
@@ -488,9 +497,7 @@ def cmd_schedule(args: argparse.Namespace) -> int:
         return 0
     print(f"{'site':<16}{'spider':<13}{'schedule':<34}{'timeout':>9}{'grace':>8}  next run")
     for job, spec in zip(jobs, specs, strict=True):
-        nxt = _time(datetime.fromisoformat(job["next_run"])) if job["next_run"] else ""
-        if job["next_run_source"] != "job store":
-            nxt = f"{nxt} ({job['next_run_source']})".strip()
+        nxt = _next_run_text(job["next_run"], job["next_run_source"])
         print(
             f"{spec.site:<16}{spec.spider:<13}{spec.describe():<34}"
             f"{format_duration(spec.timeout):>9}"
@@ -574,9 +581,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 f"  last run  #{last['id']} {last['status']} ({last['finish_reason'] or '-'}), "
                 f"started {_time(started)} by {last['trigger']}: {format_counts(last)}"
             )
-        nxt = _time(datetime.fromisoformat(entry["next_run"])) if entry["next_run"] else ""
-        if entry["next_run_source"] != "job store":
-            nxt = f"{nxt} ({entry['next_run_source']})".strip()
+        nxt = _next_run_text(entry["next_run"], entry["next_run_source"])
         print(f"  next run  {nxt}")
         print(f"  failures  {entry['consecutive_failures']} in a row")
     return 0

@@ -74,9 +74,10 @@ logger = logging.getLogger("newscrawl.daemon")
 MAX_CRAWLS_ENV = "NEWSCRAWL_MAX_CRAWLS"
 DEFAULT_MAX_CRAWLS = 2
 DEFAULT_GRACE = 60.0
-# How long a crawl that was sent SIGTERM (timeout, or the daemon stopping) has
-# to close before SIGKILL: Scrapy finishes its downloads and writes on SIGTERM.
-TERM_GRACE = 30.0
+# How long a crawl that was sent SIGTERM (its timeout, or the daemon stopping)
+# has to close before SIGKILL: on SIGTERM Scrapy waits for the downloads in
+# flight (up to DOWNLOAD_TIMEOUT, 30 s) and then writes what it has.
+DEFAULT_KILL_AFTER = 45.0
 DEFAULT_CRAWL_LOG_LEVEL = "WARNING"
 CONFIG_ERROR_EXIT = 2
 
@@ -113,7 +114,7 @@ class DaemonOptions:
     db_url: str
     max_crawls: int = DEFAULT_MAX_CRAWLS
     grace: float = DEFAULT_GRACE
-    term_grace: float = TERM_GRACE
+    kill_after: float = DEFAULT_KILL_AFTER
     sites: Sequence[str] = ()  # empty: every configured site
     crawl_settings: dict[str, str] = field(default_factory=dict)
     crawl_log_level: str = DEFAULT_CRAWL_LOG_LEVEL
@@ -172,6 +173,7 @@ def configure_logging(level: str = "INFO", log_file: Path | None = None) -> None
     # the previous one still runs, a run missed) are kept.
     if logging.getLevelName(level) > logging.DEBUG:
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 class Daemon:
@@ -465,7 +467,7 @@ class Daemon:
         )
         self._signal(child, signal.SIGTERM)
         try:
-            child.proc.wait(timeout=self.options.term_grace)
+            child.proc.wait(timeout=self.options.kill_after)
             return
         except subprocess.TimeoutExpired:
             pass
@@ -473,7 +475,7 @@ class Daemon:
             "%s/%s: did not stop within %s of SIGTERM: killing it (SIGKILL)",
             child.site,
             child.spider,
-            format_duration(self.options.term_grace),
+            format_duration(self.options.kill_after),
         )
         self._signal(child, signal.SIGKILL)
         child.proc.wait()
@@ -576,7 +578,7 @@ class Daemon:
             f"{format_duration(self.options.grace)}"
         )
         for signum, wait, word in (
-            (signal.SIGTERM, self.options.term_grace, "stopping"),
+            (signal.SIGTERM, self.options.kill_after, "stopping"),
             (signal.SIGKILL, 30.0, "killing"),
         ):
             with self._lock:

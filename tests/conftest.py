@@ -6,11 +6,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 
 from crawler.cli import demo_site_definition
 from crawler.demo_site import DemoSiteServer
@@ -39,6 +40,57 @@ def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     url = f"sqlite:///{tmp_path / 'archive.db'}"
     monkeypatch.setenv("NEWSCRAWL_DATABASE_URL", url)
     return url
+
+
+# PostgreSQL: a real server, a fresh database per test. Where none is reachable
+# the tests are skipped with how to start one; under CI (CI=true) they fail.
+POSTGRES_ADMIN_URL = os.environ.get(
+    "NEWSCRAWL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+START_POSTGRES = (
+    "pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start "
+    "(or set NEWSCRAWL_TEST_POSTGRES_URL to a server where you may create databases)"
+)
+
+
+@pytest.fixture(scope="session")
+def postgres_admin():
+    engine = create_engine(
+        POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+    )
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("select 1"))
+    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
+        engine.dispose()
+        message = f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL} ({type(exc).__name__}); start it: {START_POSTGRES}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def postgres_url(postgres_admin) -> Iterator[str]:
+    name = f"newscrawl_test_{uuid.uuid4().hex[:12]}"
+    with postgres_admin.connect() as conn:
+        conn.execute(text(f'create database "{name}"'))
+    url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    from crawler.storage.database import dispose_engines
+
+    dispose_engines()
+    with postgres_admin.connect() as conn:
+        conn.execute(text(f'drop database if exists "{name}" with (force)'))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_database_url(request, tmp_path: Path) -> str:
+    """The same test on a SQLite file and on a PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'archive.db'}"
+    return request.getfixturevalue("postgres_url")
 
 
 class Archive:

@@ -60,8 +60,8 @@ def stored(url: str, body: str, site: str = "one") -> Article:
     return Article(url=url, site=site, title=url, body=body)
 
 
-def test_store_marks_exact_and_near_duplicates_across_sites(tmp_path):
-    store = Store.open(f"sqlite:///{tmp_path / 'a.db'}")
+def test_store_marks_exact_and_near_duplicates_across_sites(any_database_url):
+    store = Store.open(any_database_url)
     original, other = text(1), text(2)
     store.save_articles([stored("https://one.example/1", original)])
     counts = store.save_articles(
@@ -84,7 +84,7 @@ def test_store_marks_exact_and_near_duplicates_across_sites(tmp_path):
         "https://two.example/10": None,
     }
     # A fresh store (another process) finds duplicates of what is already stored.
-    again = Store.open(f"sqlite:///{tmp_path / 'a.db'}")
+    again = Store.open(any_database_url)
     assert again.save_articles([stored("https://three.example/x", original + " Update.")]).duplicates == 1
 
 

@@ -21,8 +21,8 @@ def article(url="https://news.example/a/1/", title="A title", body="A body. " * 
     return Article(url=url, site="example", title=title, body=body, **kw)
 
 
-def test_migrations_create_the_documented_schema(tmp_path):
-    url = f"sqlite:///{tmp_path / 'a.db'}"
+def test_migrations_create_the_documented_schema(any_database_url):
+    url = any_database_url
     store = Store.open(url)
     assert current_revision(url) == head_revision()
     columns = {
@@ -53,8 +53,8 @@ def test_migrations_create_the_documented_schema(tmp_path):
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
 
 
-def test_storing_twice_adds_no_rows_and_touches_last_seen(tmp_path):
-    store = Store.open(f"sqlite:///{tmp_path / 'a.db'}")
+def test_storing_twice_adds_no_rows_and_touches_last_seen(any_database_url):
+    store = Store.open(any_database_url)
     published = datetime(2021, 9, 21, 19, 40, tzinfo=UTC)
     first = store.save_articles([article(published_at=published, tags=["x", "y"])], now=T0)
     assert (first.new, first.updated, first.unchanged) == (1, 0, 0)
@@ -69,8 +69,8 @@ def test_storing_twice_adds_no_rows_and_touches_last_seen(tmp_path):
     assert row.tags == ["x", "y"] and row.version == 1
 
 
-def test_changed_article_gets_a_new_version_and_keeps_the_old(tmp_path):
-    store = Store.open(f"sqlite:///{tmp_path / 'a.db'}")
+def test_changed_article_gets_a_new_version_and_keeps_the_old(any_database_url):
+    store = Store.open(any_database_url)
     store.save_articles([article(body="Old text. " * 20)], now=T0)
     whitespace_only = store.save_articles([article(body="Old  text.\n\n" * 20)], now=T0)
     assert whitespace_only.unchanged == 1
@@ -85,8 +85,8 @@ def test_changed_article_gets_a_new_version_and_keeps_the_old(tmp_path):
     ]
 
 
-def test_top_stories_link_to_articles_stored_before_or_after(tmp_path):
-    store = Store.open(f"sqlite:///{tmp_path / 'a.db'}")
+def test_top_stories_link_to_articles_stored_before_or_after(any_database_url):
+    store = Store.open(any_database_url)
     store.save_articles([article(url="https://news.example/a/1/")], now=T0)
     snapshot = TopStoriesSnapshot(
         site="example",
@@ -108,8 +108,8 @@ def test_top_stories_link_to_articles_stored_before_or_after(tmp_path):
     ]
 
 
-def test_runs_and_rejects_are_recorded(tmp_path):
-    store = Store.open(f"sqlite:///{tmp_path / 'a.db'}")
+def test_runs_and_rejects_are_recorded(any_database_url):
+    store = Store.open(any_database_url)
     run_id = store.start_run("example", "articles", {"pages": "2"})
     store.save_rejected(
         [

@@ -56,6 +56,15 @@ def get_engine(url: str | None = None) -> Engine:
         return _engines[url]
 
 
+def dispose_engines() -> None:
+    """Close every pooled connection (before dropping a database, or forking)."""
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+        _upgraded.clear()
+
+
 def upgrade(url: str | None = None, revision: str = "head") -> None:
     """Apply the Alembic migrations up to ``revision``."""
     from alembic import command
