@@ -116,6 +116,60 @@ def test_canonical_url(url, expected):
     assert canonical_url(url) == expected
 
 
+@pytest.mark.parametrize(
+    ("url", "rules", "expected"),
+    [
+        ("https://x.example/a/1/", {"trailing_slash": "remove"}, "https://x.example/a/1"),
+        ("https://x.example/", {"trailing_slash": "remove"}, "https://x.example/"),
+        ("https://x.example/a/1", {"trailing_slash": "add"}, "https://x.example/a/1/"),
+        ("https://x.example/a/1.html", {"trailing_slash": "add"}, "https://x.example/a/1.html"),
+        ("https://x.example/a/1?ref=home&id=2", {"tracking_params": ["REF"]},
+         "https://x.example/a/1?id=2"),
+        ("http://www.x.example:80/a", {}, "https://www.x.example/a"),  # base_url is https
+        ("http://other.example/a", {}, "http://other.example/a"),  # not the site's host
+        ("http://x.example/a", {"force_https": False}, "http://x.example/a"),
+    ],
+)
+def test_site_canonical_url(url, rules, expected):
+    from crawler.config import Site
+    from crawler.urls import site_canonical_url
+
+    site = Site.model_validate(
+        {"name": "x", "base_url": "https://x.example/", "article": {"body": "p"}, "urls": rules}
+    )
+    assert site_canonical_url(url, site) == expected
+
+
+def test_dates_outside_sane_bounds_are_rejected():
+    from crawler.items import Article
+    from pipelines.validate import article_problems
+
+    now = datetime(2024, 3, 5, tzinfo=UTC)
+    ok = Article(url="https://x.example/1", site="x", title="T", body="b" * 200)
+    assert article_problems(ok, 100, now) == []
+    future = Article(**{**ok.__dict__, "published_at": datetime(2024, 3, 7, tzinfo=UTC)})
+    assert article_problems(future, 100, now) == [
+        "publication date 2024-03-07T00:00:00+00:00 is in the future"
+    ]
+    ancient = Article(**{**ok.__dict__, "published_at": datetime(1989, 12, 31, tzinfo=UTC)})
+    assert article_problems(ancient, 100, now) == [
+        "publication date 1989-12-31T00:00:00+00:00 is before 1990"
+    ]
+    short = Article(**{**ok.__dict__, "body": "tiny", "title": None})
+    assert article_problems(short, 100, now) == [
+        "no title found",
+        "body too short (4 characters, minimum 100)",
+    ]
+
+
+def test_zone_known_is_recorded():
+    from crawler.dates import read_date
+
+    assert read_date("2021-09-21T23:40:00+04:00", [], "UTC").zone_known is True
+    assert read_date("2021-09-21 23:40", [], "Asia/Yerevan").zone_known is False
+    assert read_date("21 сентября 2021, 14:05", [], "Europe/Moscow").zone_known is False
+
+
 def test_fingerprint_ignores_whitespace_only():
     assert content_fingerprint("A  b\n\nc\u00a0d") == content_fingerprint("A b c d")
     assert content_fingerprint("A b c") != content_fingerprint("A b d")
