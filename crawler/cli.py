@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     sites_sub.add_parser("list", help="validate every site definition and list them")
 
     _add_daemon_parsers(sub)
+    _add_query_parsers(sub)
     return parser
 
 
@@ -108,6 +109,13 @@ def _add_daemon_parsers(sub: argparse._SubParsersAction) -> None:
         default=60.0,
         metavar="SECONDS",
         help="on SIGTERM/SIGINT, how long running crawls may take to finish (default 60)",
+    )
+    daemon.add_argument(
+        "--kill-after",
+        type=float,
+        default=45.0,
+        metavar="SECONDS",
+        help="how long a crawl told to stop (SIGTERM) has before SIGKILL (default 45)",
     )
     daemon.add_argument("--log-file", type=Path, metavar="PATH", help="log here, not to stderr")
     daemon.add_argument(
@@ -150,6 +158,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return CONFIG_ERROR_EXIT
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # The reader went away (`newscrawl export | head`): stop quietly.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -171,6 +185,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cmd_schedule(args)
     if args.command == "status":
         return cmd_status(args)
+    if args.command in QUERY_COMMANDS:
+        return QUERY_COMMANDS[args.command](args)
     raise AssertionError(args.command)
 
 
@@ -392,8 +408,8 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     max_crawls = args.max_crawls if args.max_crawls is not None else default_max_crawls()
     if max_crawls < 1:
         raise SystemExit("newscrawl: --max-crawls must be at least 1")
-    if args.grace < 0:
-        raise SystemExit("newscrawl: --grace cannot be negative")
+    if args.grace < 0 or args.kill_after < 0:
+        raise SystemExit("newscrawl: --grace and --kill-after cannot be negative")
     settings = _parse_settings(args.settings)
     log_file = args.log_file.resolve() if args.log_file else None
     try:
@@ -404,6 +420,7 @@ def cmd_daemon(args: argparse.Namespace) -> int:
         db_url=database_url(args.database),
         max_crawls=max_crawls,
         grace=args.grace,
+        kill_after=args.kill_after,
         sites=args.sites,
         crawl_settings=settings,
         crawl_log_level=(
@@ -576,11 +593,14 @@ def cmd_status(args: argparse.Namespace) -> int:
         if last is None:
             print("  last run  none")
         else:
-            started = datetime.fromisoformat(last["started_at"])
-            print(
-                f"  last run  #{last['id']} {last['status']} ({last['finish_reason'] or '-'}), "
-                f"started {_time(started)} by {last['trigger']}: {format_counts(last)}"
-            )
+            started = _time(datetime.fromisoformat(last["started_at"]))
+            if last["status"] == "running":
+                print(f"  last run  #{last['id']} running since {started} ({last['trigger']})")
+            else:
+                print(
+                    f"  last run  #{last['id']} {last['status']} ({last['finish_reason']}), "
+                    f"started {started} ({last['trigger']}): {format_counts(last)}"
+                )
         nxt = _next_run_text(entry["next_run"], entry["next_run_source"])
         print(f"  next run  {nxt}")
         print(f"  failures  {entry['consecutive_failures']} in a row")

@@ -184,8 +184,14 @@ def _check_timezone(name: str) -> str:
     return name
 
 
+UrlList = Annotated[list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)]
+
+
 class ListingRules(_Strict):
-    start_urls: Annotated[list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)]
+    start_urls: UrlList = Field(default_factory=list)
+    feeds: UrlList = Field(default_factory=list)
+    sitemaps: UrlList = Field(default_factory=list)
+    discover: bool = False
     article_links: Rules = Field(default_factory=lambda: _rules("a::attr(href)"))
     article_url_pattern: Regex | None = None
     exclude_url_pattern: Regex | None = None
@@ -196,12 +202,11 @@ class ListingRules(_Strict):
     stop_after_known_pages: int = Field(1, ge=1)
     dates: DateRules = Field(default_factory=list)
 
-    @field_validator("start_urls")
-    @classmethod
-    def _non_empty(cls, v: list[str]) -> list[str]:
-        if not v:
-            raise ValueError("give at least one listing URL")
-        return v
+    @model_validator(mode="after")
+    def _some_source(self) -> ListingRules:
+        if not (self.start_urls or self.feeds or self.sitemaps or self.discover):
+            raise ValueError("give start_urls, feeds or sitemaps, or discover: true")
+        return self
 
     @field_validator("page_url_template")
     @classmethod
@@ -213,7 +218,7 @@ class ListingRules(_Strict):
 
 class ArticleRules(_Strict):
     title: Rules = Field(default_factory=lambda: _rules(["h1", {"meta": "og:title"}]))
-    body: Rules
+    body: Rules = Field(default_factory=list)
     published: DateRules = Field(default_factory=list)
     author: Rules = Field(default_factory=list)
     section: Rules = Field(default_factory=list)
@@ -223,6 +228,7 @@ class ArticleRules(_Strict):
     drop_paragraphs: RegexList = Field(default_factory=list)
     truncate_at: RegexList = Field(default_factory=list)
     min_body_length: int = Field(100, ge=0)
+    fallback: bool = True
 
 
 class TopStoriesRules(_Strict):
@@ -313,7 +319,7 @@ class Site(_Strict):
     timezone: str = "UTC"
     language: str = "en"
     listing: ListingRules | None = None
-    article: ArticleRules
+    article: ArticleRules = Field(default_factory=ArticleRules)
     top_stories: TopStoriesRules | None = None
     schedule: ScheduleRules = Field(default_factory=ScheduleRules)
     urls: UrlRules = Field(default_factory=UrlRules)
@@ -344,12 +350,22 @@ class Site(_Strict):
 
         if not self.allowed_domains:
             object.__setattr__(self, "allowed_domains", [urlsplit(self.base_url).hostname or ""])
-        if self.listing is not None:
-            object.__setattr__(
-                self,
-                "listing",
-                self.listing.model_copy(update={"start_urls": absolute(self.listing.start_urls)}),
-            )
+        if self.listing is None:
+            # A minimal definition: the home page, and feeds and sitemaps found from it.
+            listing = ListingRules(start_urls=[self.base_url], discover=True)
+        else:
+            listing = self.listing
+        object.__setattr__(
+            self,
+            "listing",
+            listing.model_copy(
+                update={
+                    "start_urls": absolute(listing.start_urls),
+                    "feeds": absolute(listing.feeds),
+                    "sitemaps": absolute(listing.sitemaps),
+                }
+            ),
+        )
         if self.top_stories is not None:
             object.__setattr__(
                 self,

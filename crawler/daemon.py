@@ -191,6 +191,7 @@ class Daemon:
         self._active = 0
         self._signals = 0
         self._renewer: LeaseRenewer | None = None
+        self._reloading = threading.Lock()  # one SIGHUP reload at a time
 
     # ------------------------------------------------------------------ setup
 
@@ -357,6 +358,10 @@ class Daemon:
 
     def reload(self) -> None:
         """Read the site definitions again and bring the jobs in line with them."""
+        with self._reloading:
+            self._reload()
+
+    def _reload(self) -> None:
         assert self.scheduler is not None
         try:
             sites = self.load_sites()
@@ -456,8 +461,11 @@ class Daemon:
         except subprocess.TimeoutExpired:
             pass
         with self._lock:
-            if child.stop_reason is None:
-                child.timed_out = True
+            being_stopped = child.stop_reason is not None
+            child.timed_out = not being_stopped
+        if being_stopped:  # the stop sequence is already ending it
+            child.proc.wait()
+            return
         logger.warning(
             "%s/%s: still running after %s (schedule.timeout): stopping it (SIGTERM to pid %d)",
             child.site,

@@ -48,6 +48,7 @@ class Page:
         if isinstance(html, bytes):
             html = html.decode("utf-8", errors="replace")
         self.url = url
+        self.text = html
         self.selector = Selector(text=html or "<html></html>", base_url=url)
 
     @cached_property
@@ -76,13 +77,7 @@ class Page:
     @cached_property
     def jsonld_article(self) -> list[dict[str, Any]]:
         """JSON-LD objects, article types first."""
-
-        def is_article(obj: dict[str, Any]) -> bool:
-            types = obj.get("@type")
-            types = types if isinstance(types, list) else [types]
-            return any(t in ARTICLE_TYPES for t in types if isinstance(t, str))
-
-        return sorted(self.jsonld, key=lambda o: not is_article(o))
+        return sorted(self.jsonld, key=lambda o: not is_article_object(o))
 
     def drop(self, rules: Iterable[FieldRule]) -> None:
         """Remove matching elements (their tail text stays in place)."""
@@ -90,6 +85,26 @@ class Page:
             for match in _matches(self, rule):
                 if isinstance(match, Selector):
                     _remove_keep_tail(match.root)
+
+
+def is_article_object(obj: dict[str, Any]) -> bool:
+    types = obj.get("@type")
+    types = types if isinstance(types, list) else [types]
+    return any(t in ARTICLE_TYPES for t in types if isinstance(t, str))
+
+
+def jsonld_values(page: Page, path: str, articles_only: bool = False) -> list[str]:
+    """Values at a dotted path in the page's JSON-LD, entities decoded."""
+    objects = page.jsonld_article
+    if articles_only:
+        objects = [o for o in objects if is_article_object(o)]
+    # JSON-LD is raw script text: entities in it were never decoded.
+    return [html.unescape(v) for v in _jsonld_values(objects, path)]
+
+
+def source_of(rule: FieldRule) -> str:
+    """The ``sources`` name of what a rule reads: selector, jsonld or meta."""
+    return "selector" if rule.kind in ("css", "xpath") else rule.kind
 
 
 def _remove_keep_tail(el: etree._Element) -> None:
@@ -138,8 +153,7 @@ def _matches(page: Page, rule: FieldRule, scope: Selector | None = None) -> list
     """What one rule finds: strings (text, attributes, metadata) or elements."""
     kind = rule.kind
     if kind == "jsonld":
-        # JSON-LD is raw script text: entities in it were never decoded.
-        return [html.unescape(v) for v in _jsonld_values(page.jsonld_article, rule.expression)]
+        return list(jsonld_values(page, rule.expression))
     if kind == "meta":
         name = rule.expression
         return page.selector.xpath(
@@ -223,11 +237,11 @@ def rule_paragraphs(page: Page, rule: FieldRule) -> list[str]:
 
 
 def first_texts(page: Page, rules: list[FieldRule]) -> tuple[list[str], str | None]:
-    """The values of the first rule that finds any, and that rule's kind."""
+    """The values of the first rule that finds any, and that rule's source."""
     for rule in rules:
         values = rule_texts(page, rule)
         if values:
-            return values, rule.kind
+            return values, source_of(rule)
     return [], None
 
 
@@ -252,7 +266,7 @@ def extract_article(
         for value in rule_texts(page, rule):
             if value not in article.title_candidates:
                 article.title_candidates.append(value)
-                article.title_candidate_kinds.append(rule.kind)
+                article.title_candidate_kinds.append(source_of(rule))
     if article.title_candidates:
         article.title = article.title_candidates[0]
         article.sources["title"] = article.title_candidate_kinds[0]
@@ -261,7 +275,7 @@ def extract_article(
         paragraphs = rule_paragraphs(page, rule)
         if paragraphs:
             article.body = "\n\n".join(paragraphs)
-            article.sources["body"] = rule.kind
+            article.sources["body"] = source_of(rule)
             break
 
     for date_rule in rules.published:
@@ -270,7 +284,7 @@ def extract_article(
             article.published_raw = values[0]
             article.published_format = list(date_rule.format)
             article.published_timezone = date_rule.timezone or site.timezone
-            article.sources["published_at"] = date_rule.kind
+            article.sources["published_at"] = source_of(date_rule)
             break
 
     authors, kind = first_texts(page, rules.author)
@@ -290,7 +304,40 @@ def extract_article(
         split = [t.strip() for t in tags[0].split(",")] if len(tags) == 1 else tags
         article.tags = _unique(t for t in split if t)
         article.sources["tags"] = kind or ""
+    if rules.fallback:
+        fill_from_page(article, page, html if isinstance(html, str) else page.text, site)
     return article
+
+
+def fill_from_page(article: Article, page: Page, html: str, site: Site) -> None:
+    """Fill the fields the site's rules left empty from the page's structured
+    data, metadata and a news extractor (see crawler/generic.py)."""
+    from crawler.generic import GenericPage
+
+    generic = GenericPage(page, html)
+    found = None
+    if not article.title_candidates and (found := generic.title()):
+        article.title_candidates.append(found.value)
+        article.title_candidate_kinds.append(found.source)
+        article.title = found.value
+        article.sources["title"] = found.source
+        article.fallbacks.append("title")
+    if not article.body and (found := generic.body()):
+        article.body, article.sources["body"] = found.value, found.source
+        article.fallbacks.append("body")
+    if not article.published_raw and (found := generic.published()):
+        article.published_raw, article.sources["published_at"] = found.value, found.source
+        article.published_timezone = site.timezone
+        article.fallbacks.append("published_at")
+    if not article.author and (found := generic.author()):
+        article.author, article.sources["author"] = found.value, found.source
+        article.fallbacks.append("author")
+    if not article.section and (found := generic.section()):
+        article.section, article.sources["section"] = found.value, found.source
+        article.fallbacks.append("section")
+    if not article.tags and (found := generic.tags()):
+        article.tags, article.sources["tags"] = _unique(found.value), found.source
+        article.fallbacks.append("tags")
 
 
 def extract_links(
@@ -323,6 +370,7 @@ class _SelectorPage(Page):
 
     def __init__(self, selector: Selector) -> None:  # noqa: D107 - no re-parse
         self.url = ""
+        self.text = ""
         self.selector = selector
 
 

@@ -17,11 +17,23 @@ MIN_BASELINE = 0.5  # a field usually missing is not a broken selector
 DROP_FACTOR = 0.5
 
 
-def fill_rates(extracted: int, filled: dict[str, int]) -> dict[str, Any]:
-    """``{"articles": N, "title": 1.0, ...}`` for one run."""
+def fill_rates(
+    extracted: int, filled: dict[str, int], by_rule: dict[str, int] | None = None
+) -> dict[str, Any]:
+    """``{"articles": N, "title": 1.0, ..., "by_rule": {"author": 1.0, ...}}`` for one run.
+
+    The top-level rates count a field however it was filled; ``by_rule``
+    counts only the site's own rules, for the fields that have rules. A
+    selector broken by a redesign shows there even when a fallback fills in.
+    """
     rates: dict[str, Any] = {"articles": extracted}
     for field in HEALTH_FIELDS:
         rates[field] = round(filled.get(field, 0) / extracted, 4) if extracted else None
+    if by_rule is not None:
+        rates["by_rule"] = {
+            field: round(count / extracted, 4) if extracted else None
+            for field, count in by_rule.items()
+        }
     return rates
 
 
@@ -34,14 +46,21 @@ def health_warnings(site: str, current: dict[str, Any], history: list[dict[str, 
         return []
     warnings = []
     for field in HEALTH_FIELDS:
-        past = [h[field] for h in usable if h.get(field) is not None]
-        rate = current.get(field)
-        if not past or rate is None:
-            continue
-        baseline = median(past)
-        if baseline >= MIN_BASELINE and rate < baseline * DROP_FACTOR:
-            warnings.append(
-                f"site {site}: field {field} found in {rate:.0%} of {current['articles']} "
-                f"articles, down from {baseline:.0%} in recent runs (a selector may be broken)"
-            )
+        for scope in ("field", "rules"):
+            def rate_of(rates: dict[str, Any]) -> float | None:
+                if scope == "field":
+                    return rates.get(field)
+                return (rates.get("by_rule") or {}).get(field)
+
+            past = [r for r in (rate_of(h) for h in usable) if r is not None]
+            rate = rate_of(current)
+            if not past or rate is None:
+                continue
+            baseline = median(past)
+            if baseline >= MIN_BASELINE and rate < baseline * DROP_FACTOR:
+                what = f"field {field} found" if scope == "field" else f"the {field} rules matched"
+                warnings.append(
+                    f"site {site}: {what} in {rate:.0%} of {current['articles']} articles, "
+                    f"down from {baseline:.0%} in recent runs (a selector may be broken)"
+                )
     return warnings

@@ -33,6 +33,7 @@ class Article:
     published_at: datetime | None = None
     published_tz_known: bool | None = None
     sources: dict[str, str] = field(default_factory=dict)
+    fallbacks: list[str] = field(default_factory=list)  # fields the site's rules missed
     fetched_at: datetime | None = None
 
 

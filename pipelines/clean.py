@@ -108,6 +108,8 @@ class CleanPipeline:
             for field in HEALTH_FIELDS:
                 if getattr(item, field):
                     stats.inc_value(f"newscrawl/filled/{field}")
+                    if field not in item.fallbacks:
+                        stats.inc_value(f"newscrawl/by_rule/{field}")
         elif isinstance(item, TopStoriesSnapshot):
             for entry in item.entries:
                 entry.title = normalize_text(entry.title)

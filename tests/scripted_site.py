@@ -1,11 +1,22 @@
 """A small news site for tests, served on 127.0.0.1: every path's response is
-set by the test and can change between crawls; every request is logged."""
+set by the test and can change between crawls; every request is logged.
+
+Besides ordinary pages it can misbehave the way real servers do: answer
+late, reset the connection, send raw bytes with any headers (or none),
+redirect in chains and loops, stream a huge body with or without a
+Content-Length, and answer a path differently on each request (500, then 200).
+"""
 
 from __future__ import annotations
 
+import socket
+import struct
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+CHUNK = 64 * 1024
 
 
 @dataclass
@@ -13,52 +24,117 @@ class Reply:
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds before anything is sent
+    reset: bool = False  # drop the connection (TCP RST) instead of answering
+    length: bool = True  # send Content-Length; without it the body ends when the connection closes
+    default_type: bool = True  # add Content-Type: text/html; charset=utf-8 unless headers name one
+    size: int = 0  # when set: a body of this many bytes, generated while it is sent
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # clients that hang up early (timeouts, size limits) are expected here
 
 
 class ScriptedSite:
     def __init__(self) -> None:
-        self.replies: dict[str, Reply] = {"/robots.txt": Reply(200, b"User-agent: *\n")}
+        self.replies: dict[str, Reply | list[Reply]] = {
+            "/robots.txt": Reply(200, b"User-agent: *\n")
+        }
         self.request_log: list[str] = []
         self._lock = threading.Lock()
         site = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
-                with site._lock:
-                    site.request_log.append(self.path)
-                    reply = site.replies.get(self.path)
-                if reply is None:
-                    reply = Reply(404, b"<html><body>Not found</body></html>")
+                reply = site._next_reply(self.path)
+                if reply.delay:
+                    time.sleep(reply.delay)
+                if reply.reset:
+                    # SO_LINGER with a zero timeout: close() sends RST, not FIN.
+                    self.connection.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                    )
+                    self.connection.close()
+                    self.close_connection = True
+                    return
                 self.send_response(reply.status)
-                headers = {"Content-Type": "text/html; charset=utf-8", **reply.headers}
+                headers = dict(reply.headers)
+                if reply.default_type and not any(k.lower() == "content-type" for k in headers):
+                    headers["Content-Type"] = "text/html; charset=utf-8"
+                if reply.length:
+                    headers["Content-Length"] = str(reply.size or len(reply.body))
                 for name, value in headers.items():
                     self.send_header(name, value)
-                self.send_header("Content-Length", str(len(reply.body)))
                 self.end_headers()
-                self.wfile.write(reply.body)
+                try:
+                    if reply.size:
+                        for start in range(0, reply.size, CHUNK):
+                            self.wfile.write(b"x" * min(CHUNK, reply.size - start))
+                    else:
+                        self.wfile.write(reply.body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client stopped reading
 
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
+
+    def _next_reply(self, path: str) -> Reply:
+        with self._lock:
+            self.request_log.append(path)
+            reply = self.replies.get(path)
+            if isinstance(reply, list):
+                # A sequence: each request takes the next reply; the last one stays.
+                reply = reply.pop(0) if len(reply) > 1 else reply[0]
+        return reply or Reply(404, b"<html><body>Not found</body></html>")
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def page(self, path: str, html: str, status: int = 200, **headers: str) -> None:
+    def reply(self, path: str, *replies: Reply) -> None:
+        """Answer ``path`` with these replies in turn, the last one from then on."""
         with self._lock:
-            self.replies[path] = Reply(status, html.encode("utf-8"), headers)
+            self.replies[path] = list(replies) if len(replies) > 1 else replies[0]
+
+    def page(self, path: str, html: str, status: int = 200, **headers: str) -> None:
+        self.reply(path, Reply(status, html.encode("utf-8"), headers))
+
+    def raw(self, path: str, body: bytes, headers: dict[str, str], status: int = 200) -> None:
+        """Exactly these bytes and headers (plus Content-Length), no Content-Type added."""
+        self.reply(path, Reply(status, body, dict(headers), default_type=False))
 
     def redirect(self, path: str, to: str, status: int = 301) -> None:
-        with self._lock:
-            self.replies[path] = Reply(status, b"", {"Location": to})
+        self.reply(path, Reply(status, b"", {"Location": to}))
+
+    def redirect_chain(self, *paths: str, status: int = 301) -> None:
+        """Each path redirects to the next; for a loop, end with the first path again."""
+        for here, there in zip(paths, paths[1:]):
+            self.redirect(here, there, status)
+
+    def slow(self, path: str, html: str, delay: float) -> None:
+        self.reply(path, Reply(200, html.encode("utf-8"), delay=delay))
+
+    def reset(self, path: str) -> None:
+        self.reply(path, Reply(reset=True))
+
+    def huge(self, path: str, size: int, declared: bool = True) -> None:
+        """A body of ``size`` bytes, with its Content-Length or (``declared=False``) without."""
+        self.reply(path, Reply(200, size=size, length=declared))
 
     def fetched(self, since: int = 0) -> list[str]:
         with self._lock:
             return list(self.request_log[since:])
+
+    def count(self, path: str) -> int:
+        with self._lock:
+            return self.request_log.count(path)
 
     def close(self) -> None:
         self._server.shutdown()

@@ -142,9 +142,15 @@ class RunHistory:
         extracted = stats.get_value("newscrawl/extracted", 0)
         if not extracted:
             return {}
+        rules = spider.site.article
         rates = fill_rates(
             extracted,
             {f: stats.get_value(f"newscrawl/filled/{f}", 0) for f in HEALTH_FIELDS},
+            {
+                f: stats.get_value(f"newscrawl/by_rule/{f}", 0)
+                for f in HEALTH_FIELDS
+                if getattr(rules, "published" if f == "published_at" else f)
+            },
         )
         history = await asyncio.to_thread(
             self.store.recent_fill_rates, spider.site.name, spider.name

@@ -1,4 +1,5 @@
-"""``articles``: listing pages (with pagination) -> article pages -> Article items.
+"""``articles``: listing pages (with pagination), feeds and sitemaps -> article
+pages -> Article items.
 
     scrapy crawl articles -a site=NAME [-a pages=N] [-a since=YYYY-MM-DD]
         [-a until=YYYY-MM-DD] [-a refetch=true]
@@ -23,7 +24,15 @@ from crawler.config import ListingRules
 from crawler.dates import parse_date
 from crawler.extraction import Page, extract_links, first_texts
 from crawler.middlewares.incremental import KIND, NEXT_LISTING
-from crawler.spiders.base import NewsSpider, parse_positive_int
+from crawler.sources import (
+    FEED_TYPES,
+    Entry,
+    looks_like_article_url,
+    parse_feed,
+    parse_sitemap,
+    sitemaps_in_robots,
+)
+from crawler.spiders.base import GUESSED, NewsSpider, parse_positive_int
 
 
 class ArticlesSpider(NewsSpider):
@@ -49,10 +58,20 @@ class ArticlesSpider(NewsSpider):
             if self.listing.exclude_url_pattern
             else None
         )
+        # Without a URL pattern, discovery guesses article links by their shape.
+        self.guess_links = self.listing.discover and self._include is None
+        self.sitemaps_read = 0
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         for url in self.listing.start_urls:
             yield self.listing_request(url, page=1)
+        for url in self.listing.feeds:
+            yield scrapy.Request(url, callback=self.parse_feed, dont_filter=True)
+        for url in self.listing.sitemaps:
+            yield self.sitemap_request(url)
+        if self.listing.discover:
+            robots = urljoin(self.site.base_url, "/robots.txt")
+            yield scrapy.Request(robots, callback=self.parse_robots, dont_filter=True)
         template = self.listing.page_url_template
         if template:
             first = self.listing.first_template_page
@@ -69,10 +88,50 @@ class ArticlesSpider(NewsSpider):
             dont_filter=page == 1,
         )
 
-    def is_article_url(self, url: str) -> bool:
+    def sitemap_request(self, url: str) -> scrapy.Request:
+        return scrapy.Request(url, callback=self.parse_sitemap, meta={"handle_httpstatus_list": []})
+
+    def is_article_url(self, url: str, guess: bool | None = None) -> bool:
         if self._include is not None and not self._include.search(url):
             return False
-        return not (self._exclude is not None and self._exclude.search(url))
+        if self._exclude is not None and self._exclude.search(url):
+            return False
+        if self.guess_links if guess is None else guess:
+            return looks_like_article_url(url)
+        return True
+
+    def follow_entries(self, entries: list[Entry]) -> Iterator[scrapy.Request]:
+        """Article requests for feed or sitemap entries in the date range."""
+        for entry in entries:
+            if entry.published is not None and not self.in_date_range(entry.published):
+                self.crawler.stats.inc_value("newscrawl/entries_outside_date_range")
+                continue
+            if self.is_article_url(entry.url, guess=self.guess_links and not entry.is_news):
+                yield self.article_request(entry.url, guessed=not entry.is_news)
+
+    def parse_feed(self, response: Response) -> Iterator[scrapy.Request]:
+        self.crawler.stats.inc_value("newscrawl/feeds_read")
+        entries = parse_feed(response.body, response.url, self.site.timezone)
+        if not entries:
+            self.logger.warning("no entries in feed %s", response.url)
+        yield from self.follow_entries(entries)
+
+    def parse_sitemap(self, response: Response) -> Iterator[scrapy.Request]:
+        self.sitemaps_read += 1
+        self.crawler.stats.inc_value("newscrawl/sitemaps_read")
+        pages, sitemaps = parse_sitemap(response.body, response.url, self.site.timezone)
+        yield from self.follow_entries(pages)
+        for entry in sitemaps:
+            if entry.published is not None and self.since is not None and entry.published < self.since:
+                continue  # a child sitemap last changed before the range holds nothing in it
+            if self.sitemaps_read < self.max_pages:
+                yield self.sitemap_request(entry.url)
+
+    def parse_robots(self, response: Response) -> Iterator[scrapy.Request]:
+        text = response.text if isinstance(response, TextResponse) else ""
+        found = sitemaps_in_robots(text, response.url) if response.status == 200 else []
+        for url in found or [urljoin(self.site.base_url, "/sitemap.xml")]:
+            yield self.sitemap_request(url)
 
     def listing_older_than_range(self, response: TextResponse) -> bool:
         """Do this listing page's dates all fall before ``since``?"""
@@ -104,7 +163,13 @@ class ArticlesSpider(NewsSpider):
         if not links:
             self.logger.warning("no article links found on listing page %s", response.url)
         for url in links:
-            yield self.article_request(url)
+            yield self.article_request(url, guessed=self.guess_links)
+        if self.listing.discover and page == 1:
+            for href in response.xpath(
+                "//link[@rel='alternate'][contains($types, @type)]/@href",
+                types=" ".join(FEED_TYPES),
+            ).getall():
+                yield scrapy.Request(response.urljoin(href), callback=self.parse_feed)
         if page >= self.max_pages or not self.listing.next_page:
             return
         if self.listing_older_than_range(response):

@@ -14,12 +14,15 @@ from scrapy.http import Response, TextResponse
 
 from crawler.config import Site, get_site
 from crawler.extraction import extract_article
+from crawler.generic import looks_like_article_page
 from crawler.items import Article
 from crawler.middlewares.incremental import ARTICLE, KIND
 from crawler.urls import site_canonical_url
 
 logger = logging.getLogger(__name__)
 
+# Request meta: the link was guessed to be an article by its URL's shape.
+GUESSED = "newscrawl_guessed"
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("", "0", "false", "no", "off")
 
@@ -106,13 +109,13 @@ class NewsSpider(scrapy.Spider):
     def canonical(self, url: str) -> str:
         return site_canonical_url(url, self.site)
 
-    def article_request(self, url: str, **kwargs: Any) -> scrapy.Request:
+    def article_request(self, url: str, guessed: bool = False, **kwargs: Any) -> scrapy.Request:
         # Article pages before further listing pages, so items flow early.
         return scrapy.Request(
             self.canonical(url),
             callback=self.parse_article,
             priority=10,
-            meta={KIND: ARTICLE},
+            meta={KIND: ARTICLE, GUESSED: guessed},
             **kwargs,
         )
 
@@ -141,6 +144,10 @@ class NewsSpider(scrapy.Spider):
         if not isinstance(response, TextResponse):
             self.crawler.stats.inc_value("newscrawl/non_text_article_pages")
             logger.warning("not an HTML page, skipped: %s", response.url)
+            return
+        if response.meta.get(GUESSED) and not looks_like_article_page(response.text, response.url):
+            # A link guessed from its shape led to a section or tag page: not an item.
+            self.crawler.stats.inc_value("newscrawl/not_article_pages")
             return
         article = extract_article(
             response.text,

@@ -1,13 +1,25 @@
-"""Read-only queries over the archive, for the command line's reports."""
+"""Read-only queries over the archive, for the command line's reports and
+listings (``summary``, ``articles``, ``show``, ``top-stories``, ``runs``,
+``export``). Every value a user gives is a bound parameter."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import ColumnElement, Engine, func, select
 
-from crawler.storage.models import ArticleRow, CrawlRunRow, RejectedItemRow, TopStoryRow
+from crawler.storage.models import (
+    ArticleAliasRow,
+    ArticleRevisionRow,
+    ArticleRow,
+    CrawlRunRow,
+    RejectedItemRow,
+    TopStoryRow,
+)
+from crawler.urls import canonical_url
 
 
 @dataclass
@@ -96,3 +108,269 @@ def last_run_id(engine: Engine) -> int:
 
 def format_time(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"
+
+
+# --------------------------------------------------------------------------- articles
+
+
+@dataclass(frozen=True)
+class ArticleFilters:
+    """Which articles a listing, a search or an export covers.
+
+    ``since`` and ``until`` bound ``published_at``, both inclusive; an article
+    without a publication time is left out when either is given. ``section``
+    matches the whole section name, ``author`` any part of the byline, both
+    ignoring case. Duplicates (``duplicate_of`` set) are left out unless
+    ``include_duplicates``.
+    """
+
+    site: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    section: str | None = None
+    author: str | None = None
+    include_duplicates: bool = False
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        a = ArticleRow
+        out: list[ColumnElement[bool]] = []
+        if self.site is not None:
+            out.append(a.site == self.site)
+        if self.since is not None:
+            out.append(a.published_at >= self.since)
+        if self.until is not None:
+            out.append(a.published_at <= self.until)
+        if self.section is not None:
+            out.append(func.lower(a.section) == self.section.lower())
+        if self.author is not None:
+            out.append(a.author.icontains(self.author, autoescape=True))
+        if not self.include_duplicates:
+            out.append(a.duplicate_of.is_(None))
+        return out
+
+
+LISTING_COLUMNS = (
+    "id", "site", "published_at", "title", "url", "author", "section", "tags", "language",
+    "first_seen_at", "version", "duplicate_of",
+)
+
+
+def list_articles(engine: Engine, filters: ArticleFilters, limit: int | None) -> list[dict]:
+    """Articles, newest first (by publication time, unknown times last)."""
+    a = ArticleRow
+    stmt = (
+        select(*(getattr(a, name) for name in LISTING_COLUMNS))
+        .where(*filters.conditions())
+        .order_by(a.published_at.desc().nulls_last(), a.id.desc())
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return [dict(row) for row in conn.execute(stmt).mappings()]
+
+
+def article_columns() -> list[str]:
+    """Every column of ``articles``, in table order."""
+    return [c.name for c in ArticleRow.__table__.columns]
+
+
+def iter_articles(
+    engine: Engine, filters: ArticleFilters, batch_size: int = 1000
+) -> Iterator[dict[str, Any]]:
+    """Every column of the matching articles, by id, streamed: rows are fetched
+    ``batch_size`` at a time (a server-side cursor on PostgreSQL), so memory
+    stays flat however large the archive."""
+    stmt = (
+        select(ArticleRow.__table__)
+        .where(*filters.conditions())
+        .order_by(ArticleRow.id)
+    )
+    with engine.connect() as conn:
+        result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(stmt)
+        for row in result.mappings():
+            yield dict(row)
+
+
+def _url_candidates(url: str) -> list[str]:
+    """The URL as given and in canonical forms, with and without a final slash."""
+    candidates = [url.strip()]
+    try:
+        for trailing_slash in ("keep", "add", "remove"):
+            candidates.append(canonical_url(url, trailing_slash=trailing_slash))
+    except ValueError:
+        pass
+    return list(dict.fromkeys(candidates))
+
+
+def find_article(engine: Engine, reference: str) -> dict | None:
+    """An article by id, by URL, or by another URL that led to it (an alias)."""
+    a = ArticleRow
+    with engine.connect() as conn:
+        if reference.strip().isdigit():
+            row = conn.execute(select(a).where(a.id == int(reference))).mappings().first()
+            return dict(row) if row is not None else None
+        candidates = _url_candidates(reference)
+        row = conn.execute(
+            select(a).where(a.url.in_(candidates)).order_by(a.id).limit(1)
+        ).mappings().first()
+        if row is None:
+            alias = (
+                select(ArticleAliasRow.article_id)
+                .where(ArticleAliasRow.url.in_(candidates))
+                .limit(1)
+                .scalar_subquery()
+            )
+            row = conn.execute(select(a).where(a.id == alias)).mappings().first()
+        return dict(row) if row is not None else None
+
+
+def article_revisions(engine: Engine, article_id: int) -> list[dict]:
+    """The earlier states of an article, oldest first."""
+    r = ArticleRevisionRow
+    stmt = (
+        select(r.version, r.title, r.body, r.content_hash, r.captured_at)
+        .where(r.article_id == article_id)
+        .order_by(r.version)
+    )
+    with engine.connect() as conn:
+        return [dict(row) for row in conn.execute(stmt).mappings()]
+
+
+def article_aliases(engine: Engine, article_id: int) -> list[dict]:
+    stmt = (
+        select(ArticleAliasRow.url, ArticleAliasRow.seen_at)
+        .where(ArticleAliasRow.article_id == article_id)
+        .order_by(ArticleAliasRow.url)
+    )
+    with engine.connect() as conn:
+        return [dict(row) for row in conn.execute(stmt).mappings()]
+
+
+def article_titles(engine: Engine, ids: list[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    stmt = select(ArticleRow.id, ArticleRow.title).where(ArticleRow.id.in_(ids))
+    with engine.connect() as conn:
+        return dict(conn.execute(stmt).tuples().all())
+
+
+# --------------------------------------------------------------------------- top stories
+
+TOP_STORY_COLUMNS = ("site", "page_url", "captured_at", "rank", "title", "url", "article_id")
+
+
+def top_stories_at(engine: Engine, at: datetime, site: str | None = None) -> list[dict]:
+    """The top stories as they stood at ``at``: of every top-stories page, the
+    latest snapshot captured at or before it, in rank order."""
+    t = TopStoryRow
+    scope = [t.captured_at <= at]
+    if site is not None:
+        scope.append(t.site == site)
+    latest = (
+        select(t.site, t.page_url, func.max(t.captured_at).label("captured_at"))
+        .where(*scope)
+        .group_by(t.site, t.page_url)
+        .subquery()
+    )
+    stmt = (
+        select(*(getattr(t, name) for name in TOP_STORY_COLUMNS))
+        .join(
+            latest,
+            (t.site == latest.c.site)
+            & (t.page_url == latest.c.page_url)
+            & (t.captured_at == latest.c.captured_at),
+        )
+        .order_by(t.site, t.page_url, t.rank)
+    )
+    with engine.connect() as conn:
+        return [dict(row) for row in conn.execute(stmt).mappings()]
+
+
+def top_stories_between(
+    engine: Engine,
+    start: datetime | None,
+    end: datetime | None,
+    site: str | None = None,
+    limit: int | None = None,
+) -> list[dict]:
+    """Every story seen in a top-stories snapshot from ``start`` to ``end``
+    (inclusive): when it was first and last seen there, its best rank, how many
+    snapshots showed it, and its latest headline. Best rank first."""
+    t = TopStoryRow
+    scope = []
+    if start is not None:
+        scope.append(t.captured_at >= start)
+    if end is not None:
+        scope.append(t.captured_at <= end)
+    if site is not None:
+        scope.append(t.site == site)
+    spans = (
+        select(
+            t.site,
+            t.url,
+            func.min(t.captured_at).label("first_seen"),
+            func.max(t.captured_at).label("last_seen"),
+            func.min(t.rank).label("best_rank"),
+            func.count().label("snapshots"),
+            func.max(t.article_id).label("article_id"),
+        )
+        .where(*scope)
+        .group_by(t.site, t.url)
+        .subquery()
+    )
+    newest_first = (
+        select(
+            t.site,
+            t.url,
+            t.title,
+            func.row_number()
+            .over(partition_by=(t.site, t.url), order_by=(t.captured_at.desc(), t.rank))
+            .label("recency"),
+        )
+        .where(*scope)
+        .subquery()
+    )
+    stmt = (
+        select(
+            spans.c.site,
+            spans.c.url,
+            newest_first.c.title,
+            spans.c.best_rank,
+            spans.c.first_seen,
+            spans.c.last_seen,
+            spans.c.snapshots,
+            spans.c.article_id,
+        )
+        .join(
+            newest_first,
+            (newest_first.c.site == spans.c.site)
+            & (newest_first.c.url == spans.c.url)
+            & (newest_first.c.recency == 1),
+        )
+        .order_by(spans.c.best_rank, spans.c.first_seen, spans.c.site, spans.c.url)
+        .limit(limit)
+    )
+    with engine.connect() as conn:
+        return [dict(row) for row in conn.execute(stmt).mappings()]
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def list_runs(
+    engine: Engine,
+    site: str | None = None,
+    spider: str | None = None,
+    status: str | None = None,
+    limit: int | None = 20,
+) -> list[dict]:
+    """Crawl runs, newest first, every column."""
+    r = CrawlRunRow
+    stmt = select(r.__table__).order_by(r.id.desc()).limit(limit)
+    if site is not None:
+        stmt = stmt.where(r.site == site)
+    if spider is not None:
+        stmt = stmt.where(r.spider == spider)
+    if status is not None:
+        stmt = stmt.where(r.status == status)
+    with engine.connect() as conn:
+        return [dict(row) for row in conn.execute(stmt).mappings()]

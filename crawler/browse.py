@@ -1,0 +1,196 @@
+"""``newscrawl browse``: the SQLite archive in Datasette, with full-text search
+on articles, column descriptions and canned queries (an optional extra:
+``pip install 'newscrawl[browse]'``).
+
+Datasette serves SQLite files only; a PostgreSQL archive is queried with the
+SQL in docs/schema.md.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from crawler.storage.search import SQLITE_FTS_TABLE
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8001
+INSTALL_HINT = "pip install 'newscrawl[browse]' (or `make install`, which installs it)"
+
+ARTICLE_COLUMNS = {
+    "id": "Article id",
+    "site": "Site definition name",
+    "url": "Canonical URL: the article's identity",
+    "title": "Full headline",
+    "body": "Plain text, paragraphs separated by a blank line",
+    "author": "Byline; several authors joined with ', '",
+    "section": "Section or category",
+    "tags": "Tags (JSON list)",
+    "language": "The site's language code",
+    "published_at": "Publication time (UTC)",
+    "published_raw": "The date text as found on the page",
+    "published_tz_known": "Whether that text carried its own time zone",
+    "first_seen_at": "When newscrawl first stored it (UTC)",
+    "last_seen_at": "When newscrawl last fetched it (UTC)",
+    "content_hash": "SHA-256 of the normalised body",
+    "version": "1, plus one for every change of title or body",
+    "duplicate_of": "Id of the first stored copy of the same story; empty for an original",
+    "sources": "Which kind of rule filled each field",
+    "simhash": "64-bit SimHash of the body",
+}
+
+LATEST_ARTICLES = """\
+select id, published_at as "published (UTC)", site, title, section, author, url
+from articles
+where duplicate_of is null
+order by published_at desc, id desc
+limit 100"""
+
+# :at accepts a date or an ISO-8601 time (with Z or an offset); empty = now.
+TOP_STORIES_AT = """\
+select t.site, t.page_url as page, t.captured_at as "snapshot (UTC)", t.rank, t.title,
+       t.url, t.article_id
+from top_stories t
+join (
+  select site, page_url, max(captured_at) as captured_at
+  from top_stories
+  where julianday(captured_at) <= julianday(coalesce(nullif(:at, ''), 'now'))
+  group by site, page_url
+) latest
+  on t.site = latest.site and t.page_url = latest.page_url
+ and t.captured_at = latest.captured_at
+order by t.site, t.page_url, t.rank"""
+
+RECENT_CORRECTIONS = """\
+select r.captured_at as "changed (UTC)", a.site, a.id as article_id,
+       r.version as "old version", r.title as "old title", a.title as "current title", a.url
+from article_revisions r
+join articles a on a.id = r.article_id
+order by r.captured_at desc
+limit 100"""
+
+ARTICLES_PER_DAY = """\
+select date(published_at) as "day (UTC)", site, count(*) as articles
+from articles
+where duplicate_of is null and published_at is not null
+group by 1, site
+order by 1 desc, site"""
+
+
+def datasette_metadata(database_name: str) -> dict[str, Any]:
+    """Datasette metadata for an archive served under ``database_name``."""
+    return {
+        "title": "newscrawl archive",
+        "description": "Articles, revisions, top stories and crawl runs. Times are UTC.",
+        "databases": {
+            database_name: {
+                "tables": {
+                    "articles": {
+                        "description": "One row per article (docs/schema.md).",
+                        "fts_table": SQLITE_FTS_TABLE,
+                        "fts_pk": "id",
+                        # The same FTS5 syntax as `newscrawl search`: phrases in
+                        # quotes, AND / OR / NOT, prefix*.
+                        "searchmode": "raw",
+                        "label_column": "title",
+                        "sort_desc": "published_at",
+                        "facets": ["site", "section"],
+                        "columns": ARTICLE_COLUMNS,
+                    },
+                    "article_revisions": {
+                        "description": "Earlier states of articles that changed.",
+                        "sort_desc": "captured_at",
+                        "columns": {
+                            "version": "The version this state was",
+                            "captured_at": "When the change was seen (UTC)",
+                        },
+                    },
+                    "article_aliases": {
+                        "description": "Other URLs that led to a stored article.",
+                    },
+                    "top_stories": {
+                        "description": "Ranked snapshots of top-stories blocks.",
+                        "sort_desc": "captured_at",
+                        "facets": ["site", "page_url"],
+                        "columns": {
+                            "captured_at": "When the page was fetched (UTC)",
+                            "rank": "1 for the first story of the block",
+                            "page_url": "The page the block was seen on",
+                        },
+                    },
+                    "crawl_runs": {
+                        "description": "One row per crawl, with counts and extraction health.",
+                        "sort_desc": "id",
+                        "facets": ["site", "spider", "status"],
+                    },
+                    "rejected_items": {
+                        "description": "Items a pipeline refused, with the reason.",
+                        "sort_desc": "id",
+                        "facets": ["site", "stage"],
+                    },
+                },
+                "queries": {
+                    "latest_articles": {
+                        "title": "Latest articles",
+                        "description": "The 100 newest articles, duplicates left out.",
+                        "sql": LATEST_ARTICLES,
+                    },
+                    "top_stories_at": {
+                        "title": "Top stories at a time",
+                        "description": (
+                            "The latest snapshot of every top-stories page at or before :at "
+                            "(a date or an ISO-8601 time in UTC, e.g. 2024-03-05T14:30:00Z; "
+                            "empty for now)."
+                        ),
+                        "sql": TOP_STORIES_AT,
+                    },
+                    "recent_corrections": {
+                        "title": "Recent corrections",
+                        "description": "Articles whose title or body changed, newest change first.",
+                        "sql": RECENT_CORRECTIONS,
+                    },
+                    "articles_per_day": {
+                        "title": "Articles per day per site",
+                        "sql": ARTICLES_PER_DAY,
+                    },
+                },
+            }
+        },
+    }
+
+
+def database_name(path: Path) -> str:
+    """The name Datasette serves a database file under: its file name without the extension."""
+    return path.stem
+
+
+def datasette_installed() -> bool:
+    return importlib.util.find_spec("datasette") is not None
+
+
+def write_metadata(path: Path, database_file: Path) -> None:
+    document = datasette_metadata(database_name(database_file))
+    path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+
+
+def datasette_command(
+    database_file: Path, metadata_file: Path, host: str, port: int, open_browser: bool
+) -> list[str]:
+    command = [
+        sys.executable, "-m", "datasette", "serve", str(database_file),
+        "--metadata", str(metadata_file), "--host", host, "--port", str(port),
+    ]
+    if open_browser:
+        command.append("--open")
+    return command
+
+
+def serve(
+    database_file: Path, metadata_file: Path, host: str, port: int, open_browser: bool
+) -> int:
+    """Run Datasette in the foreground until it stops; its exit status."""
+    return subprocess.call(datasette_command(database_file, metadata_file, host, port, open_browser))

@@ -1,0 +1,241 @@
+"""Generic extraction: every article field without selectors.
+
+When a site definition gives no rule for a field, or its rules find nothing,
+a field is filled from, in order: the page's structured data (JSON-LD
+``NewsArticle``/``Article`` objects), its ``<meta>`` tags and microdata
+(OpenGraph, ``article:*``, Dublin Core, ``itemprop``), then extractors made
+for news pages (trafilatura for the body and metadata, htmldate for dates).
+Each value comes with its source: ``jsonld``, ``meta`` or ``generic``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from crawler.text import normalize_text
+
+if TYPE_CHECKING:
+    from crawler.extraction import Page
+
+# Candidate <meta> names/properties (and itemprops) per field, best first.
+META_NAMES: dict[str, tuple[str, ...]] = {
+    "title": ("og:title", "twitter:title", "headline", "dc.title", "DC.title", "parsely-title"),
+    "published": (
+        "article:published_time",
+        "og:article:published_time",
+        "datePublished",
+        "pubdate",
+        "publishdate",
+        "publish-date",
+        "date",
+        "dc.date",
+        "DC.date.issued",
+        "dcterms.created",
+        "sailthru.date",
+        "parsely-pub-date",
+        "dateCreated",
+    ),
+    "author": (
+        "author",
+        "article:author",
+        "dc.creator",
+        "DC.creator",
+        "parsely-author",
+        "sailthru.author",
+        "byl",
+    ),
+    "section": ("article:section", "articleSection", "parsely-section", "section", "category"),
+    "tags": ("article:tag", "news_keywords", "keywords", "parsely-tags", "sailthru.tags"),
+}
+JSONLD_PATHS: dict[str, tuple[str, ...]] = {
+    "title": ("headline", "name", "alternativeHeadline"),
+    "body": ("articleBody", "text"),
+    "published": ("datePublished", "dateCreated", "uploadDate"),
+    "author": ("author.name", "author", "creator.name"),
+    "section": ("articleSection",),
+    "tags": ("keywords",),
+}
+MIN_JSONLD_BODY = 200
+_SITE_SUFFIX = re.compile(r"\s+(\||–|—|-|::|·|•)\s+[^|–—]{2,60}$")
+
+
+@dataclass
+class Found:
+    value: Any
+    source: str
+
+
+class GenericPage:
+    """Generic field finders over one :class:`~crawler.extraction.Page`."""
+
+    def __init__(self, page: Page, html: str) -> None:
+        self.page = page
+        self.html = html
+
+    # ------------------------------------------------------------------ sources
+
+    def jsonld(self, field: str) -> list[str]:
+        from crawler.extraction import jsonld_values
+
+        for path in JSONLD_PATHS[field]:
+            values = [v for v in jsonld_values(self.page, path, articles_only=True) if v.strip()]
+            if values:
+                return values
+        return []
+
+    def meta(self, field: str) -> list[str]:
+        sel = self.page.selector
+        for name in META_NAMES[field]:
+            values = sel.xpath(
+                "//meta[@property=$n or @name=$n or @itemprop=$n]/@content", n=name
+            ).getall()
+            values += sel.xpath(
+                "//*[@itemprop=$n][not(self::meta)]/@datetime", n=name
+            ).getall()
+            values = [normalize_text(v) for v in values if v and v.strip()]
+            if field == "author":
+                values = [v for v in values if not v.startswith(("http://", "https://"))]
+            if values:
+                return values
+        return []
+
+    @cached_property
+    def trafilatura_metadata(self) -> Any:
+        import trafilatura
+
+        try:
+            return trafilatura.extract_metadata(self.html, default_url=self.page.url)
+        except Exception:  # noqa: BLE001 - a third-party parser on hostile input
+            return None
+
+    @cached_property
+    def trafilatura_body(self) -> str | None:
+        import trafilatura
+
+        try:
+            text = trafilatura.extract(
+                self.html,
+                url=self.page.url,
+                include_comments=False,
+                include_tables=False,
+                include_images=False,
+                favor_precision=True,
+                deduplicate=True,
+            )
+        except Exception:  # noqa: BLE001
+            return None
+        if not text:
+            return None
+        paragraphs = [normalize_text(p) for p in text.split("\n")]
+        return "\n\n".join(p for p in paragraphs if p) or None
+
+    # ------------------------------------------------------------------ fields
+
+    def title(self) -> Found | None:
+        if values := self.jsonld("title"):
+            return Found(normalize_text(values[0]), "jsonld")
+        if values := self.meta("title"):
+            return Found(values[0], "meta")
+        h1 = self.page.selector.xpath("//h1")
+        if h1:
+            from crawler.text import element_paragraphs
+
+            text = normalize_text(" ".join(element_paragraphs(h1[0].root)))
+            if text:
+                return Found(text, "generic")
+        title = normalize_text(self.page.selector.xpath("//title/text()").get() or "")
+        title = _SITE_SUFFIX.sub("", title)
+        return Found(title, "generic") if title else None
+
+    def body(self) -> Found | None:
+        declared = next((v for v in self.jsonld("body") if len(v) >= MIN_JSONLD_BODY), None)
+        extracted = self.trafilatura_body
+        if declared:
+            declared_text = "\n\n".join(
+                p for p in (normalize_text(x) for x in re.split(r"\n\s*\n|\n", declared)) if p
+            )
+            if extracted is None or len(declared_text) >= 0.6 * len(extracted):
+                # The publisher's own text; when it has no paragraph breaks and the
+                # extractor's text is the same words, take the extractor's paragraphs.
+                if "\n" not in declared.strip() and extracted and _same_words(declared, extracted):
+                    return Found(extracted, "jsonld")
+                return Found(declared_text, "jsonld")
+        return Found(extracted, "generic") if extracted else None
+
+    def published(self) -> Found | None:
+        if values := self.jsonld("published"):
+            return Found(values[0], "jsonld")
+        if values := self.meta("published"):
+            return Found(values[0], "meta")
+        time_attr = self.page.selector.xpath("//article//time/@datetime | //time/@datetime").get()
+        if time_attr and time_attr.strip():
+            return Found(time_attr.strip(), "generic")
+        from htmldate import find_date
+
+        try:
+            found = find_date(
+                self.html,
+                url=self.page.url,
+                original_date=True,
+                outputformat="%Y-%m-%dT%H:%M:%S",
+                extensive_search=False,
+            )
+        except Exception:  # noqa: BLE001
+            found = None
+        return Found(found, "generic") if found else None
+
+    def author(self) -> Found | None:
+        if values := self.jsonld("author"):
+            return Found(", ".join(dict.fromkeys(normalize_text(v) for v in values)), "jsonld")
+        if values := self.meta("author"):
+            return Found(", ".join(dict.fromkeys(values)), "meta")
+        meta = self.trafilatura_metadata
+        if meta is not None and meta.author:
+            return Found(normalize_text(meta.author).replace(";", ","), "generic")
+        return None
+
+    def section(self) -> Found | None:
+        if values := self.jsonld("section"):
+            return Found(normalize_text(values[0]), "jsonld")
+        if values := self.meta("section"):
+            return Found(values[0], "meta")
+        meta = self.trafilatura_metadata
+        if meta is not None and meta.categories:
+            return Found(normalize_text(meta.categories[0]), "generic")
+        return None
+
+    def tags(self) -> Found | None:
+        for values, source in ((self.jsonld("tags"), "jsonld"), (self.meta("tags"), "meta")):
+            if values:
+                split = [t.strip() for t in values[0].split(",")] if len(values) == 1 else values
+                return Found([normalize_text(t) for t in split if t.strip()], source)
+        meta = self.trafilatura_metadata
+        if meta is not None and meta.tags:
+            return Found([normalize_text(t) for t in meta.tags if t.strip()], "generic")
+        return None
+
+    def looks_like_article(self) -> bool:
+        """``og:type=article``, a JSON-LD article, or a long extracted body."""
+        og_type = self.page.selector.xpath('//meta[@property="og:type"]/@content').get() or ""
+        if og_type.strip().lower() == "article":
+            return True
+        from crawler.extraction import is_article_object
+
+        if any(is_article_object(o) for o in self.page.jsonld):
+            return True
+        body = self.trafilatura_body
+        return bool(body and len(body) >= 500)
+
+
+def looks_like_article_page(html: str, url: str) -> bool:
+    from crawler.extraction import Page
+
+    return GenericPage(Page(html, url), html).looks_like_article()
+
+
+def _same_words(a: str, b: str) -> bool:
+    wa, wb = set(re.findall(r"\w+", a.casefold())), set(re.findall(r"\w+", b.casefold()))
+    return bool(wa and wb) and len(wa & wb) / len(wa | wb) >= 0.8

@@ -1,0 +1,154 @@
+"""Where article links come from besides listing pages: RSS/Atom feeds,
+sitemaps (with Google News extensions), robots.txt, and links that look
+like articles. Pure functions over response bodies.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urljoin, urlsplit
+
+from lxml import etree
+
+from crawler.dates import parse_date
+
+MAX_UNCOMPRESSED = 50 * 1024 * 1024  # the sitemap protocol's own limit
+FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json")
+_PARSER = etree.XMLParser(
+    resolve_entities=False, no_network=True, recover=True, remove_comments=True, huge_tree=False
+)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One link from a feed or a sitemap, with the date it carries (aware UTC)."""
+
+    url: str
+    published: datetime | None = None
+    is_news: bool = False  # a news sitemap entry or a feed item: surely an article
+
+
+def _xml_root(body: bytes) -> etree._Element | None:
+    if body[:2] == b"\x1f\x8b":
+        try:
+            with gzip.GzipFile(fileobj=__import__("io").BytesIO(body)) as f:
+                body = f.read(MAX_UNCOMPRESSED + 1)
+        except (OSError, EOFError):
+            return None
+        if len(body) > MAX_UNCOMPRESSED:
+            return None
+    try:
+        return etree.fromstring(body.lstrip(), parser=_PARSER)
+    except etree.XMLSyntaxError:
+        return None
+
+
+def _local(tag: object) -> str:
+    return tag.rsplit("}", 1)[-1].lower() if isinstance(tag, str) else ""
+
+
+def _child_text(el: etree._Element, *names: str) -> str | None:
+    for child in el.iter():
+        if _local(child.tag) in names and child.text and child.text.strip():
+            return child.text.strip()
+    return None
+
+
+def _date(text: str | None, timezone: str) -> datetime | None:
+    return parse_date(text, [], timezone) if text else None
+
+
+def parse_feed(body: bytes, base_url: str, timezone: str = "UTC") -> list[Entry]:
+    """Items of an RSS 0.9x/1.0/2.0 or Atom feed."""
+    root = _xml_root(body)
+    if root is None:
+        return []
+    entries = []
+    for item in root.iter():
+        name = _local(item.tag)
+        if name == "item":  # RSS
+            link = _child_text(item, "link")
+            if not link:
+                guid = next((c for c in item if _local(c.tag) == "guid"), None)
+                if guid is not None and guid.get("isPermaLink", "true") != "false":
+                    link = (guid.text or "").strip()
+            when = _child_text(item, "pubdate", "date", "published", "updated")
+        elif name == "entry":  # Atom
+            link = None
+            for child in item:
+                if _local(child.tag) == "link" and child.get("rel", "alternate") == "alternate":
+                    link = child.get("href")
+                    break
+            when = _child_text(item, "published", "updated", "issued", "modified")
+        else:
+            continue
+        if link:
+            entries.append(Entry(urljoin(base_url, link.strip()), _date(when, timezone), True))
+    return entries
+
+
+def parse_sitemap(body: bytes, base_url: str, timezone: str = "UTC") -> tuple[list[Entry], list[Entry]]:
+    """``(pages, sitemaps)`` of a sitemap: a ``urlset`` gives pages, a
+    ``sitemapindex`` gives further sitemaps; each with its date."""
+    root = _xml_root(body)
+    if root is None:
+        return [], []
+    pages: list[Entry] = []
+    sitemaps: list[Entry] = []
+    kind = _local(root.tag)
+    for el in root:
+        name = _local(el.tag)
+        if name not in ("url", "sitemap"):
+            continue
+        loc = next((c.text.strip() for c in el if _local(c.tag) == "loc" and c.text), None)
+        if not loc:
+            continue
+        news = next((c for c in el if _local(c.tag) == "news"), None)
+        when = _child_text(news, "publication_date") if news is not None else None
+        when = when or next(
+            (c.text.strip() for c in el if _local(c.tag) == "lastmod" and c.text), None
+        )
+        entry = Entry(urljoin(base_url, loc), _date(when, timezone), news is not None)
+        (sitemaps if kind == "sitemapindex" or name == "sitemap" else pages).append(entry)
+    return pages, sitemaps
+
+
+def sitemaps_in_robots(text: str, base_url: str) -> list[str]:
+    return [
+        urljoin(base_url, m.group(1).strip())
+        for m in re.finditer(r"(?im)^\s*sitemap\s*:\s*(\S+)", text)
+    ]
+
+
+# Path segments that name lists, people and site furniture rather than stories.
+_NOT_ARTICLE_SEGMENTS = frozenset(
+    """tag tags topic topics category categories author authors page search login logout
+    register account subscribe subscription newsletter newsletters about contact privacy
+    terms cookies feed rss atom sitemap archive archives section sections live-tv weather
+    horoscope games podcasts podcast jobs advertise shop""".split()
+)
+_NOT_ARTICLE_EXTENSIONS = (
+    ".jpg", ".jpeg", ".png", ".gif", ".webp", ".svg", ".pdf", ".css", ".js", ".xml",
+    ".rss", ".zip", ".mp3", ".mp4", ".json", ".ico",
+)
+
+
+def looks_like_article_url(url: str) -> bool:
+    """A URL shaped like a story: a dated path, a long numeric id, a long slug."""
+    parts = urlsplit(url)
+    path = parts.path.lower()
+    if path.endswith(_NOT_ARTICLE_EXTENSIONS):
+        return False
+    segments = [s for s in path.split("/") if s]
+    if not segments or any(s in _NOT_ARTICLE_SEGMENTS for s in segments):
+        return False
+    last = segments[-1]
+    if re.search(r"/(19|20)\d\d/(0?[1-9]|1[0-2])/", path + "/"):
+        return True
+    if re.search(r"\d{5,}", last) or (len(segments) >= 2 and re.fullmatch(r"\d{4,}", last)):
+        return True
+    slug = re.sub(r"\.(s?html?|php|aspx?)$", "", last)
+    return slug.count("-") + slug.count("_") >= 3
