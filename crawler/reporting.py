@@ -38,8 +38,11 @@ def dump_json(document: Any, out: TextIO, indent: int | None = 2) -> None:
 
 
 def format_duration(span: timedelta) -> str:
-    """``2d 3h``, ``3h 20m``, ``45m``, ``0m``."""
-    minutes = int(span.total_seconds() // 60)
+    """``2d 3h``, ``3h 20m``, ``45m``, ``12s``."""
+    seconds = int(span.total_seconds())
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes = seconds // 60
     days, minutes = divmod(minutes, 24 * 60)
     hours, minutes = divmod(minutes, 60)
     if days:

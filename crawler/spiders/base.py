@@ -141,9 +141,33 @@ class NewsSpider(scrapy.Spider):
         return self.canonical(response.url)
 
     def parse_article(self, response: Response) -> Iterator[Article]:
-        if not isinstance(response, TextResponse):
-            self.crawler.stats.inc_value("newscrawl/non_text_article_pages")
-            logger.warning("not an HTML page, skipped: %s", response.url)
+        # A PDF, an image or an empty page at an article URL is refused with its
+        # reason: sent as a dropped item, so the run history keeps it in rejected_items.
+        from pipelines import RejectItem
+
+        declared = response.headers.get("Content-Type", b"").decode("latin-1")
+        mimetype = declared.split(";")[0].strip().lower()
+        problem = None
+        if not isinstance(response, TextResponse) or mimetype not in (
+            "", "text/html", "application/xhtml+xml", "text/plain"
+        ):
+            size = len(response.body)
+            problem = f"not an HTML page ({mimetype or 'no Content-Type'}, {size} bytes)"
+        elif not response.body.strip():
+            problem = f"empty page (HTTP {response.status}, {len(response.body)} bytes)"
+        if problem is not None:
+            if response.meta.get(GUESSED):
+                self.crawler.stats.inc_value("newscrawl/not_article_pages")
+                return  # only a guess that this link was an article
+            self.crawler.stats.inc_value("newscrawl/unreadable_article_pages")
+            logger.warning("%s: %s", problem, response.url)
+            self.crawler.signals.send_catch_log(
+                scrapy.signals.item_dropped,
+                item=Article(url=self.canonical(response.url), site=self.site.name),
+                response=response,
+                exception=RejectItem(problem, stage="fetch"),
+                spider=self,
+            )
             return
         if response.meta.get(GUESSED) and not looks_like_article_page(response.text, response.url):
             # A link guessed from its shape led to a section or tag page: not an item.
