@@ -323,7 +323,10 @@ def fill_from_page(article: Article, page: Page, html: str, site: Site) -> None:
         article.sources["title"] = found.source
         article.fallbacks.append("title")
     if not article.body and (found := generic.body()):
-        article.body, article.sources["body"] = found.value, found.source
+        paragraphs = found.value.split("\n\n")
+        if article.title and paragraphs and paragraphs[0] == article.title:
+            paragraphs = paragraphs[1:]  # extractors often keep the headline
+        article.body, article.sources["body"] = "\n\n".join(paragraphs) or None, found.source
         article.fallbacks.append("body")
     if not article.published_raw and (found := generic.published()):
         article.published_raw, article.sources["published_at"] = found.value, found.source

@@ -59,6 +59,15 @@ JSONLD_PATHS: dict[str, tuple[str, ...]] = {
     "tags": ("keywords",),
 }
 MIN_JSONLD_BODY = 200
+# Whole paragraphs that are page furniture, not article text, in any layout.
+BOILERPLATE = re.compile(
+    r"^(advertisement|advertising|anzeige|publicité|реклама|sponsored|"
+    r"(read|see) (more|also)\b.{0,120}|related( articles| stories)?:?.{0,120}|"
+    r"comments?\s*\(\d+\)|\d+ comments?|share (this|on)\b.{0,40}|"
+    r"(sign up|subscribe)\b.{0,160}|follow us\b.{0,80}|click here\b.{0,80}|"
+    r"(photo|image|picture)( credit)?:.{0,120}|©.{0,120})$",
+    re.IGNORECASE,
+)
 _SITE_SUFFIX = re.compile(r"\s+(\||–|—|-|::|·|•)\s+[^|–—]{2,60}$")
 
 
@@ -127,18 +136,61 @@ class GenericPage:
             )
         except Exception:  # noqa: BLE001
             return None
-        if not text:
+        return _clean_paragraphs(text.split("\n")) if text else None
+
+    @cached_property
+    def densest_block_body(self) -> str | None:
+        """The text of the element holding most of the page's running text.
+
+        Old table layouts put the story in a ``<td>`` or ``<font>`` with
+        ``<br>`` breaks, where news extractors made for modern markup find
+        nothing: score every block of text by its length and commas, credit
+        its parent (and half to the grandparent), take the best element.
+        """
+        from crawler.text import SKIP_TAGS
+
+        scores: dict[Any, float] = {}
+        root = self.page.selector.root
+        for el in root.iter():
+            if not isinstance(el.tag, str) or el.tag in SKIP_TAGS or el.tag == "a":
+                continue
+            for text in (el.text, *(child.tail for child in el)):
+                chunk = normalize_text(text or "")
+                if len(chunk) < 25:
+                    continue
+                score = 1 + chunk.count(",") + min(len(chunk) / 100, 3)
+                scores[el] = scores.get(el, 0) + score
+                parent = el.getparent()
+                if parent is not None:
+                    scores[parent] = scores.get(parent, 0) + score / 2
+        if not scores:
             return None
-        paragraphs = [normalize_text(p) for p in text.split("\n")]
-        return "\n\n".join(p for p in paragraphs if p) or None
+        best = max(scores, key=scores.get)
+        from crawler.text import element_paragraphs
+
+        paragraphs = [p for p in element_paragraphs(best) if not _mostly_links(best, p)]
+        return _clean_paragraphs(paragraphs)
 
     # ------------------------------------------------------------------ fields
 
+    @cached_property
+    def site_name(self) -> str | None:
+        name = self.page.selector.xpath('//meta[@property="og:site_name"]/@content').get()
+        return normalize_text(name) if name and name.strip() else None
+
+    def _without_site_name(self, title: str) -> str:
+        """``Headline | Site`` -> ``Headline`` when Site is the page's og:site_name."""
+        name = self.site_name
+        match = _SITE_SUFFIX.search(title)
+        if name and match and normalize_text(match.group(0)).endswith(name):
+            return title[: match.start()]
+        return title
+
     def title(self) -> Found | None:
         if values := self.jsonld("title"):
-            return Found(normalize_text(values[0]), "jsonld")
+            return Found(self._without_site_name(normalize_text(values[0])), "jsonld")
         if values := self.meta("title"):
-            return Found(values[0], "meta")
+            return Found(self._without_site_name(values[0]), "meta")
         h1 = self.page.selector.xpath("//h1")
         if h1:
             from crawler.text import element_paragraphs
@@ -153,6 +205,8 @@ class GenericPage:
     def body(self) -> Found | None:
         declared = next((v for v in self.jsonld("body") if len(v) >= MIN_JSONLD_BODY), None)
         extracted = self.trafilatura_body
+        if not extracted or len(extracted) < MIN_JSONLD_BODY:
+            extracted = self.densest_block_body or extracted
         if declared:
             declared_text = "\n\n".join(
                 p for p in (normalize_text(x) for x in re.split(r"\n\s*\n|\n", declared)) if p
@@ -228,6 +282,23 @@ class GenericPage:
             return True
         body = self.trafilatura_body
         return bool(body and len(body) >= 500)
+
+
+def _clean_paragraphs(paragraphs: list[str]) -> str | None:
+    kept = [p for p in (normalize_text(x) for x in paragraphs) if p and not BOILERPLATE.match(p)]
+    return "\n\n".join(kept) or None
+
+
+def _mostly_links(element: Any, paragraph: str) -> bool:
+    """Is this paragraph the text of links (a menu, a list of related stories)?"""
+    link_text = " ".join(
+        normalize_text("".join(a.itertext())) for a in element.iter("a") if a.text or len(a)
+    )
+    words = paragraph.split()
+    if len(words) > 40:
+        return False
+    linked = sum(1 for w in words if w in link_text)
+    return bool(words) and linked / len(words) > 0.6
 
 
 def looks_like_article_page(html: str, url: str) -> bool:

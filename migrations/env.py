@@ -7,6 +7,7 @@ from sqlalchemy import engine_from_config, pool
 
 from crawler.storage.database import database_url
 from crawler.storage.models import Base
+from crawler.storage.search import include_in_schema_comparison
 
 config = context.config
 target_metadata = Base.metadata
@@ -18,6 +19,9 @@ def run(connection) -> None:  # type: ignore[no-untyped-def]
         target_metadata=target_metadata,
         # SQLite cannot ALTER most things: batch mode copies the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
+        # The full-text index (migration 0004) is not in the models: autogenerate
+        # must not propose to drop it.
+        include_name=include_in_schema_comparison,
     )
     with context.begin_transaction():
         context.run_migrations()
