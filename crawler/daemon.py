@@ -557,7 +557,7 @@ class Daemon:
             )
         elif code == CONFIG_ERROR_EXIT:
             logger.error(
-                "%s/%s: not crawled, the site definition is invalid (see the message above)",
+                "%s/%s: not crawled, its site definition is invalid or gone (see the message above)",
                 child.site,
                 child.spider,
             )

@@ -59,11 +59,12 @@ JSONLD_PATHS: dict[str, tuple[str, ...]] = {
     "tags": ("keywords",),
 }
 MIN_JSONLD_BODY = 200
+MIN_GENERIC_BODY = 50  # shorter "bodies" are a menu or a caption
 # Whole paragraphs that are page furniture, not article text, in any layout.
 BOILERPLATE = re.compile(
     r"^(advertisement|advertising|anzeige|publicité|реклама|sponsored|"
     r"(read|see) (more|also)\b.{0,120}|related( articles| stories)?:?.{0,120}|"
-    r"comments?\s*\(\d+\)|\d+ comments?|share (this|on)\b.{0,40}|"
+    r"comments?\s*\(\d+\)|\d+ comments?|comments are (open|closed)\b.{0,160}|share (this|on)\b.{0,40}|"
     r"(sign up|subscribe)\b.{0,160}|follow us\b.{0,80}|click here\b.{0,80}|"
     r"(photo|image|picture)( credit)?:.{0,120}|©.{0,120})$",
     re.IGNORECASE,
@@ -132,11 +133,14 @@ class GenericPage:
                 include_tables=False,
                 include_images=False,
                 favor_precision=True,
-                deduplicate=True,
+                # Its deduplication remembers text across calls: results would
+                # depend on the pages extracted before.
+                deduplicate=False,
             )
         except Exception:  # noqa: BLE001
             return None
-        return _clean_paragraphs(text.split("\n")) if text else None
+        body = _clean_paragraphs(text.split("\n")) if text else None
+        return body if body and len(body) >= MIN_GENERIC_BODY else None
 
     @cached_property
     def densest_block_body(self) -> str | None:
@@ -145,7 +149,8 @@ class GenericPage:
         Old table layouts put the story in a ``<td>`` or ``<font>`` with
         ``<br>`` breaks, where news extractors made for modern markup find
         nothing: score every block of text by its length and commas, credit
-        its parent (and half to the grandparent), take the best element.
+        it and, at three quarters, its parent (so that several paragraphs
+        outweigh one), and take the best element.
         """
         from crawler.text import SKIP_TAGS
 
@@ -162,14 +167,15 @@ class GenericPage:
                 scores[el] = scores.get(el, 0) + score
                 parent = el.getparent()
                 if parent is not None:
-                    scores[parent] = scores.get(parent, 0) + score / 2
+                    scores[parent] = scores.get(parent, 0) + score * 0.75
         if not scores:
             return None
         best = max(scores, key=scores.get)
         from crawler.text import element_paragraphs
 
         paragraphs = [p for p in element_paragraphs(best) if not _mostly_links(best, p)]
-        return _clean_paragraphs(paragraphs)
+        body = _clean_paragraphs(paragraphs)
+        return body if body and len(body) >= MIN_GENERIC_BODY else None
 
     # ------------------------------------------------------------------ fields
 

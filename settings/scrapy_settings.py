@@ -21,9 +21,13 @@ AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
 DOWNLOAD_TIMEOUT = 30
-DOWNLOAD_MAXSIZE = 10 * 1024 * 1024
-DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 RETRY_TIMES = 2
+
+# Limits against hostile or broken sites; docs/robustness.md says what each does.
+DOWNLOAD_MAXSIZE = 10 * 1024 * 1024  # bytes per page, also after decompression
+DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
+REDIRECT_MAX_TIMES = 20  # redirects followed from one request (loops are never followed)
+CLOSESPIDER_PAGECOUNT = 50_000  # responses per crawl; then it ends as closespider_pagecount
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = os.environ.get("NEWSCRAWL_LOG_LEVEL", "INFO")
 
@@ -31,6 +35,16 @@ ITEM_PIPELINES = {
     "pipelines.clean.CleanPipeline": 100,
     "pipelines.validate.ValidatePipeline": 200,
     "pipelines.store.StorePipeline": 900,
+}
+DOWNLOADER_MIDDLEWARES = {
+    # Scrapy's own, replaced by subclasses that fix or report what they do
+    # (crawler/middlewares/robots.py and limits.py).
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "crawler.middlewares.robots.RobotsTxtMiddleware": 100,
+    "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
+    "crawler.middlewares.limits.SizeLimitMiddleware": 590,
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "crawler.middlewares.limits.RedirectLimitMiddleware": 600,
 }
 SPIDER_MIDDLEWARES = {
     "crawler.middlewares.incremental.IncrementalMiddleware": 800,
