@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -192,5 +193,21 @@ def datasette_command(
 def serve(
     database_file: Path, metadata_file: Path, host: str, port: int, open_browser: bool
 ) -> int:
-    """Run Datasette in the foreground until it stops; its exit status."""
-    return subprocess.call(datasette_command(database_file, metadata_file, host, port, open_browser))
+    """Run Datasette until it stops; its exit status. SIGINT and SIGTERM sent to
+    this process are passed on, so Datasette never outlives it."""
+    process = subprocess.Popen(
+        datasette_command(database_file, metadata_file, host, port, open_browser)
+    )
+
+    def pass_on(signum: int, _frame: object) -> None:
+        process.send_signal(signum)
+
+    previous = {sig: signal.signal(sig, pass_on) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        return process.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if process.poll() is None:
+            process.kill()
+            process.wait()

@@ -904,6 +904,11 @@ def _article_filters(args: argparse.Namespace, include_duplicates: bool):  # typ
     )
 
 
+def _count(number: int, noun: str) -> str:
+    """``2 warnings``, ``1 warning``, or "" for none."""
+    return f"{number} {noun}{'s' if number != 1 else ''}" if number else ""
+
+
 def _print_json(document: object) -> None:
     from crawler.reporting import dump_json
 
@@ -1096,8 +1101,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         Column("same", field("articles_unchanged"), align_right=True),
         Column("rejected", field("items_rejected"), align_right=True),
         Column("errors", field("errors"), align_right=True),
-        Column("health", lambda r: f"{len(r['health_warnings'])} warnings"
-               if r["health_warnings"] else "ok"),
+        Column("health", lambda r: _count(len(r["health_warnings"] or []), "warning") or "ok"),
     ]
     print(format_table(columns, rows, below=notes))
     return 0

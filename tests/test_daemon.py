@@ -444,14 +444,16 @@ def test_jobs_run_on_schedule_a_down_site_fails_alone_and_sigterm_exits_cleanly(
 def test_a_slow_crawl_never_overlaps_itself_and_a_hanging_one_times_out(
     sites, archive, database_url, daemons
 ):
-    with SlowSite({"/slow/": 2.0, "/hang/": 120.0}) as server:
+    with SlowSite({"/slow/": 2.0, "/hang/": 120.0, "/stuck/": 120.0}) as server:
         write_site(sites, simple_site("slow", server.url, "/slow/", articles={"every": "1s"}))
         hang = simple_site("hang", server.url, "/hang/", articles={"every": "1s"})
         hang["schedule"]["timeout"] = "5s"
         write_site(sites, hang)
+        # Runs once, for as long as the test: running when the daemon is stopped.
+        write_site(sites, simple_site("stuck", server.url, "/stuck/", articles={"every": "1h"}))
         daemon = daemons(
-            database_url, sites, "--site", "slow", "--site", "hang",
-            "--kill-after", "1", "--grace", "0.5",
+            database_url, sites, "--site", "slow", "--site", "hang", "--site", "stuck",
+            "--max-crawls", "3", "--kill-after", "1", "--grace", "0.5",
         )  # fmt: skip
 
         # The interval (1 s) is shorter than a crawl (2 s and more): runs are
@@ -469,17 +471,21 @@ def test_a_slow_crawl_never_overlaps_itself_and_a_hanging_one_times_out(
         assert timed_out["finish_reason"].startswith("timeout: still running after 5s")
         assert "maximum number of running instances reached" in daemon.log_text()
 
-        # Stopped while crawls run, with a short grace: they are stopped and
-        # their runs end as interrupted; the daemon still exits 0.
-        wait_for(lambda: runs(archive, "hang", "running"), "a hanging run in progress", daemon)
+        # Stopped while a crawl runs, with a short grace: the crawl is stopped
+        # (SIGTERM, then SIGKILL) and its run ends as interrupted; exit status 0.
+        stuck = wait_for(lambda: runs(archive, "stuck", "running"), "the stuck run", daemon)
         assert daemon.stop(signal.SIGTERM) == 0
     assert runs(archive, status="running") == []
     assert_no_overlap(runs(archive, "slow"))
-    interrupted = runs(archive, "hang", "interrupted")
-    assert interrupted and all(
-        "the daemon stopped and the crawl did not finish within 0.5s" in r["finish_reason"]
-        for r in interrupted
+    assert_no_overlap(runs(archive, "hang"))
+    [row] = runs(archive, "stuck")
+    assert (row["id"], row["status"]) == (stuck[0]["id"], "interrupted")
+    assert row["finish_reason"] == (
+        "interrupted: the daemon stopped and the crawl did not finish within 0.5s"
     )
+    log = daemon.log_text()
+    assert "stopping 1 crawl(s) (SIGTERM): stuck/articles" in log or "stopping 2 crawl(s)" in log
+    assert "killing" in log  # Scrapy waits for the download in flight: SIGKILL after 1 s
 
 
 def test_after_sigkill_a_restart_marks_the_orphaned_run_and_resumes(
