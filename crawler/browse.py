@@ -182,8 +182,17 @@ def datasette_command(
     database_file: Path, metadata_file: Path, host: str, port: int, open_browser: bool
 ) -> list[str]:
     command = [
-        sys.executable, "-m", "datasette", "serve", str(database_file),
-        "--metadata", str(metadata_file), "--host", host, "--port", str(port),
+        sys.executable,
+        "-m",
+        "datasette",
+        "serve",
+        str(database_file),
+        "--metadata",
+        str(metadata_file),
+        "--host",
+        host,
+        "--port",
+        str(port),
     ]
     if open_browser:
         command.append("--open")

@@ -922,7 +922,8 @@ def cmd_articles(args: argparse.Namespace) -> int:
     engine = _archive_engine(args.database)
     if engine is None:
         return NOT_FOUND_EXIT
-    rows = list_articles(engine, _article_filters(args, args.include_duplicates), args.limit or None)
+    filters = _article_filters(args, args.include_duplicates)
+    rows = list_articles(engine, filters, args.limit or None)
     if args.json:
         _print_json(rows)
     elif not rows:
@@ -966,7 +967,12 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     from crawler.reporting import Column, field, format_table
-    from crawler.storage.search import SearchQueryError, mark_snippet, search_articles, split_snippet
+    from crawler.storage.search import (
+        SearchQueryError,
+        mark_snippet,
+        search_articles,
+        split_snippet,
+    )
 
     engine = _archive_engine(args.database)
     if engine is None:

@@ -185,11 +185,8 @@ def format_article(
             f"  {revision['version']}  until {table_time(revision['captured_at'])}  "
             f"{revision['title']}"
         )
-    lines.append(
-        f"  {article['version']}  current since "
-        f"{table_time(revisions[-1]['captured_at']) if revisions else table_time(article['first_seen_at'])}"
-        f"  {article['title']}"
-    )
+    since = revisions[-1]["captured_at"] if revisions else article["first_seen_at"]
+    lines.append(f"  {article['version']}  current since {table_time(since)}  {article['title']}")
     if diffs is not None:
         if not diffs:
             lines += ["", "No earlier versions: nothing to compare."]

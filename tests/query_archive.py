@@ -139,7 +139,9 @@ article: {body: p}
 """
 
 
-def article_html(title: str, paragraphs: list[str], published: str, author: str, section: str) -> str:
+def article_html(
+    title: str, paragraphs: list[str], published: str, author: str, section: str
+) -> str:
     body = "".join(f"<p>{p}</p>" for p in paragraphs)
     return (
         f"<html><head><title>{title}</title></head><body><h1>{title}</h1>"

@@ -150,8 +150,18 @@ class ArticleFilters:
 
 
 LISTING_COLUMNS = (
-    "id", "site", "published_at", "title", "url", "author", "section", "tags", "language",
-    "first_seen_at", "version", "duplicate_of",
+    "id",
+    "site",
+    "published_at",
+    "title",
+    "url",
+    "author",
+    "section",
+    "tags",
+    "language",
+    "first_seen_at",
+    "version",
+    "duplicate_of",
 )
 
 
@@ -179,11 +189,7 @@ def iter_articles(
     """Every column of the matching articles, by id, streamed: rows are fetched
     ``batch_size`` at a time (a server-side cursor on PostgreSQL), so memory
     stays flat however large the archive."""
-    stmt = (
-        select(ArticleRow.__table__)
-        .where(*filters.conditions())
-        .order_by(ArticleRow.id)
-    )
+    stmt = select(ArticleRow.__table__).where(*filters.conditions()).order_by(ArticleRow.id)
     with engine.connect() as conn:
         result = conn.execution_options(stream_results=True, yield_per=batch_size).execute(stmt)
         for row in result.mappings():
@@ -209,9 +215,11 @@ def find_article(engine: Engine, reference: str) -> dict | None:
             row = conn.execute(select(a).where(a.id == int(reference))).mappings().first()
             return dict(row) if row is not None else None
         candidates = _url_candidates(reference)
-        row = conn.execute(
-            select(a).where(a.url.in_(candidates)).order_by(a.id).limit(1)
-        ).mappings().first()
+        row = (
+            conn.execute(select(a).where(a.url.in_(candidates)).order_by(a.id).limit(1))
+            .mappings()
+            .first()
+        )
         if row is None:
             alias = (
                 select(ArticleAliasRow.article_id)

@@ -146,7 +146,7 @@ def _search_postgresql(
     )
     options = (
         f"StartSel={MATCH_START}, StopSel={MATCH_END}, MaxWords={SNIPPET_WORDS}, "
-        f"MinWords={SNIPPET_WORDS // 2}, MaxFragments=2, FragmentDelimiter=\" {ELLIPSIS} \""
+        f'MinWords={SNIPPET_WORDS // 2}, MaxFragments=2, FragmentDelimiter=" {ELLIPSIS} "'
     )
     headline = func.ts_headline(config, ranked.c.body, tsquery, options)
     stmt = select(
