@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint install clean bench bench-query
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; run make PYTHON=/path/to/python3.11"; exit 1; }
@@ -20,6 +20,12 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Benchmarks write bench/results/*.json and print Markdown tables (docs/performance.md).
+bench: bench-query
+
+bench-query: $(STAMP)
+	$(BIN)/python bench/query_bench.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check crawler pipelines settings migrations tests

@@ -87,6 +87,24 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("--name", help="site name (default: from the host name)")
     new.add_argument("-o", "--output", metavar="FILE", help="write the YAML here (default: stdout)")
 
+    worker = sub.add_parser(
+        "worker", help="crawl from the shared Redis queue (needs NEWSCRAWL_REDIS_URL)"
+    )
+    worker.add_argument("--site", help="only this site (default: every site)")
+    worker.add_argument(
+        "--max-crawls", type=int, default=2, help="crawls this worker runs at once (default 2)"
+    )
+    worker.add_argument(
+        "--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
+        help="a Scrapy setting for the crawls (repeatable)",
+    )
+    _add_database(worker)
+    enqueue = sub.add_parser(
+        "enqueue", help="ask the workers for one crawl of a site (needs NEWSCRAWL_REDIS_URL)"
+    )
+    enqueue.add_argument("site")
+    enqueue.add_argument("--spider", choices=(*SPIDERS, "all"), default="all")
+
     extract = sub.add_parser(
         "extract", help="extract one page (a file, standard input or a URL) and print it"
     )
@@ -195,6 +213,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return cmd_demo_site(args)
     if args.command == "extract":
         return cmd_extract(args)
+    if args.command == "worker":
+        return cmd_worker(args)
+    if args.command == "enqueue":
+        return cmd_enqueue(args)
     if args.command == "summary":
         return cmd_summary(args)
     if args.command == "db":
@@ -415,6 +437,39 @@ def cmd_sites(args: argparse.Namespace) -> int:
             s for s, part in (("articles", site.listing), ("top_stories", site.top_stories)) if part
         ]
         print(f"{name:<16}{site.base_url:<40}{', '.join(spiders):<24}{site.source_file}")
+    return 0
+
+
+def _redis_url_or_exit() -> str:
+    from crawler.distributed import REDIS_URL_ENV, redis_url
+
+    url = redis_url()
+    if not url:
+        raise SystemExit(f"newscrawl: set {REDIS_URL_ENV} (e.g. redis://127.0.0.1:6379/0)")
+    return url
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import logging
+
+    from crawler.worker import Worker
+
+    url = _redis_url_or_exit()
+    if args.site:
+        get_site(args.site)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    return Worker(
+        url, args.database, args.site, args.max_crawls, settings=_parse_settings(args.settings)
+    ).run()
+
+
+def cmd_enqueue(args: argparse.Namespace) -> int:
+    from crawler.distributed import enqueue_crawl
+
+    url = _redis_url_or_exit()
+    for spider in _spiders_for(args.site, args.spider):
+        enqueue_crawl(url, args.site, spider)
+        print(f"enqueued a crawl of {args.site}/{spider}")
     return 0
 
 
@@ -643,12 +698,17 @@ def cmd_schedule(args: argparse.Namespace) -> int:
     if not jobs:
         print("No jobs: no configured site has an enabled schedule.")
         return 0
-    print(f"{'site':<16}{'spider':<13}{'schedule':<34}{'timeout':>9}{'grace':>8}  next run")
+    site_width = max(16, *(len(spec.site) + 2 for spec in specs))
+    schedule_width = max(34, *(len(job["schedule"]) + 2 for job in jobs))
+    print(
+        f"{'site':<{site_width}}{'spider':<13}{'schedule':<{schedule_width}}"
+        f"{'timeout':>7}{'grace':>8}  next run"
+    )
     for job, spec in zip(jobs, specs, strict=True):
         nxt = _next_run_text(job["next_run"], job["next_run_source"])
         print(
-            f"{spec.site:<16}{spec.spider:<13}{spec.describe():<34}"
-            f"{format_duration(spec.timeout):>9}"
+            f"{spec.site:<{site_width}}{spec.spider:<13}{job['schedule']:<{schedule_width}}"
+            f"{format_duration(spec.timeout):>7}"
             f"{format_duration(job['misfire_grace_seconds']):>8}  {nxt}"
         )
     return 0
@@ -662,6 +722,19 @@ RUN_FIELDS = (
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from crawler.storage.database import database_url, safe_url
+
+    try:
+        return _print_status(args)
+    except SQLAlchemyError as exc:
+        url = safe_url(database_url(args.database))
+        print(f"newscrawl: cannot read the database {url}: {exc}", file=sys.stderr)
+        return 1
+
+
+def _print_status(args: argparse.Namespace) -> int:
     import json
     from datetime import UTC, datetime
 

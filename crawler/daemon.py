@@ -275,7 +275,9 @@ class Daemon:
                 exc.holder.describe(),
             )
             return LEASE_HELD_EXIT
-        self._renewer = LeaseRenewer(self.engine, lease, self.options.lease_ttl).start()
+        self._renewer = LeaseRenewer(
+            self.engine, lease, self.options.lease_ttl, on_lost=self._on_lease_lost
+        ).start()
         try:
             for orphan in mark_orphaned_runs(self.engine, self.host):
                 logger.warning(
@@ -305,7 +307,14 @@ class Daemon:
             self._renewer.stop(release=True)
             self._restore_signal_handlers()
         logger.info("newscrawl daemon stopped")
-        return 0
+        return 1 if self._renewer.lost else 0
+
+    def _on_lease_lost(self) -> None:
+        # Another daemon took over this database's scheduler (this one could not
+        # renew its lease for too long): two schedulers must not share a job store.
+        logger.error("the daemon lease was taken over by another daemon: stopping")
+        self.stopping.set()
+        self._shutdown_scheduler()
 
     # ------------------------------------------------------------------ signals
 
@@ -350,7 +359,8 @@ class Daemon:
                 "%s received: no new crawls; a second signal stops running crawls at once",
                 signal.Signals(signum).name,
             )
-        assert self.scheduler is not None
+        if self.scheduler is None:
+            return  # not built yet: run() sees `stopping` and does not start it
         try:
             self.scheduler.shutdown(wait=False)
         except SchedulerNotRunningError:
@@ -557,7 +567,8 @@ class Daemon:
             )
         elif code == CONFIG_ERROR_EXIT:
             logger.error(
-                "%s/%s: not crawled, its site definition is invalid or gone (see the message above)",
+                "%s/%s: not crawled, its site definition is invalid or gone "
+                "(see the message above)",
                 child.site,
                 child.spider,
             )

@@ -56,4 +56,20 @@ EXTENSIONS = {
 # The archive. Any SQLAlchemy URL; the default is a SQLite file in the working folder.
 NEWSCRAWL_DATABASE_URL = os.environ.get("NEWSCRAWL_DATABASE_URL", "sqlite:///newscrawl.db")
 STORE_BATCH_SIZE = 100
+# While the database is unreachable, items wait in a local spool (pipelines/store.py):
+# by default ~/.local/state/newscrawl/spool. A crawl waits up to STORE_OUTAGE_WAIT
+# seconds at its end for the database; what is left is written by the next crawl.
+NEWSCRAWL_SPOOL_DIR = os.environ.get("NEWSCRAWL_SPOOL_DIR", "")
+STORE_OUTAGE_WAIT = 60
 INCREMENTAL_BATCH_SIZE = 100
+
+# Distributed crawling (docs/scaling.md): with NEWSCRAWL_REDIS_URL set, crawls
+# share a request queue and duplicate filter in Redis through scrapy-redis.
+NEWSCRAWL_WORKER_IDLE_SECONDS = 5.0
+REDIS_URL = os.environ.get("NEWSCRAWL_REDIS_URL") or None
+if REDIS_URL:
+    SCHEDULER = "crawler.distributed.SiteScheduler"
+    SCHEDULER_PERSIST = True  # the queue outlives any one worker
+    SCHEDULER_QUEUE_CLASS = "scrapy_redis.queue.PriorityQueue"
+    DUPEFILTER_CLASS = "scrapy_redis.dupefilter.RFPDupeFilter"
+    EXTENSIONS["crawler.distributed.WorkerIdle"] = 200

@@ -33,6 +33,7 @@ class Reply:
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # the default 5 drops connections a crawl opens at once
 
     def handle_error(self, request: object, client_address: object) -> None:
         pass  # clients that hang up early (timeouts, size limits) are expected here
@@ -82,7 +83,7 @@ class ScriptedSite:
                 pass
 
         self._server = _Server(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
         self._thread.start()
 
     def _next_reply(self, path: str) -> Reply:
@@ -139,3 +140,49 @@ class ScriptedSite:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+# --------------------------------------------------------------------------- pages
+
+WORDS = (
+    "council harbour budget vote river school library road market hospital tram bridge "
+    "station festival museum park housing water energy police court mayor report plan "
+    "district residents project funding minister agreement talks border region season"
+).split()
+
+
+def paragraphs(seed: int, count: int = 3, words: int = 40) -> list[str]:
+    """``count`` paragraphs of text unique to ``seed``."""
+    import random
+
+    rng = random.Random(seed)
+    return [
+        " ".join(rng.choice(WORDS) for _ in range(words)).capitalize() + "."
+        for _ in range(count)
+    ]
+
+
+def article_html(title: str, body: list[str], head: str = "") -> str:
+    text = "".join(f"<p>{p}</p>" for p in body)
+    return (
+        f"<html><head><title>{title}</title>{head}</head>"
+        f'<body><h1>{title}</h1><div class="story">{text}</div></body></html>'
+    )
+
+
+def listing_html(links: list[str], next_page: str | None = None) -> str:
+    items = "".join(f'<li><a href="{href}">story</a></li>' for href in links)
+    nxt = f'<a rel="next" href="{next_page}">Next</a>' if next_page else ""
+    return f'<html><body><ul class="news">{items}</ul>{nxt}</body></html>'
+
+
+def site_definition(name: str, base_url: str, start_urls: list[str], **listing: object) -> str:
+    """A site whose listing pages are ``listing_html`` and articles ``article_html``."""
+    extra = "".join(f"  {key}: {value}\n" for key, value in listing.items())
+    return (
+        f"name: {name}\nbase_url: {base_url}/\n"
+        f"listing:\n  start_urls: {start_urls}\n"
+        f"  article_links: 'ul.news a::attr(href)'\n"
+        f"  next_page: 'a[rel=\"next\"]::attr(href)'\n{extra}"
+        f"article:\n  body: 'div.story'\n  min_body_length: 50\n"
+    )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -436,9 +437,10 @@ def test_jobs_run_on_schedule_a_down_site_fails_alone_and_sigterm_exits_cleanly(
         runs(archive, "demo2")
     )
     # The run log: one line per start and one per end with the counts.
-    assert log.count("demo/articles: crawl started") == len(demo_runs)
-    assert f"run {demo_runs[0]['id']} demo/articles finished (finished) in" in log
-    assert "pages " in log and "new " in log
+    assert log.count("demo/articles: crawl started") >= len(demo_runs)
+    for run in demo_runs:
+        assert f"run {run['id']} demo/articles finished (finished) in" in log
+    assert f"pages {demo_runs[0]['pages_fetched']}, new {demo_runs[0]['articles_new']}," in log
 
 
 def test_a_slow_crawl_never_overlaps_itself_and_a_hanging_one_times_out(
@@ -484,8 +486,9 @@ def test_a_slow_crawl_never_overlaps_itself_and_a_hanging_one_times_out(
         "interrupted: the daemon stopped and the crawl did not finish within 0.5s"
     )
     log = daemon.log_text()
-    assert "stopping 1 crawl(s) (SIGTERM): stuck/articles" in log or "stopping 2 crawl(s)" in log
-    assert "killing" in log  # Scrapy waits for the download in flight: SIGKILL after 1 s
+    # SIGTERM first; Scrapy then waits for the download in flight, so SIGKILL.
+    assert re.search(r"stopping \d crawl\(s\) \(SIGTERM\): .*stuck/articles", log)
+    assert re.search(r"killing \d crawl\(s\) \(SIGKILL\): .*stuck/articles", log)
 
 
 def test_after_sigkill_a_restart_marks_the_orphaned_run_and_resumes(

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 from crawler.storage.locks import (
     LeaseHeld,
+    LeaseRenewer,
     acquire_lease,
     lease_holder,
     mark_orphaned_runs,
@@ -155,3 +156,17 @@ def test_a_reused_pid_is_not_the_process_that_held_the_lease():
     assert not process_alive(me, since=datetime.now(UTC) - timedelta(days=30))
     assert not process_alive(dead_pid())
     assert not process_alive(0) and not process_alive(None)
+
+
+def test_a_holder_whose_lease_was_taken_over_is_told(store):
+    lease, _ = acquire_lease(store.engine, "demo", "articles", ttl=2)
+    lost = threading.Event()
+    renewer = LeaseRenewer(store.engine, lease, ttl=2, on_lost=lost.set).start()
+    try:
+        with store.engine.begin() as conn:  # another process took it over
+            conn.execute(update(CrawlLockRow).values(owner="crawler-2:4242:x"))
+        assert lost.wait(timeout=10)
+        assert renewer.lost
+    finally:
+        renewer.stop(release=True)
+    assert lease_holder(store.engine, "demo", "articles").owner == "crawler-2:4242:x"

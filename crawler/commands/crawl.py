@@ -47,7 +47,9 @@ class Command(ScrapyCrawlCommand):
             print(f"newscrawl: {exc}", file=sys.stderr)
             self.exitcode = CONFIG_ERROR_EXIT
             return
-        renewer = self._take_lease(args[0] if args else None, site)
+        # Workers of a distributed crawl share the crawl instead of locking it.
+        worker = str(opts.spargs.get("worker", "")).lower() not in ("", "0", "false", "no", "off")
+        renewer = None if worker else self._take_lease(args[0] if args else None, site)
         if self.exitcode:
             return
         try:
@@ -89,7 +91,5 @@ class Command(ScrapyCrawlCommand):
             self.exitcode = 1
             return None
         if takeover is not None:
-            logger.warning(
-                "took over the lease of %s/%s: %s", site, spider, takeover.reason
-            )
+            logger.warning("took over the lease of %s/%s: %s", site, spider, takeover.reason)
         return LeaseRenewer(engine, lease, ttl).start()

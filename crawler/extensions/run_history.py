@@ -19,7 +19,15 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from crawler.health import HEALTH_FIELDS, fill_rates, health_warnings
+from crawler.outcomes import run_notes
 from crawler.storage.database import database_url
+from crawler.storage.spool import (
+    database_unreachable,
+    get_spool,
+    rejected_record,
+    run_end_record,
+    spool_dir,
+)
 from crawler.storage.store import Store
 from pipelines import OutsideDateRange, RejectItem
 
@@ -107,11 +115,13 @@ class RunHistory:
             return
         stats = self.crawler.stats
         rejected, self.rejected = self.rejected, []
-        await asyncio.to_thread(self.store.save_rejected, rejected)
         pages = stats.get_value("response_received_count", 0)
         status, finish_reason = run_status(
             reason, pages, stats.get_value("downloader/exception_count", 0)
         )
+        # What servers and limits kept out, and what an unreachable database did.
+        notes = run_notes(stats.get_stats(), self.crawler.settings.getint("DOWNLOAD_MAXSIZE"))
+        finish_reason = "; ".join([finish_reason, *notes])
         counts = {
             "pages_fetched": pages,
             "articles_new": stats.get_value("newscrawl/articles_new", 0),
@@ -122,10 +132,35 @@ class RunHistory:
             "pages_skipped_known": stats.get_value("newscrawl/skipped_known", 0),
             "errors": stats.get_value("log_count/ERROR", 0),
         }
-        counts.update(await self._health(spider, stats))
-        await asyncio.to_thread(
-            self.store.finish_run, self.run_id, status, counts, finish_reason
-        )
+        try:
+            await asyncio.to_thread(self.store.save_rejected, rejected)
+            rejected = []
+            counts.update(await self._health(spider, stats))
+            await asyncio.to_thread(
+                self.store.finish_run, self.run_id, status, counts, finish_reason
+            )
+        except Exception as exc:
+            if not database_unreachable(exc):
+                raise
+            # The row and the rejected items wait in the spool for the next crawl.
+            ended = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+            finish_reason += f"; this row written later from the spool (the crawl ended {ended} UTC)"
+            spool = get_spool(
+                spool_dir(self.crawler.settings.get("NEWSCRAWL_SPOOL_DIR")), self.database_url
+            )
+            if rejected:
+                await asyncio.to_thread(spool.append, rejected_record(rejected))
+            await asyncio.to_thread(
+                spool.append, run_end_record(self.run_id, status, counts, finish_reason)
+            )
+            logger.error(
+                "run %s %s (%s), but the database is unreachable: its row waits in the spool %s",
+                self.run_id,
+                status,
+                finish_reason,
+                spool.path,
+            )
+            return
         logger.info(
             "run %s %s (%s): %s",
             self.run_id,

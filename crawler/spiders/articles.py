@@ -62,7 +62,7 @@ class ArticlesSpider(NewsSpider):
         self.guess_links = self.listing.discover and self._include is None
         self.sitemaps_read = 0
 
-    async def start(self) -> AsyncIterator[scrapy.Request]:
+    async def seed_requests(self) -> AsyncIterator[scrapy.Request]:
         for url in self.listing.start_urls:
             yield self.listing_request(url, page=1)
         for url in self.listing.feeds:

@@ -3,8 +3,9 @@ turning an article page into an item."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -105,6 +106,26 @@ class NewsSpider(scrapy.Spider):
             raise ValueError("-a since= must be before -a until=")
         self.date_range = self.since is not None or self.until is not None
         self.refetch = parse_bool("refetch", refetch)
+        # A worker of a distributed crawl names itself: -a worker=HOST:PID.
+        self.worker = str(kwargs.get("worker") or "").strip().lower() not in FALSE_WORDS
+
+    async def start(self) -> AsyncIterator[scrapy.Request]:
+        """The crawl's start requests; with Redis, into the shared queue (once per
+        crawl, by whichever process begins it: see crawler/distributed.py)."""
+        redis_url = self.settings.get("REDIS_URL") if hasattr(self, "crawler") else None
+        if redis_url:
+            from crawler.distributed import begin_crawl
+
+            if not await asyncio.to_thread(
+                begin_crawl, redis_url, self.site.name, self.name, self.worker
+            ):
+                return  # a worker helping with a crawl another process began
+        async for request in self.seed_requests():
+            yield request
+
+    async def seed_requests(self) -> AsyncIterator[scrapy.Request]:
+        raise NotImplementedError
+        yield  # pragma: no cover - makes this an async generator
 
     def canonical(self, url: str) -> str:
         return site_canonical_url(url, self.site)
@@ -179,7 +200,11 @@ class NewsSpider(scrapy.Spider):
             self.site,
             fetched_at=datetime.now(UTC),
         )
-        requested = self.canonical(response.request.url if response.request else response.url)
+        # The link as followed: before any redirect (response.request is the last hop).
+        chain = response.meta.get("redirect_urls") or [
+            response.request.url if response.request else response.url
+        ]
+        requested = self.canonical(chain[0])
         if requested != article.url:
             article.requested_url = requested
         yield article

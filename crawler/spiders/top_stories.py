@@ -28,7 +28,7 @@ class TopStoriesSpider(NewsSpider):
             raise ValueError(f"site {self.site.name!r} has no 'top_stories' section")
         self.rules: TopStoriesRules = self.site.top_stories
 
-    async def start(self) -> AsyncIterator[scrapy.Request]:
+    async def seed_requests(self) -> AsyncIterator[scrapy.Request]:
         for url in self.rules.pages:
             yield scrapy.Request(url, callback=self.parse_top_stories, dont_filter=True)
 

@@ -291,10 +291,17 @@ def release_lease(engine: Engine, lease: Lease) -> bool:
 class LeaseRenewer:
     """Renews a lease from a background thread until stopped."""
 
-    def __init__(self, engine: Engine, lease: Lease, ttl: float = DEFAULT_LEASE_TTL) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        lease: Lease,
+        ttl: float = DEFAULT_LEASE_TTL,
+        on_lost: Callable[[], None] | None = None,
+    ) -> None:
         self.engine = engine
         self.lease = lease
         self.ttl = ttl
+        self.on_lost = on_lost
         self.lost = False
         self._stop = threading.Event()
         self._thread = threading.Thread(
@@ -316,6 +323,8 @@ class LeaseRenewer:
                         self.lease.site,
                         self.lease.spider,
                     )
+                    if self.on_lost is not None:
+                        self.on_lost()
                     return
             except Exception as exc:  # a database hiccup: try again next time
                 logger.warning(

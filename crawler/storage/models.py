@@ -115,7 +115,11 @@ class TopStoryRow(Base):
     page_url: Mapped[str] = mapped_column(Text)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id", ondelete="SET NULL"))
 
-    __table_args__ = (Index("ix_top_stories_site_captured_at", "site", "captured_at"),)
+    __table_args__ = (
+        Index("ix_top_stories_site_captured_at", "site", "captured_at"),
+        # The latest snapshot of a page at a time (newscrawl top-stories --at).
+        Index("ix_top_stories_site_page_url_captured_at", "site", "page_url", "captured_at"),
+    )
 
 
 class CrawlRunRow(Base):

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Engine, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, func, select
 
 from crawler.storage.models import (
     ArticleAliasRow,
@@ -258,7 +258,7 @@ def article_titles(engine: Engine, ids: list[int]) -> dict[int, str]:
         return {}
     stmt = select(ArticleRow.id, ArticleRow.title).where(ArticleRow.id.in_(ids))
     with engine.connect() as conn:
-        return dict(conn.execute(stmt).tuples().all())
+        return {id_: title for id_, title in conn.execute(stmt)}
 
 
 # --------------------------------------------------------------------------- top stories
@@ -266,31 +266,45 @@ def article_titles(engine: Engine, ids: list[int]) -> dict[int, str]:
 TOP_STORY_COLUMNS = ("site", "page_url", "captured_at", "rank", "title", "url", "article_id")
 
 
+def top_story_pages(conn: Connection, site: str | None = None) -> list[tuple[str, str]]:
+    """Every (site, page_url) with snapshots, walked through the index one page
+    at a time, so the cost grows with the number of pages, not of rows."""
+    t = TopStoryRow
+    scope = [t.site == site] if site is not None else []
+    first = select(t.site, t.page_url).where(*scope).order_by(t.site, t.page_url).limit(1)
+    pages: list[tuple[str, str]] = []
+    row = conn.execute(first).first()
+    while row is not None:
+        pages.append((row[0], row[1]))
+        # Two seeks (the next page of this site, else the next site) rather
+        # than one row-value comparison, which SQLite answers by scanning.
+        following = conn.execute(first.where(t.site == row[0], t.page_url > row[1])).first()
+        if following is None and site is None:
+            following = conn.execute(first.where(t.site > row[0])).first()
+        row = following
+    return pages
+
+
 def top_stories_at(engine: Engine, at: datetime, site: str | None = None) -> list[dict]:
     """The top stories as they stood at ``at``: of every top-stories page, the
     latest snapshot captured at or before it, in rank order."""
     t = TopStoryRow
-    scope = [t.captured_at <= at]
-    if site is not None:
-        scope.append(t.site == site)
-    latest = (
-        select(t.site, t.page_url, func.max(t.captured_at).label("captured_at"))
-        .where(*scope)
-        .group_by(t.site, t.page_url)
-        .subquery()
-    )
-    stmt = (
-        select(*(getattr(t, name) for name in TOP_STORY_COLUMNS))
-        .join(
-            latest,
-            (t.site == latest.c.site)
-            & (t.page_url == latest.c.page_url)
-            & (t.captured_at == latest.c.captured_at),
-        )
-        .order_by(t.site, t.page_url, t.rank)
-    )
+    out: list[dict] = []
     with engine.connect() as conn:
-        return [dict(row) for row in conn.execute(stmt).mappings()]
+        for page_site, page_url in top_story_pages(conn, site):
+            on_page = (t.site == page_site, t.page_url == page_url)
+            latest = (
+                select(func.max(t.captured_at))
+                .where(*on_page, t.captured_at <= at)
+                .scalar_subquery()
+            )
+            stmt = (
+                select(*(getattr(t, name) for name in TOP_STORY_COLUMNS))
+                .where(*on_page, t.captured_at == latest)
+                .order_by(t.rank)
+            )
+            out.extend(dict(row) for row in conn.execute(stmt).mappings())
+    return out
 
 
 def top_stories_between(

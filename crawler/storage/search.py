@@ -5,7 +5,7 @@ SQLite: the FTS5 table ``articles_fts`` (migration 0004), queried with
 above the body, a body excerpt from ``snippet()``. PostgreSQL: the generated
 ``articles.search_vector`` column (title weight A, body B) and its GIN index,
 queried with ``websearch_to_tsquery('simple', ...)``, ranked by
-``ts_rank_cd()``, an excerpt from ``ts_headline()``.
+``ts_rank_cd()`` with the same title weighting, an excerpt from ``ts_headline()``.
 
 The query text is always a bound parameter. A query FTS5 cannot parse raises
 :class:`SearchQueryError` with SQLite's reason; ``websearch_to_tsquery``
@@ -29,7 +29,8 @@ POSTGRESQL_SEARCH_INDEX = "ix_articles_search_vector"
 # The text search configuration of search_vector (see migration 0004).
 POSTGRESQL_TEXT_SEARCH_CONFIG = "simple"
 
-# bm25() column weights: a word in the title counts ten times one in the body.
+# Ranking weights, bm25() on SQLite, ts_rank_cd() on PostgreSQL: a word in the
+# title counts as much as ten in the body.
 TITLE_WEIGHT = 10.0
 BODY_WEIGHT = 1.0
 SNIPPET_WORDS = 24
@@ -85,9 +86,9 @@ def include_in_schema_comparison(name: str | None, type_: str, parent_names: dic
 
 
 def search_articles(
-    engine: Engine, query: str, filters: ArticleFilters, limit: int = 20
+    engine: Engine, query: str, filters: ArticleFilters, limit: int | None = 20
 ) -> list[SearchHit]:
-    """Articles matching ``query``, best first."""
+    """Articles matching ``query``, best first; ``limit`` None for all."""
     if not query.strip():
         raise SearchQueryError("the query is empty")
     if engine.dialect.name == "sqlite":
@@ -103,38 +104,52 @@ def _hit_columns() -> list:
 
 
 def _search_sqlite(
-    engine: Engine, query: str, filters: ArticleFilters, limit: int
+    engine: Engine, query: str, filters: ArticleFilters, limit: int | None
 ) -> list[SearchHit]:
     fts_table = table(SQLITE_FTS_TABLE, column("rowid"))
     fts = literal_column(SQLITE_FTS_TABLE)  # FTS5's hidden column named after its table
+    match = fts.op("MATCH")(bindparam("query", query))
     bm25 = func.bm25(fts, TITLE_WEIGHT, BODY_WEIGHT, type_=Float)
-    snippet = func.snippet(fts, 1, MATCH_START, MATCH_END, ELLIPSIS, SNIPPET_WORDS)
-    stmt = (
-        select(*_hit_columns(), (-bm25).label("score"), snippet.label("snippet"))
+    ranked = (
+        select(*_hit_columns(), (-bm25).label("score"))
         .select_from(fts_table)
         .join(ArticleRow, ArticleRow.id == fts_table.c.rowid)
-        .where(fts.op("MATCH")(bindparam("query", query)), *filters.conditions())
+        .where(match, *filters.conditions())
         .order_by(bm25, ArticleRow.id)
         .limit(limit)
     )
     try:
         with engine.connect() as conn:
-            rows = conn.execute(stmt).mappings().all()
+            rows = conn.execute(ranked).mappings().all()
+            # Excerpts of the shown rows only: SQLite would compute snippet()
+            # for every match before sorting them.
+            snippet = func.snippet(fts, 1, MATCH_START, MATCH_END, ELLIPSIS, SNIPPET_WORDS)
+            snippets = dict(
+                conn.execute(
+                    select(fts_table.c.rowid, snippet).where(
+                        match, fts_table.c.rowid.in_([row["id"] for row in rows])
+                    )
+                ).all()
+            )
     except OperationalError as exc:
         message = str(exc.orig)
         if message.startswith(_FTS5_SYNTAX_ERRORS):
             raise SearchQueryError(message) from None
         raise
-    return [SearchHit(**row) for row in rows]
+    return [SearchHit(**row, snippet=snippets.get(row["id"], "")) for row in rows]
 
 
 def _search_postgresql(
-    engine: Engine, query: str, filters: ArticleFilters, limit: int
+    engine: Engine, query: str, filters: ArticleFilters, limit: int | None
 ) -> list[SearchHit]:
     vector = literal_column(f"articles.{POSTGRESQL_SEARCH_COLUMN}")
     config = literal_column(f"'{POSTGRESQL_TEXT_SEARCH_CONFIG}'::regconfig")
     tsquery = func.websearch_to_tsquery(config, bindparam("query", query))
-    score = func.ts_rank_cd(vector, tsquery, type_=Float)
+    # ts_rank_cd's weights of D, C, B (body) and A (title) lexemes: the same
+    # title-to-body ratio as bm25() on SQLite.
+    body = BODY_WEIGHT / TITLE_WEIGHT
+    weights = literal_column(f"'{{{body}, {body}, {body}, 1.0}}'::float4[]")
+    score = func.ts_rank_cd(weights, vector, tsquery, type_=Float)
     # Rank and limit first: ts_headline re-parses the body, so it runs on the
     # shown rows only.
     ranked = (

@@ -1,4 +1,5 @@
-"""Full-text search over article titles and bodies.
+"""Full-text search over article titles and bodies; an index for top stories
+at a moment.
 
 SQLite: an FTS5 table ``articles_fts`` (external content: it indexes
 ``articles`` without a second copy of the text), kept in sync by three
@@ -17,6 +18,10 @@ body, exist on one engine each, and are only read by
 ``crawler/storage/search.py`` (``crawler.storage.search.is_search_index``
 keeps them out of autogenerate comparisons).
 
+Both engines: ``ix_top_stories_site_page_url_captured_at``, so the latest
+snapshot of a page at or before a time is one index lookup however many
+snapshots the archive holds (``newscrawl top-stories --at``).
+
 A later migration that rebuilds ``articles`` on SQLite (batch mode "move and
 copy") drops the triggers with the old table: it must create them again.
 
@@ -26,6 +31,8 @@ Create Date: 2026-11-29
 """
 
 from alembic import op
+
+TOP_STORIES_INDEX = "ix_top_stories_site_page_url_captured_at"
 
 revision = "0004"
 down_revision = "0002"
@@ -97,7 +104,9 @@ def _run(statements_by_dialect: dict[str, list[str]]) -> None:
 
 def upgrade() -> None:
     _run({"sqlite": SQLITE_UPGRADE, "postgresql": POSTGRESQL_UPGRADE})
+    op.create_index(TOP_STORIES_INDEX, "top_stories", ["site", "page_url", "captured_at"])
 
 
 def downgrade() -> None:
+    op.drop_index(TOP_STORIES_INDEX, table_name="top_stories")
     _run({"sqlite": SQLITE_DOWNGRADE, "postgresql": POSTGRESQL_DOWNGRADE})

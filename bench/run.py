@@ -1,0 +1,602 @@
+"""newscrawl's speed, measured side by side with a plain Scrapy baseline in
+the same run (``make bench``; not part of ``make test``).
+
+1. Crawl throughput: the baseline spider (bench/baseline_spider.py) and
+   ``scrapy crawl articles`` with the full pipeline into SQLite, then into a
+   fresh PostgreSQL database, crawl the same generated site (bench/news_site.py)
+   with the same politeness settings. Pages/s, articles/s, CPU seconds, peak
+   RSS, ratio to the baseline; the SQLite crawl again at a smaller size to show
+   how memory grows with N.
+2. Re-crawl: the SQLite crawl again with nothing new.
+3. Extraction: ms per page of newscrawl's configured extraction (rules and
+   cleaning) and of ``trafilatura.extract`` on the same pages.
+4. Store: rows/s of batched upserts (insert-new, update-unchanged).
+5. Daemon memory: RSS of ``newscrawl daemon`` over scheduled runs.
+
+Writes bench/results/bench-TIME.{json,md} and bench/results/latest.{json,md};
+``--update-docs`` also replaces the table in docs/performance.md.
+
+    .venv/bin/python bench/run.py [--articles 5000] [--small 1000] [--daemon-runs 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+RESULTS = BENCH / "results"
+sys.path[:0] = [str(ROOT), str(BENCH)]
+
+import news_site  # noqa: E402
+
+PYTHON = sys.executable
+# The same politeness for both crawls: no AutoThrottle, no delay, the same
+# concurrency, robots.txt obeyed.
+COMMON_SETTINGS = {
+    "AUTOTHROTTLE_ENABLED": "False",
+    "DOWNLOAD_DELAY": "0",
+    "CONCURRENT_REQUESTS": "16",
+    "CONCURRENT_REQUESTS_PER_DOMAIN": "16",
+    "ROBOTSTXT_OBEY": "True",
+    "LOG_LEVEL": "INFO",
+    "TELNETCONSOLE_ENABLED": "False",
+    "CLOSESPIDER_PAGECOUNT": "0",
+}
+POSTGRES_ADMIN_URL = os.environ.get(
+    "NEWSCRAWL_BENCH_POSTGRES_URL",
+    os.environ.get("NEWSCRAWL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
+)
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- processes
+
+
+@dataclass
+class Process:
+    returncode: int
+    output: str
+    wall: float
+    cpu: float  # user + system seconds
+    peak_rss_mb: float
+
+
+def run_process(cmd: list[str], env: dict[str, str], cwd: Path, timeout: float = 3600) -> Process:
+    """Run a child to its end; its own CPU time and peak RSS from wait4()."""
+    started = time.monotonic()
+    with tempfile.TemporaryFile("w+") as out:
+        proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, text=True)
+        deadline = started + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+            time.sleep(0.05)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.monotonic() - started
+        out.seek(0)
+        output = out.read()
+    return Process(
+        proc.returncode, output, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    )
+
+
+def scrapy_stats(output: str) -> dict[str, float]:
+    """The numbers of the stats Scrapy dumps at the end of a crawl."""
+    dump = output.rsplit("Dumping Scrapy stats:", 1)[-1]
+    return {k: float(v) for k, v in re.findall(r"'([\w/.-]+)': ([\d.]+)[,}]", dump)}
+
+
+class SiteServer:
+    def __init__(self, articles: int) -> None:
+        self.articles = articles
+        self.proc = subprocess.Popen(
+            [PYTHON, str(BENCH / "news_site.py"), "--articles", str(articles)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdout is not None
+        self.url = self.proc.stdout.readline().strip()
+        if not self.url.startswith("http://"):
+            raise RuntimeError("the benchmark site did not start")
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
+
+
+# --------------------------------------------------------------------------- crawls
+
+
+@dataclass
+class CrawlResult:
+    name: str
+    articles_in_site: int
+    pages: int
+    articles: int
+    seconds: float  # Scrapy's elapsed_time_seconds: engine start to close
+    wall: float  # the whole process, start-up included
+    cpu: float
+    peak_rss_mb: float
+
+    @property
+    def pages_per_s(self) -> float:
+        return self.pages / self.seconds if self.seconds else 0.0
+
+    @property
+    def articles_per_s(self) -> float:
+        return self.articles / self.seconds if self.seconds else 0.0
+
+
+def crawl_baseline(site: SiteServer, workdir: Path) -> CrawlResult:
+    settings = [arg for k, v in COMMON_SETTINGS.items() for arg in ("-s", f"{k}={v}")]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SCRAPY_", "NEWSCRAWL_"))}
+    cmd = [
+        PYTHON, "-m", "scrapy", "runspider", str(BENCH / "baseline_spider.py"),
+        "-a", f"start_url={site.url}/news/", *settings,
+    ]
+    proc = run_process(cmd, env, cwd=workdir)  # a folder without scrapy.cfg: plain Scrapy
+    if proc.returncode != 0:
+        raise RuntimeError(f"baseline crawl failed:\n{proc.output[-3000:]}")
+    stats = scrapy_stats(proc.output)
+    return CrawlResult(
+        "Scrapy baseline (no extraction, no storage)",
+        site.articles,
+        int(stats.get("response_received_count", 0)),
+        int(stats.get("baseline/article_pages", 0)),
+        stats.get("elapsed_time_seconds", proc.wall),
+        proc.wall,
+        proc.cpu,
+        proc.peak_rss_mb,
+    )
+
+
+def crawl_newscrawl(site: SiteServer, db_url: str, sites_dir: Path, name: str) -> CrawlResult:
+    from crawler.runner import crawl_env
+
+    env = crawl_env(db_url)
+    env["NEWSCRAWL_SITES_DIR"] = str(sites_dir)
+    env["NEWSCRAWL_SPOOL_DIR"] = str(sites_dir.parent / "spool")
+    settings = [arg for k, v in COMMON_SETTINGS.items() for arg in ("-s", f"{k}={v}")]
+    cmd = [PYTHON, "-m", "scrapy", "crawl", "articles", "-a", "site=benchnews", *settings]
+    proc = run_process(cmd, env, cwd=ROOT)
+    if proc.returncode != 0:
+        raise RuntimeError(f"newscrawl crawl failed:\n{proc.output[-3000:]}")
+    stats = scrapy_stats(proc.output)
+    stored = sum(
+        int(stats.get(f"newscrawl/articles_{kind}", 0)) for kind in ("new", "updated", "unchanged")
+    )
+    return CrawlResult(
+        name,
+        site.articles,
+        int(stats.get("response_received_count", 0)),
+        stored,
+        stats.get("elapsed_time_seconds", proc.wall),
+        proc.wall,
+        proc.cpu,
+        proc.peak_rss_mb,
+    )
+
+
+def write_definition(site: SiteServer, folder: Path, schedule: str = "") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "benchnews.yaml").write_text(news_site.site_definition(site.url) + schedule)
+    return folder
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+class PostgresDatabase:
+    """A fresh PostgreSQL database for one measurement, dropped afterwards."""
+
+    def __init__(self) -> None:
+        from sqlalchemy import create_engine, text
+
+        self.admin = create_engine(
+            POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3}
+        )
+        self.name = f"newscrawl_bench_{uuid.uuid4().hex[:10]}"
+        with self.admin.connect() as conn:
+            conn.execute(text(f'create database "{self.name}"'))
+        self.url = POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{self.name}"
+
+    def drop(self) -> None:
+        from sqlalchemy import text
+
+        from crawler.storage.database import dispose_engines
+
+        dispose_engines()
+        with self.admin.connect() as conn:
+            conn.execute(text(f'drop database if exists "{self.name}" with (force)'))
+        self.admin.dispose()
+
+
+def postgres_available() -> str | None:
+    """None when PostgreSQL answers, else why not."""
+    try:
+        PostgresDatabase().drop()
+    except Exception as exc:  # noqa: BLE001 - any failure means "not available"
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+    return None
+
+
+# --------------------------------------------------------------------------- extraction
+
+
+def extraction_bench(pages: int, total: int, definition: Path) -> dict[str, Any]:
+    import trafilatura
+
+    from crawler.config import load_site_file
+    from crawler.extraction import extract_article
+    from pipelines.clean import clean_article
+
+    site = load_site_file(definition)
+    sample = [
+        (f"http://127.0.0.1{news_site.article_path(n)}", news_site.article_page(n, total))
+        for n in range(0, total, max(1, total // pages))
+    ][:pages]
+    for url, html in sample[:5]:  # warm-up: imports, caches
+        clean_article(extract_article(html, url, site), site)
+        trafilatura.extract(html, url=url)
+
+    def per_page(function) -> float:  # type: ignore[no-untyped-def]
+        started = time.perf_counter()
+        for url, html in sample:
+            function(url, html)
+        return (time.perf_counter() - started) / len(sample) * 1000
+
+    newscrawl_ms = per_page(lambda url, html: clean_article(extract_article(html, url, site), site))
+    trafilatura_ms = per_page(lambda url, html: trafilatura.extract(html, url=url))
+    return {
+        "pages": len(sample),
+        "mean_page_kb": sum(len(h) for _, h in sample) / len(sample) / 1024,
+        "newscrawl_ms": newscrawl_ms,
+        "trafilatura_ms": trafilatura_ms,
+        "ratio": newscrawl_ms / trafilatura_ms,
+    }
+
+
+# --------------------------------------------------------------------------- store
+
+
+def bench_articles(count: int) -> list[Any]:
+    from crawler.items import Article
+
+    articles = []
+    for n in range(count):
+        parts = news_site.article_parts(n)
+        articles.append(
+            Article(
+                url=f"http://bench.example{news_site.article_path(n)}",
+                site="benchnews",
+                title=parts["title"],
+                body="\n\n".join(parts["paragraphs"]),
+                author=parts["author"],
+                section=parts["section"],
+                tags=parts["tags"],
+                language="en",
+                published_at=parts["published"],
+                sources={"title": "css", "body": "css"},
+            )
+        )
+    return articles
+
+
+def store_bench(db_url: str, articles: list[Any], batch: int) -> dict[str, float]:
+    from crawler.storage.store import Store
+
+    store = Store.open(db_url)
+    batches = [articles[i : i + batch] for i in range(0, len(articles), batch)]
+    result = {}
+    for phase in ("insert_new", "update_unchanged"):
+        started = time.perf_counter()
+        for chunk in batches:
+            store.save_articles(chunk)
+        result[f"{phase}_rows_per_s"] = len(articles) / (time.perf_counter() - started)
+    return result
+
+
+# --------------------------------------------------------------------------- daemon
+
+
+def rss_mb(pid: int) -> float:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def daemon_bench(site: SiteServer, workdir: Path, runs: int, every: float) -> dict[str, Any]:
+    from sqlalchemy import create_engine, text
+
+    from crawler.runner import crawl_env
+
+    sites_dir = write_definition(
+        site, workdir / "daemon-sites",
+        f"schedule:\n  articles: {{every: {every}s}}\n  timeout: 10m\n",
+    )
+    (sites_dir / "benchnews.yaml").write_text(
+        (sites_dir / "benchnews.yaml").read_text().replace("max_pages: 10000", "max_pages: 1")
+    )
+    db_url = f"sqlite:///{workdir / 'daemon.db'}"
+    env = crawl_env(db_url)
+    env.update(NEWSCRAWL_SITES_DIR=str(sites_dir), NEWSCRAWL_SPOOL_DIR=str(workdir / "spool"))
+    cmd = [PYTHON, "-m", "crawler.cli", "daemon", "--site", "benchnews", "--max-crawls", "1", "--log-file",
+           str(workdir / "daemon.log"), "--database", db_url]
+    daemon = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    engine = create_engine(db_url)
+    samples: list[float] = []
+    started = time.monotonic()
+    try:
+        while len(samples) < runs:
+            if daemon.poll() is not None:
+                raise RuntimeError(f"the daemon exited ({daemon.returncode}); see {workdir}/daemon.log")
+            if time.monotonic() - started > runs * every * 4 + 120:
+                raise RuntimeError("the daemon did not run its crawls in time")
+            time.sleep(0.2)
+            try:
+                with engine.connect() as conn:
+                    done = conn.execute(
+                        text("select count(*) from crawl_runs where status <> 'running'")
+                    ).scalar_one()
+            except Exception:  # noqa: BLE001 - not created yet
+                continue
+            while len(samples) < min(done, runs):
+                samples.append(rss_mb(daemon.pid))
+        with engine.connect() as conn:
+            statuses = [r[0] for r in conn.execute(text("select status from crawl_runs"))]
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.wait(timeout=120)
+        engine.dispose()
+    return {
+        "runs": len(samples),
+        "every_s": every,
+        "finished": statuses.count("finished"),
+        "rss_mb": samples,
+        "first_mb": samples[0],
+        "last_mb": samples[-1],
+        "max_mb": max(samples),
+        "growth_after_first_mb": samples[-1] - samples[0],
+    }
+
+
+# --------------------------------------------------------------------------- report
+
+
+def machine() -> dict[str, Any]:
+    import scrapy
+    import sqlalchemy
+
+    cpu = "unknown"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    with open("/proc/meminfo") as f:
+        memory_kb = int(f.readline().split()[1])
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": cpu,
+        "memory_gb": round(memory_kb / 1024 / 1024, 1),
+        "python": platform.python_version(),
+        "scrapy": scrapy.__version__,
+        "sqlalchemy": sqlalchemy.__version__,
+        "os": platform.platform(),
+    }
+
+
+def crawl_row(c: dict[str, Any], baseline: dict[str, Any] | None) -> str:
+    pages_s = c["pages"] / c["seconds"]
+    ratio = f"{pages_s / (baseline['pages'] / baseline['seconds']):.2f}x" if baseline else "1.00x"
+    return (
+        f"| {c['name']} | {c['articles_in_site']} | {c['pages']} | {c['seconds']:.1f} | "
+        f"{pages_s:.0f} | {c['articles'] / c['seconds']:.0f} | {c['cpu']:.1f} | "
+        f"{c['peak_rss_mb']:.0f} | {ratio} |"
+    )
+
+
+def markdown(results: dict[str, Any]) -> str:
+    m = results["machine"]
+    lines = [
+        f"Measured {results['date']} on {m['cpus']} CPUs ({m['cpu_model']}), {m['memory_gb']} GB "
+        f"memory; Python {m['python']}, Scrapy {m['scrapy']}, SQLAlchemy {m['sqlalchemy']}. "
+        f"`make bench` ({results['seconds']:.0f} s).",
+        "",
+        "Both crawls: " + ", ".join(f"`{k}={v}`" for k, v in COMMON_SETTINGS.items()) + ".",
+        "",
+        "| crawl | articles in site | pages fetched | crawl s | pages/s | articles/s | CPU s | "
+        "peak RSS MB | pages/s vs baseline |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for group in results["crawls"]:
+        baseline = group[0]
+        for crawl in group:
+            lines.append(crawl_row(crawl, None if crawl is baseline else baseline))
+    if results.get("postgres_skipped"):
+        lines.append(f"| newscrawl → PostgreSQL | skipped: {results['postgres_skipped']} |||||||")
+    r = results["recrawl"]
+    lines += [
+        "",
+        f"**Re-crawl** with nothing new (SQLite, {r['articles_in_site']} articles): "
+        f"{r['pages']} pages fetched in {r['seconds']:.2f} s crawl time ({r['wall']:.1f} s with "
+        f"start-up), {r['share_of_first'] * 100:.2f}% of the first crawl's {r['first_pages']} pages.",
+        "",
+    ]
+    e = results["extraction"]
+    lines += [
+        f"**Extraction** ({e['pages']} pages of {e['mean_page_kb']:.0f} KB on average): newscrawl's "
+        f"configured rules and cleaning {e['newscrawl_ms']:.1f} ms/page, `trafilatura.extract` "
+        f"{e['trafilatura_ms']:.1f} ms/page: **{e['ratio']:.2f}x** the time.",
+        "",
+        "| store (batches of "
+        f"{results['store_batch']}, {results['store_rows']} rows) | insert new rows/s | "
+        "update unchanged rows/s |",
+        "|---|---:|---:|",
+    ]
+    for engine, s in results["store"].items():
+        if "skipped" in s:
+            lines.append(f"| {engine} | skipped: {s['skipped']} | |")
+        else:
+            lines.append(
+                f"| {engine} | {s['insert_new_rows_per_s']:.0f} | {s['update_unchanged_rows_per_s']:.0f} |"
+            )
+    d = results["daemon"]
+    lines.append("")
+    if "skipped" in d:
+        lines.append(f"**Daemon memory**: skipped: {d['skipped']}.")
+    else:
+        lines.append(
+            f"**Daemon memory** over {d['runs']} scheduled runs (every {d['every_s']:g} s, "
+            f"{d['finished']} finished): RSS {d['first_mb']:.1f} MB after the first, "
+            f"{d['last_mb']:.1f} MB after the last (max {d['max_mb']:.1f} MB, "
+            f"{d['growth_after_first_mb']:+.1f} MB)."
+        )
+    return "\n".join(lines) + "\n"
+
+
+def update_docs(table: str) -> None:
+    path = ROOT / "docs" / "performance.md"
+    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    text = path.read_text(encoding="utf-8")
+    if start not in text or end not in text:
+        raise SystemExit(f"{path} has no {start} ... {end} section to replace")
+    before, rest = text.split(start, 1)
+    after = rest.split(end, 1)[1]
+    path.write_text(f"{before}{start}\n{table}{end}{after}", encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="newscrawl benchmarks against a Scrapy baseline")
+    parser.add_argument("--articles", type=int, default=5000, help="articles in the site (default 5000)")
+    parser.add_argument("--small", type=int, default=1000,
+                        help="a smaller site crawled too, to see memory against N (0: skip)")
+    parser.add_argument("--extraction-pages", type=int, default=300)
+    parser.add_argument("--daemon-runs", type=int, default=20, help="0: skip the daemon")
+    parser.add_argument("--daemon-every", type=float, default=4.0, help="seconds between daemon runs")
+    parser.add_argument("--update-docs", action="store_true", help="replace the table in docs/performance.md")
+    args = parser.parse_args()
+
+    began = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="newscrawl-bench-"))
+    results: dict[str, Any] = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine(),
+        "settings": COMMON_SETTINGS,
+        "crawls": [],
+    }
+    pg_problem = postgres_available()
+    try:
+        for size in [args.articles, *([args.small] if args.small else [])]:
+            log(f"site of {size} articles")
+            site = SiteServer(size)
+            try:
+                sites_dir = write_definition(site, workdir / f"sites-{size}")
+                group = [crawl_baseline(site, workdir)]
+                log(f"baseline: {group[0].pages} pages in {group[0].seconds:.1f} s")
+                sqlite_url = f"sqlite:///{workdir / f'archive-{size}.db'}"
+                first = crawl_newscrawl(site, sqlite_url, sites_dir, "newscrawl → SQLite")
+                group.append(first)
+                log(f"newscrawl → SQLite: {first.pages} pages in {first.seconds:.1f} s")
+                if size == args.articles:
+                    again = crawl_newscrawl(site, sqlite_url, sites_dir, "re-crawl")
+                    results["recrawl"] = {
+                        **asdict(again),
+                        "first_pages": first.pages,
+                        "share_of_first": again.pages / first.pages,
+                    }
+                    log(f"re-crawl: {again.pages} pages")
+                    if pg_problem is None:
+                        database = PostgresDatabase()
+                        try:
+                            pg = crawl_newscrawl(site, database.url, sites_dir, "newscrawl → PostgreSQL")
+                        finally:
+                            database.drop()
+                        group.append(pg)
+                        log(f"newscrawl → PostgreSQL: {pg.pages} pages in {pg.seconds:.1f} s")
+                    else:
+                        results["postgres_skipped"] = pg_problem
+                results["crawls"].append([asdict(c) for c in group])
+                if size == args.articles:
+                    log("extraction")
+                    results["extraction"] = extraction_bench(
+                        args.extraction_pages, size, sites_dir / "benchnews.yaml"
+                    )
+                if args.daemon_runs and size == (args.small or args.articles):
+                    log(f"daemon: {args.daemon_runs} runs every {args.daemon_every:g} s")
+                    results["daemon"] = daemon_bench(site, workdir, args.daemon_runs, args.daemon_every)
+            finally:
+                site.close()
+        if not args.daemon_runs:
+            results["daemon"] = {"skipped": "--daemon-runs 0"}
+
+        log("store")
+        from settings.scrapy_settings import STORE_BATCH_SIZE
+
+        articles = bench_articles(args.articles)
+        results["store_rows"], results["store_batch"] = len(articles), STORE_BATCH_SIZE
+        results["store"] = {
+            "SQLite": store_bench(f"sqlite:///{workdir / 'store.db'}", articles, STORE_BATCH_SIZE)
+        }
+        if pg_problem is None:
+            database = PostgresDatabase()
+            try:
+                results["store"]["PostgreSQL"] = store_bench(database.url, articles, STORE_BATCH_SIZE)
+            finally:
+                database.drop()
+        else:
+            results["store"]["PostgreSQL"] = {"skipped": pg_problem}
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    results["seconds"] = time.monotonic() - began
+    for group in results["crawls"]:
+        for crawl in group:
+            crawl["pages_per_s"] = crawl["pages"] / crawl["seconds"]
+            crawl["articles_per_s"] = crawl["articles"] / crawl["seconds"]
+            crawl["ratio_to_baseline"] = crawl["pages_per_s"] / group[0]["pages"] * group[0]["seconds"]
+    table = markdown(results)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    for name in (f"bench-{stamp}", "latest"):
+        (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
+        (RESULTS / f"{name}.md").write_text(table)
+    print(table)
+    log(f"results in {RESULTS}/latest.md and latest.json")
+    if args.update_docs:
+        update_docs(table)
+        log("docs/performance.md updated")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""Crawling on many machines: our small adapter over scrapy-redis.
+
+With ``NEWSCRAWL_REDIS_URL`` set, crawls share one request queue and one
+duplicate filter in Redis (scrapy-redis's scheduler and filter), so any number
+of worker processes on any number of machines split a crawl and fetch each
+article page once. Redis holds only the frontier; the database stays the one
+source of truth (a request lost with a dead worker is simply found again by
+the next crawl, because its article is not stored).
+
+What the adapter adds to scrapy-redis (pinned, 0.9.1):
+
+- keys per site and spider (``newscrawl:SITE:SPIDER:requests``, ``...:dupefilter``,
+  ``...:seeds``): scrapy-redis keys on the spider's name alone, and every
+  site's spider is named ``articles``;
+- seeding through ``async def start()``: scrapy-redis's ``RedisSpider`` feeds
+  itself from ``start_requests``, which Scrapy 2.16+ no longer calls. Here a
+  crawl is started by pushing a seed message (``enqueue_crawl``); the worker
+  that takes it clears the duplicate filter (a new crawl may revisit articles)
+  and puts the spider's own start requests into the shared queue;
+- an idle grace: a worker keeps its crawl open while the shared queue is
+  briefly empty (another worker's listing page may be about to add work) and
+  closes it after ``NEWSCRAWL_WORKER_IDLE_SECONDS`` of nothing to do.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import Any
+
+from scrapy import signals
+from scrapy.exceptions import DontCloseSpider, NotConfigured
+from scrapy_redis.dupefilter import RFPDupeFilter
+from scrapy_redis.scheduler import Scheduler
+
+logger = logging.getLogger(__name__)
+
+REDIS_URL_ENV = "NEWSCRAWL_REDIS_URL"
+KEY_PREFIX = "newscrawl"
+
+
+def redis_url() -> str | None:
+    return os.environ.get(REDIS_URL_ENV) or None
+
+
+def key(site: str, spider: str, what: str) -> str:
+    return f"{KEY_PREFIX}:{site}:{spider}:{what}"
+
+
+def connect(url: str):  # type: ignore[no-untyped-def]
+    import redis
+
+    return redis.Redis.from_url(url, decode_responses=False)
+
+
+def enqueue_crawl(url: str, site: str, spider: str) -> None:
+    """Ask the workers for one crawl of a site's spider."""
+    connect(url).rpush(key(site, spider, "seeds"), str(time.time()).encode())
+
+
+def pending(url: str, site: str, spider: str) -> int:
+    """Seeds and queued requests waiting for a worker."""
+    server = connect(url)
+    return int(server.llen(key(site, spider, "seeds"))) + int(
+        server.zcard(key(site, spider, "requests"))
+    )
+
+
+def begin_crawl(url: str, site: str, spider: str, worker: bool) -> bool:
+    """Should this process put the crawl's start requests into the shared queue?
+
+    A worker does when it claims a seed message; a crawl started directly
+    (``scrapy crawl`` with Redis configured) always does. Either way the
+    duplicate filter is reset: a new crawl may fetch an article again when the
+    database says it is due for a revisit.
+    """
+    server = connect(url)
+    if worker and server.lpop(key(site, spider, "seeds")) is None:
+        return False
+    server.delete(key(site, spider, "dupefilter"))
+    return True
+
+
+class SiteScheduler(Scheduler):
+    """scrapy-redis's scheduler with keys per site and spider."""
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> SiteScheduler:
+        instance = cls.from_settings(crawler.settings)
+        # scrapy-redis passes spider= to the stats collector, which Scrapy 2.19
+        # deprecates: count here instead.
+        instance.stats = None
+        instance.crawler_stats = crawler.stats
+        return instance
+
+    def enqueue_request(self, request: Any) -> bool:
+        added = super().enqueue_request(request)
+        if added:
+            self.crawler_stats.inc_value("scheduler/enqueued/redis")
+        return added
+
+    def next_request(self) -> Any:
+        request = super().next_request()
+        if request is not None:
+            self.crawler_stats.inc_value("scheduler/dequeued/redis")
+        return request
+
+    def open(self, spider: Any) -> None:
+        site = spider.site.name
+        self.queue_key = key(site, spider.name, "requests")
+        self.df = RFPDupeFilter(self.server, key=key(site, spider.name, "dupefilter"))
+        super().open(spider)
+
+
+class WorkerIdle:
+    """Keep a worker's crawl open through short gaps in the shared queue."""
+
+    def __init__(self, crawler: Any, idle_seconds: float) -> None:
+        self.crawler = crawler
+        self.idle_seconds = idle_seconds
+        self.idle_since: float | None = None
+
+    @classmethod
+    def from_crawler(cls, crawler: Any) -> WorkerIdle:
+        if not crawler.settings.get("REDIS_URL"):
+            raise NotConfigured
+        ext = cls(crawler, crawler.settings.getfloat("NEWSCRAWL_WORKER_IDLE_SECONDS", 5.0))
+        crawler.signals.connect(ext.spider_idle, signal=signals.spider_idle)
+        crawler.signals.connect(ext.response_received, signal=signals.response_received)
+        return ext
+
+    def response_received(self) -> None:
+        self.idle_since = None
+
+    def spider_idle(self, spider: Any) -> None:
+        now = time.monotonic()
+        if self.idle_since is None:
+            self.idle_since = now
+        if now - self.idle_since < self.idle_seconds:
+            raise DontCloseSpider
+        logger.info("no work for %.0f s: closing this worker's crawl", self.idle_seconds)

@@ -1,0 +1,92 @@
+"""``newscrawl worker``: one process of a distributed crawl.
+
+It watches the shared Redis frontier and, for every site and spider with
+work waiting (a seed from the daemon or ``newscrawl enqueue``, or queued
+requests), runs ``scrapy crawl SPIDER -a site=SITE -a worker=true`` as a child
+process. The child takes requests from the shared queue until there has been
+nothing to do for ``NEWSCRAWL_WORKER_IDLE_SECONDS``, and records its share of
+the crawl as a ``crawl_runs`` row (trigger ``worker``). Start as many workers
+as you like, on any machines that reach Redis and the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import time
+from typing import Any
+
+from crawler.config import Site, load_sites
+from crawler.distributed import pending
+from crawler.runner import crawl_command, crawl_env
+from crawler.storage.database import database_url, ensure_schema
+
+logger = logging.getLogger(__name__)
+
+
+def spiders_of(site: Site) -> list[str]:
+    return [s for s, part in (("articles", site.listing), ("top_stories", site.top_stories)) if part]
+
+
+class Worker:
+    def __init__(
+        self,
+        redis_url: str,
+        db_url: str | None = None,
+        site: str | None = None,
+        max_crawls: int = 2,
+        poll_seconds: float = 1.0,
+        settings: dict[str, str] | None = None,
+    ) -> None:
+        self.redis_url = redis_url
+        self.db_url = database_url(db_url)
+        self.site = site
+        self.max_crawls = max_crawls
+        self.poll_seconds = poll_seconds
+        self.settings = settings or {}
+        self.children: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
+        self.stopping = False
+        self.name = f"{socket.gethostname()}:{os.getpid()}"  # recorded in crawl_runs.arguments
+
+    def targets(self) -> list[tuple[str, str]]:
+        sites = load_sites()
+        chosen = [sites[self.site]] if self.site else list(sites.values())
+        return [(s.name, spider) for s in chosen for spider in spiders_of(s)]
+
+    def stop(self, *_: Any) -> None:
+        self.stopping = True
+
+    def run(self) -> int:
+        ensure_schema(self.db_url)
+        signal.signal(signal.SIGTERM, self.stop)
+        signal.signal(signal.SIGINT, self.stop)
+        targets = self.targets()
+        logger.info("worker watching %d site/spider queues", len(targets))
+        while not self.stopping:
+            self.reap()
+            for target in targets:
+                if target in self.children or len(self.children) >= self.max_crawls:
+                    continue
+                if pending(self.redis_url, *target):
+                    self.launch(*target)
+            time.sleep(self.poll_seconds)
+        for child in self.children.values():
+            child.send_signal(signal.SIGTERM)  # Scrapy closes the crawl as `shutdown`
+        for child in self.children.values():
+            child.wait()
+        return 0
+
+    def launch(self, site: str, spider: str) -> None:
+        settings = {"NEWSCRAWL_RUN_TRIGGER": "worker", **self.settings}
+        command = crawl_command(site, spider, {"worker": self.name}, settings)
+        logger.info("crawling %s/%s from the shared queue", site, spider)
+        self.children[(site, spider)] = subprocess.Popen(command, env=crawl_env(self.db_url))
+
+    def reap(self) -> None:
+        for target, child in list(self.children.items()):
+            if child.poll() is not None:
+                logger.info("%s/%s crawl ended with status %s", *target, child.returncode)
+                del self.children[target]

@@ -1,0 +1,165 @@
+"""Distributed crawling: two real worker processes share one crawl through
+Redis (127.0.0.1:6379) and store into PostgreSQL; every article once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from test_incremental import article_html, listing_html, story
+
+ARTICLES = 300
+PER_PAGE = 20
+REDIS = os.environ.get("NEWSCRAWL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def redis_url():
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        message = (
+            f"Redis not reachable at {REDIS} ({exc}); start it: "
+            'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save ""'
+        )
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return REDIS
+
+
+class SlowNewsSite:
+    """A site of ARTICLES articles whose article pages take 100 ms each."""
+
+    def __init__(self) -> None:
+        self.log: list[str] = []
+        lock = threading.Lock()
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                with lock:
+                    owner.log.append(self.path)
+                body, status = owner.page(self.path)
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def page(self, path: str) -> tuple[bytes, int]:
+        if path == "/robots.txt":
+            return b"User-agent: *\n", 200
+        if path.startswith("/news/"):
+            page = int(path.rsplit("/", 1)[1] or 1)
+            first = (page - 1) * PER_PAGE + 1
+            links = [f"/a/{n}" for n in range(first, min(first + PER_PAGE, ARTICLES + 1))]
+            nxt = f"/news/{page + 1}" if first + PER_PAGE <= ARTICLES else None
+            return listing_html(links, nxt).encode(), 200
+        if path.startswith("/a/"):
+            n = int(path.rsplit("/", 1)[1])
+            time.sleep(0.1)
+            return article_html(f"Story {n}", story(1000 + n), None).encode(), 200
+        return b"not found", 404
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_two_workers_share_one_crawl(tmp_path, redis_url, postgres_url):
+    site = SlowNewsSite()
+    name = f"dist{uuid.uuid4().hex[:8]}"
+    sites = tmp_path / "sites"
+    sites.mkdir()
+    (sites / f"{name}.yaml").write_text(
+        f"name: {name}\nbase_url: {site.url}/\n"
+        "listing:\n  start_urls: [/news/1]\n  article_links: 'ul.news a::attr(href)'\n"
+        "  next_page: 'a[rel=\"next\"]::attr(href)'\n  max_pages: 100\n"
+        "article:\n  body: 'div.story'\n"
+    )
+    env = {
+        **os.environ,
+        "NEWSCRAWL_SITES_DIR": str(sites),
+        "NEWSCRAWL_DATABASE_URL": postgres_url,
+        "NEWSCRAWL_REDIS_URL": redis_url,
+    }
+    settings = [
+        "--set", "AUTOTHROTTLE_ENABLED=False",
+        "--set", "CONCURRENT_REQUESTS_PER_DOMAIN=2",
+        "--set", "NEWSCRAWL_WORKER_IDLE_SECONDS=3",
+        "--set", "LOG_LEVEL=INFO",
+    ]
+    cli = [sys.executable, "-m", "crawler.cli"]
+    subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
+    workers = [
+        subprocess.Popen(
+            [*cli, "worker", "--site", name, *settings],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        )
+        for _ in range(2)
+    ]
+    engine = create_engine(postgres_url)
+    try:
+        subprocess.run([*cli, "enqueue", name, "--spider", "articles"], env=env, check=True)
+        deadline = time.monotonic() + 180
+        runs: list = []
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                runs = conn.execute(
+                    text("select * from crawl_runs where site = :s order by id"), {"s": name}
+                ).mappings().all()
+                stored = conn.execute(text("select count(*) from articles")).scalar()
+            from crawler.distributed import pending
+
+            if (
+                stored == ARTICLES
+                and runs
+                and all(r["status"] != "running" for r in runs)
+                and not pending(redis_url, name, "articles")
+            ):
+                break
+            time.sleep(0.5)
+        with engine.connect() as conn:
+            urls = [r[0] for r in conn.execute(text("select url from articles"))]
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGTERM)
+        outputs = [w.communicate(timeout=60)[0].decode() for w in workers]
+        engine.dispose()
+        site.close()
+        import redis
+
+        server = redis.Redis.from_url(redis_url)
+        for key in server.scan_iter(f"newscrawl:{name}:*"):
+            server.delete(key)
+
+    assert [w.returncode for w in workers] == [0, 0], outputs
+    # Every article stored exactly once, and no article page fetched twice.
+    assert len(urls) == len(set(urls)) == ARTICLES
+    fetched = [p for p in site.log if p.startswith("/a/")]
+    assert len(fetched) == len(set(fetched)) == ARTICLES
+    # Both workers took part; each share of the crawl is recorded as a run.
+    assert {r["trigger"] for r in runs} == {"worker"}
+    assert {r["status"] for r in runs} == {"finished"}
+    assert sum(r["articles_new"] for r in runs) == ARTICLES
+    working = {r["arguments"]["worker"] for r in runs if r["pages_fetched"] > 0}
+    assert len(working) == 2, (runs, outputs)

@@ -1,0 +1,354 @@
+"""Nothing scraped is lost: a database that goes away in the middle of a
+crawl (and comes back during it, or only after it), and a crawl process
+killed with SIGKILL halfway.
+
+PostgreSQL is reached through a TCP proxy that the test cuts and restores,
+which looks to the crawl exactly like a server stopped and started again
+(new connections refused, open ones dropped) without touching the shared
+server.
+"""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from conftest import Archive
+from scripted_site import ScriptedSite, article_html, listing_html, paragraphs, site_definition
+
+from crawler.runner import PROJECT_ROOT, crawl_env
+from crawler.storage.database import ensure_schema
+
+PASSWORD = "outage-Secret-4711"
+ARTICLES = 24
+FAST = ("-s", "AUTOTHROTTLE_ENABLED=False", "-s", "STORE_BATCH_SIZE=4")
+
+
+class DatabaseProxy:
+    """Forwards 127.0.0.1:<port> to a database server until cut."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = 0
+        self._pairs: list[tuple[socket.socket, socket.socket]] = []
+        self._lock = threading.Lock()
+        self._listener: socket.socket | None = None
+        self.restore()
+
+    def restore(self) -> None:
+        listener = socket.socket()
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", self.port))
+        listener.listen(64)
+        self.port = listener.getsockname()[1]
+        self._listener = listener
+        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
+
+    def cut(self) -> None:
+        """Refuse new connections and drop the open ones."""
+        assert self._listener is not None
+        self._listener.shutdown(socket.SHUT_RDWR)  # wakes the thread blocked in accept()
+        self._listener = None
+        with self._lock:
+            pairs, self._pairs = self._pairs, []
+        for pair in pairs:
+            for sock in pair:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                sock.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                listener.close()
+                return  # cut
+            try:
+                upstream = socket.create_connection(self.target)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._pairs.append((client, upstream))
+            threading.Thread(target=self._pump, args=(client, upstream), daemon=True).start()
+
+    @staticmethod
+    def _pump(a: socket.socket, b: socket.socket) -> None:
+        selector = selectors.DefaultSelector()
+        selector.register(a, selectors.EVENT_READ, b)
+        selector.register(b, selectors.EVENT_READ, a)
+        try:
+            while True:
+                for key, _ in selector.select():
+                    data = key.fileobj.recv(65536)  # type: ignore[union-attr]
+                    if not data:
+                        return
+                    key.data.sendall(data)
+        except (OSError, ValueError):
+            return
+        finally:
+            selector.close()
+            for sock in (a, b):
+                sock.close()
+
+
+@pytest.fixture
+def news(tmp_path, monkeypatch):
+    """A site of ARTICLES stories served slowly enough to cut the database mid-crawl."""
+    site = ScriptedSite()
+    links = [f"/a/{n}" for n in range(ARTICLES)]
+    site.page("/news/", listing_html(links))
+    for n, link in enumerate(links):
+        site.slow(link, article_html(f"Story {n}", paragraphs(n)), delay=0.25)
+    folder = tmp_path / "sites"
+    folder.mkdir()
+    (folder / "news.yaml").write_text(site_definition("news", site.url, ["/news/"]))
+    monkeypatch.setenv("NEWSCRAWL_SITES_DIR", str(folder))
+    monkeypatch.setenv("NEWSCRAWL_SPOOL_DIR", str(tmp_path / "spool"))
+    site.spool = tmp_path / "spool"
+    yield site
+    site.close()
+
+
+@pytest.fixture
+def proxied(postgres_url):
+    """(the crawl's URL through the proxy, with a password; the direct URL; the proxy)"""
+    ensure_schema(postgres_url)
+    host_port = postgres_url.split("@", 1)[1].split("/", 1)[0]
+    host, port = host_port.split(":")
+    proxy = DatabaseProxy((host, int(port)))
+    user = postgres_url.split("://", 1)[1].split("@", 1)[0]
+    name = postgres_url.rsplit("/", 1)[1]
+    url = f"postgresql+psycopg://{user}:{PASSWORD}@127.0.0.1:{proxy.port}/{name}"
+    yield url, postgres_url, proxy
+    if proxy._listener is None:
+        proxy.restore()
+
+
+def crawl_command(*settings: str) -> list[str]:
+    return [sys.executable, "-m", "scrapy", "crawl", "articles", "-a", "site=news", *FAST, *settings]
+
+
+def start_crawl(db_url: str, *settings: str) -> subprocess.Popen:
+    """A crawl in the background, its output (stdout and stderr) in one pipe."""
+    return subprocess.Popen(
+        crawl_command(*settings),
+        cwd=PROJECT_ROOT,
+        env=crawl_env(db_url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def run_crawl(db_url: str, *settings: str) -> str:
+    proc = subprocess.run(
+        crawl_command(*settings),
+        cwd=PROJECT_ROOT,
+        env=crawl_env(db_url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    return proc.stdout
+
+
+def wait_for(condition, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def articles_fetched(site: ScriptedSite) -> int:
+    return sum(p.startswith("/a/") for p in site.fetched())
+
+
+def assert_every_story_once(archive: Archive) -> None:
+    rows = archive.rows("select url, title, body, content_hash, version from articles")
+    assert len(rows) == ARTICLES
+    by_number = {int(r["url"].rsplit("/", 1)[1]): r for r in rows}
+    assert sorted(by_number) == list(range(ARTICLES))
+    for n, row in by_number.items():
+        assert (row["title"], row["version"]) == (f"Story {n}", 1)
+        assert row["body"] == "\n\n".join(paragraphs(n))
+        assert row["content_hash"]
+
+
+class Output:
+    """The output of a background crawl, read as it comes."""
+
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.proc = proc
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.lines)
+
+    def wait(self) -> str:
+        self.proc.wait(timeout=120)
+        self._thread.join(timeout=10)
+        assert self.proc.stdout is not None
+        self.proc.stdout.close()
+        assert self.proc.returncode == 0, self.text[-3000:]
+        return self.text
+
+
+def stored_count(url: str) -> int:
+    return Archive(url).scalar("select count(*) from articles") or 0
+
+
+def test_database_back_during_the_crawl(news, proxied):
+    url, direct, proxy = proxied
+    output = Output(start_crawl(url, "-s", "STORE_OUTAGE_WAIT=30"))
+    # The first batch is stored, then the database goes away ...
+    wait_for(lambda: stored_count(direct) > 0)
+    proxy.cut()
+    wait_for(lambda: "database unreachable" in output.text)
+    # ... and comes back before the crawl ends.
+    proxy.restore()
+    text = output.wait()
+
+    archive = Archive(direct)
+    assert_every_story_once(archive)
+    run = archive.rows("select * from crawl_runs")[0]
+    assert (run["status"], run["articles_new"]) == ("finished", ARTICLES)
+    assert run["finish_reason"].startswith("finished; database unreachable (")
+    assert run["finish_reason"].endswith("items spooled, all stored once it was back")
+    assert "database reachable again" in text
+    assert PASSWORD not in text
+    assert not list(news.spool.glob("*/*.jsonl"))  # all written, nothing left
+
+
+def test_database_back_only_after_the_crawl(news, proxied):
+    url, direct, proxy = proxied
+    output = Output(start_crawl(url, "-s", "STORE_OUTAGE_WAIT=1"))
+    wait_for(lambda: stored_count(direct) > 0)
+    proxy.cut()
+    text = output.wait()
+    assert "its row waits in the spool" in text
+    assert PASSWORD not in text
+    assert len(list(news.spool.glob("*/*.jsonl"))) == 1
+
+    # The database is back; the next crawl writes the spool first.
+    proxy.restore()
+    mark = len(news.request_log)
+    output = run_crawl(url)
+    assert PASSWORD not in output
+    archive = Archive(direct)
+    assert_every_story_once(archive)
+    # Those it stored were known: the second crawl fetched none of them again.
+    assert articles_fetched_since(news, mark) == 0
+    first, second = archive.rows("select * from crawl_runs order by id")
+    assert first["status"] == "finished"
+    assert "left in the spool for the next crawl" in first["finish_reason"]
+    assert "this row written later from the spool" in first["finish_reason"]
+    assert second["finish_reason"].startswith("finished; ")
+    assert "left in the spool by earlier crawls stored at the start" in second["finish_reason"]
+    assert first["articles_new"] + second["articles_new"] == ARTICLES
+    assert not list(news.spool.glob("*/*.jsonl"))
+
+
+def articles_fetched_since(site: ScriptedSite, mark: int) -> int:
+    return sum(p.startswith("/a/") for p in site.fetched(mark))
+
+
+def test_killed_crawl_is_completed_by_the_next(news, database_url, archive):
+    ensure_schema(database_url)
+    crawl = start_crawl(database_url)
+    # Halfway: some batches written, more pages in flight.
+    wait_for(lambda: (archive.scalar("select count(*) from articles") or 0) >= ARTICLES // 3)
+    os.kill(crawl.pid, signal.SIGKILL)
+    crawl.communicate(timeout=30)
+    assert crawl.returncode == -signal.SIGKILL
+    killed = archive.rows("select * from crawl_runs")[0]
+    assert killed["status"] == "running"  # nobody could say otherwise yet
+    assert archive.scalar("select count(*) from articles") < ARTICLES
+
+    run_crawl(database_url)
+
+    assert_every_story_once(archive)
+    first, second = archive.rows("select * from crawl_runs order by id")
+    assert first["status"] == "interrupted"
+    assert f"pid {crawl.pid}" in first["finish_reason"]
+    assert first["finished_at"] is not None
+    assert (second["status"], second["finish_reason"]) == ("finished", "finished")
+    assert archive.scalar("select count(*) from article_revisions") == 0
+
+
+class Stats(dict):
+    """The part of Scrapy's stats collector the store pipeline uses."""
+
+    def inc_value(self, key: str, count: int = 1) -> None:
+        self[key] = self.get(key, 0) + count
+
+    def set_value(self, key: str, value: object) -> None:
+        self[key] = value
+
+    def get_value(self, key: str, default: object = None) -> object:
+        return self.get(key, default)
+
+
+def test_sqlite_locked_past_its_busy_timeout(tmp_path, archive, database_url):
+    import asyncio
+    import sqlite3
+
+    from sqlalchemy import create_engine
+
+    from crawler.items import Article
+    from crawler.storage.spool import Spool
+    from crawler.storage.store import Store
+    from pipelines.store import StorePipeline
+
+    ensure_schema(database_url)
+    stats = Stats()
+    pipeline = StorePipeline(
+        database_url, batch_size=2, stats=stats, spool=Spool(tmp_path / "spool", database_url),
+        outage_wait=10,
+    )
+    # A store that waits 0.1 s for a lock instead of newscrawl's 30 s.
+    pipeline.store = Store(create_engine(database_url, connect_args={"timeout": 0.1}))
+    articles = [
+        Article(url=f"http://paper.test/a/{n}", site="paper", title=f"Story {n}",
+                body="\n\n".join(paragraphs(n)))
+        for n in range(6)
+    ]
+    other_writer = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
+    other_writer.execute("begin immediate")
+
+    async def crawl() -> None:
+        for article in articles[:4]:
+            await pipeline.process_item(article)
+        # Both batches wait in the spool while the other writer holds the lock.
+        assert (stats["newscrawl/spool/spooled"], pipeline.spool.pending) == (4, True)
+        asyncio.get_running_loop().call_later(0.5, other_writer.execute, "rollback")
+        for article in articles[4:]:
+            await pipeline.process_item(article)
+        await pipeline.close_spider()
+
+    asyncio.run(crawl())
+    other_writer.close()
+    assert archive.scalar("select count(*) from articles") == 6
+    assert stats["newscrawl/articles_new"] == 6
+    assert stats["newscrawl/spool/stored"] >= 4 and "newscrawl/spool/left" not in stats
+    assert not list((tmp_path / "spool").glob("*/*.jsonl"))
