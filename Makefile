@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install clean bench bench-query
+.PHONY: demo test lint install clean bench bench-crawl bench-query
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; run make PYTHON=/path/to/python3.11"; exit 1; }
@@ -22,7 +22,14 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 # Benchmarks write bench/results/*.json and print Markdown tables (docs/performance.md).
-bench: bench-query
+bench: bench-crawl bench-query
+
+# Crawl, extraction, store and daemon against a plain Scrapy baseline, on a
+# generated site of N articles: `make bench-crawl N=1000` for a quick run.
+N ?= 5000
+bench-crawl: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python bench/crawl_bench.py --articles $(N) $(BENCH_ARGS)
 
 bench-query: $(STAMP)
 	$(BIN)/python bench/query_bench.py

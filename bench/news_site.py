@@ -7,7 +7,7 @@ section and tags, related links and a footer. Text is drawn from a Zipf-like
 vocabulary, so bodies are as varied as real ones (no two are near-duplicates).
 Everything is deterministic: article n is the same page in every run.
 
-    python bench/news_site.py --articles 5000 [--port 0]    # prints the URL, then serves
+    python bench/news_site.py --articles 5000 [--port 0] [--latency-ms 0]   # prints the URL, serves
 
 Pages are rendered once at start-up and served from memory by Twisted, so
 the server costs the crawl under test as little CPU as possible.
@@ -198,11 +198,18 @@ article:
 """
 
 
-def serve(total: int, port: int) -> None:
+def serve(total: int, port: int, latency: float = 0.0) -> None:
+    """Serve the site; ``latency`` seconds before each response, as a distant
+    server would take."""
     from twisted.internet import reactor
     from twisted.web import resource, server
 
     pages = build_site(total)
+
+    def respond(request, body: bytes) -> None:  # type: ignore[no-untyped-def]
+        if not request.finished and not request._disconnected:
+            request.write(body)
+            request.finish()
 
     class Pages(resource.Resource):
         isLeaf = True
@@ -211,10 +218,13 @@ def serve(total: int, port: int) -> None:
             body = pages.get(request.path.decode())
             if body is None:
                 request.setResponseCode(404)
-                return b"<html><body>Not found</body></html>"
+                body = b"<html><body>Not found</body></html>"
             kind = b"text/plain" if request.path == b"/robots.txt" else b"text/html; charset=utf-8"
             request.setHeader(b"Content-Type", kind)
-            return body
+            if not latency:
+                return body
+            reactor.callLater(latency, respond, request, body)  # type: ignore[attr-defined]
+            return server.NOT_DONE_YET
 
     site = server.Site(Pages())
     site.log = lambda request: None  # type: ignore[method-assign]  # no access log
@@ -227,8 +237,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--articles", type=int, default=5000)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="delay of every response")
     args = parser.parse_args()
-    serve(args.articles, args.port)
+    serve(args.articles, args.port, args.latency_ms / 1000)
     return 0
 
 

@@ -8,13 +8,17 @@ new version with the previous state kept in ``article_revisions``.
 
 from __future__ import annotations
 
+import logging
 import os
+import random
 import socket
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.dialects import postgresql, sqlite
 
 from crawler.fingerprints import (
@@ -38,6 +42,24 @@ from crawler.storage.models import (
 )
 
 RUN_STATUSES = ("running", "finished", "failed", "timeout", "interrupted")
+WRITE_ATTEMPTS = 6
+WRITE_BACKOFF = 0.05  # seconds, doubled on each retry
+# SQLSTATEs worth retrying: serialization failure, deadlock, unique violation
+# (a concurrent writer stored the same URL or revision first).
+RETRYABLE_SQLSTATES = ("40001", "40P01", "23505")
+logger = logging.getLogger(__name__)
+
+
+def _reason(exc: Exception) -> str:
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) or type(exc).__name__
+
+
+def _retryable(exc: Exception) -> bool:
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
+        return True
+    message = str(orig or exc).lower()
+    return "database is locked" in message or "unique constraint failed" in message
 
 
 @dataclass
@@ -147,71 +169,104 @@ class Store:
         return None
 
     def save_articles(self, articles: list[Article], now: datetime | None = None) -> SaveCounts:
-        """Insert new articles, version changed ones, touch unchanged ones."""
+        """Insert new articles, version changed ones, touch unchanged ones.
+
+        One transaction per batch, retried with backoff when a concurrent
+        writer gets in the way (a deadlock, a serialization failure, the same
+        URL or revision stored meanwhile, SQLite's lock): the retry sees the
+        other writer's rows, so nothing is stored twice and nothing is lost.
+        """
         now = now or utcnow()
-        latest: dict[str, Article] = {a.url: a for a in articles}  # last copy of a URL wins
+        # The last copy of a URL wins; URLs in sorted order, so that concurrent
+        # writers lock rows in the same order and cannot deadlock each other.
+        latest = {a.url: a for a in articles}
+        batch = [latest[url] for url in sorted(latest)]
+        if not batch:
+            return SaveCounts()
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                with self.engine.begin() as conn:
+                    return self._save_batch(conn, batch, now)
+            except (OperationalError, IntegrityError) as exc:
+                if attempt == WRITE_ATTEMPTS - 1 or not _retryable(exc):
+                    raise
+                delay = WRITE_BACKOFF * 2**attempt * (1 + random.random())
+                logger.info("write conflict (%s), retrying in %.2f s", _reason(exc), delay)
+                time.sleep(delay)
+        raise AssertionError("unreachable")
+
+    def _save_batch(self, conn: Any, batch: list[Article], now: datetime) -> SaveCounts:
         counts = SaveCounts()
-        if not latest:
-            return counts
-        with self.engine.begin() as conn:
-            existing = {
-                row.url: row
-                for row in conn.execute(
-                    select(
-                        ArticleRow.id,
-                        ArticleRow.url,
-                        ArticleRow.title,
-                        ArticleRow.body,
-                        ArticleRow.content_hash,
-                        ArticleRow.version,
-                    ).where(ArticleRow.url.in_(list(latest)))
-                )
-            }
-            new_rows, touched, revisions = [], [], []
-            for url, article in latest.items():
-                digest = content_fingerprint(article.body or "")
-                old = existing.get(url)
-                if old is None:
-                    new_rows.append(_article_values(article, digest, now))
-                elif old.content_hash == digest and old.title == article.title:
-                    touched.append(old.id)
-                else:
-                    revisions.append(
-                        {
-                            "article_id": old.id,
-                            "version": old.version,
-                            "title": old.title,
-                            "body": old.body,
-                            "content_hash": old.content_hash,
-                            "captured_at": now,
-                        }
-                    )
-                    values = _article_values(article, digest, now)
-                    for key in ("first_seen_at", "url", "site", "duplicate_of"):
-                        values.pop(key)
-                    values["version"] = old.version + 1
-                    conn.execute(update(ArticleRow).where(ArticleRow.id == old.id).values(values))
-            if new_rows:
-                stmt = self._insert(ArticleRow)
-                if stmt is not None:
-                    # A concurrent writer may have stored the same URL meanwhile.
-                    stmt = stmt.on_conflict_do_nothing(index_elements=["url"])
-                else:
-                    stmt = insert(ArticleRow)
-                inserted = [r.id for r in conn.execute(stmt.returning(ArticleRow.id), new_rows)]
-                counts.new = len(inserted)
-                counts.duplicates = self._mark_duplicates(conn, inserted)
-            if touched:
-                conn.execute(
-                    update(ArticleRow).where(ArticleRow.id.in_(touched)).values(last_seen_at=now)
-                )
-                counts.unchanged = len(touched)
-            if revisions:
-                conn.execute(insert(ArticleRevisionRow), revisions)
-                counts.updated = len(revisions)
-            self._remember_aliases(conn, list(latest.values()), now)
-            self._link_top_stories(conn, list(latest))
+        existing = self._existing(conn, [a.url for a in batch])
+        new_rows = [
+            _article_values(a, content_fingerprint(a.body or ""), now)
+            for a in batch
+            if a.url not in existing
+        ]
+        if new_rows:
+            stmt = self._insert(ArticleRow)
+            if stmt is not None:
+                # A concurrent writer may have stored the same URL meanwhile:
+                # skip it here, and treat it as stored below.
+                stmt = stmt.on_conflict_do_nothing(index_elements=["url"])
+            else:
+                stmt = insert(ArticleRow)
+            inserted = conn.execute(stmt.returning(ArticleRow.id, ArticleRow.url), new_rows).all()
+            counts.new = len(inserted)
+            counts.duplicates = self._mark_duplicates(conn, [r.id for r in inserted])
+            done = {r.url for r in inserted}
+            raced = [r["url"] for r in new_rows if r["url"] not in done]
+            if raced:
+                existing.update(self._existing(conn, raced))
+        touched, revisions = [], []
+        for article in batch:
+            old = existing.get(article.url)
+            if old is None:
+                continue
+            digest = content_fingerprint(article.body or "")
+            if old.content_hash == digest and old.title == article.title:
+                touched.append(old.id)
+                continue
+            revisions.append(
+                {
+                    "article_id": old.id,
+                    "version": old.version,
+                    "title": old.title,
+                    "body": old.body,
+                    "content_hash": old.content_hash,
+                    "captured_at": now,
+                }
+            )
+            values = _article_values(article, digest, now)
+            for key in ("first_seen_at", "url", "site", "duplicate_of"):
+                values.pop(key)
+            values["version"] = old.version + 1
+            conn.execute(update(ArticleRow).where(ArticleRow.id == old.id).values(values))
+        if touched:
+            conn.execute(
+                update(ArticleRow).where(ArticleRow.id.in_(touched)).values(last_seen_at=now)
+            )
+            counts.unchanged = len(touched)
+        if revisions:
+            conn.execute(insert(ArticleRevisionRow), revisions)
+            counts.updated = len(revisions)
+        self._remember_aliases(conn, batch, now)
+        self._link_top_stories(conn, [a.url for a in batch])
         return counts
+
+    @staticmethod
+    def _existing(conn: Any, urls: list[str]) -> dict[str, Any]:
+        stmt = select(
+            ArticleRow.id,
+            ArticleRow.url,
+            ArticleRow.title,
+            ArticleRow.body,
+            ArticleRow.content_hash,
+            ArticleRow.version,
+        ).where(ArticleRow.url.in_(urls))
+        if conn.dialect.name == "postgresql":
+            stmt = stmt.order_by(ArticleRow.url).with_for_update()
+        return {row.url: row for row in conn.execute(stmt)}
 
     def _remember_aliases(self, conn: Any, articles: list[Article], now: datetime) -> None:
         aliases = {a.requested_url: a.url for a in articles if a.requested_url}

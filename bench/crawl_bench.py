@@ -1,22 +1,23 @@
 """newscrawl's speed, measured side by side with a plain Scrapy baseline in
-the same run (``make bench``; not part of ``make test``).
+the same run (``make bench-crawl``, part of ``make bench``; not of ``make test``).
 
 1. Crawl throughput: the baseline spider (bench/baseline_spider.py) and
    ``scrapy crawl articles`` with the full pipeline into SQLite, then into a
-   fresh PostgreSQL database, crawl the same generated site (bench/news_site.py)
-   with the same politeness settings. Pages/s, articles/s, CPU seconds, peak
-   RSS, ratio to the baseline; the SQLite crawl again at a smaller size to show
-   how memory grows with N.
-2. Re-crawl: the SQLite crawl again with nothing new.
+   fresh PostgreSQL database, crawl the same generated site
+   (bench/news_site.py) with the same settings. Pages/s, articles/s, CPU
+   seconds, peak RSS, ratio to the baseline. Then a smaller site, to see
+   memory against N; and the smaller site behind a server latency, crawled 4
+   requests at a time (newscrawl's default), as a crawl of a real site runs.
+2. Re-crawl: the first SQLite crawl again, with nothing new.
 3. Extraction: ms per page of newscrawl's configured extraction (rules and
    cleaning) and of ``trafilatura.extract`` on the same pages.
 4. Store: rows/s of batched upserts (insert-new, update-unchanged).
 5. Daemon memory: RSS of ``newscrawl daemon`` over scheduled runs.
 
-Writes bench/results/bench-TIME.{json,md} and bench/results/latest.{json,md};
-``--update-docs`` also replaces the table in docs/performance.md.
+Writes bench/results/crawl-TIME.{json,md} and bench/results/crawl.{json,md};
+``--update-docs`` also replaces the crawl table in docs/performance.md.
 
-    .venv/bin/python bench/run.py [--articles 5000] [--small 1000] [--daemon-runs 20]
+    .venv/bin/python bench/crawl_bench.py [--articles 5000] [--small 1000] [--daemon-runs 20]
 """
 
 from __future__ import annotations
@@ -58,6 +59,23 @@ COMMON_SETTINGS = {
     "TELNETCONSOLE_ENABLED": "False",
     "CLOSESPIDER_PAGECOUNT": "0",
 }
+
+
+@dataclass
+class Scenario:
+    """A site and the settings both crawls of it use."""
+
+    articles: int
+    label: str
+    latency_ms: float = 0.0
+    polite: bool = False  # newscrawl's default of 4 requests at a time per site
+
+    @property
+    def settings(self) -> dict[str, str]:
+        per_site = {"CONCURRENT_REQUESTS_PER_DOMAIN": "4"} if self.polite else {}
+        return {**COMMON_SETTINGS, **per_site}
+
+
 POSTGRES_ADMIN_URL = os.environ.get(
     "NEWSCRAWL_BENCH_POSTGRES_URL",
     os.environ.get("NEWSCRAWL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
@@ -109,10 +127,11 @@ def scrapy_stats(output: str) -> dict[str, float]:
 
 
 class SiteServer:
-    def __init__(self, articles: int) -> None:
+    def __init__(self, articles: int, latency_ms: float = 0.0) -> None:
         self.articles = articles
         self.proc = subprocess.Popen(
-            [PYTHON, str(BENCH / "news_site.py"), "--articles", str(articles)],
+            [PYTHON, str(BENCH / "news_site.py"), "--articles", str(articles),
+             "--latency-ms", str(latency_ms)],
             stdout=subprocess.PIPE,
             text=True,
         )
@@ -134,6 +153,7 @@ class SiteServer:
 @dataclass
 class CrawlResult:
     name: str
+    conditions: str
     articles_in_site: int
     pages: int
     articles: int
@@ -151,8 +171,12 @@ class CrawlResult:
         return self.articles / self.seconds if self.seconds else 0.0
 
 
-def crawl_baseline(site: SiteServer, workdir: Path) -> CrawlResult:
-    settings = [arg for k, v in COMMON_SETTINGS.items() for arg in ("-s", f"{k}={v}")]
+def as_arguments(settings: dict[str, str]) -> list[str]:
+    return [arg for k, v in settings.items() for arg in ("-s", f"{k}={v}")]
+
+
+def crawl_baseline(site: SiteServer, workdir: Path, scenario: Scenario) -> CrawlResult:
+    settings = as_arguments(scenario.settings)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SCRAPY_", "NEWSCRAWL_"))}
     cmd = [
         PYTHON, "-m", "scrapy", "runspider", str(BENCH / "baseline_spider.py"),
@@ -164,6 +188,7 @@ def crawl_baseline(site: SiteServer, workdir: Path) -> CrawlResult:
     stats = scrapy_stats(proc.output)
     return CrawlResult(
         "Scrapy baseline (no extraction, no storage)",
+        scenario.label,
         site.articles,
         int(stats.get("response_received_count", 0)),
         int(stats.get("baseline/article_pages", 0)),
@@ -174,13 +199,15 @@ def crawl_baseline(site: SiteServer, workdir: Path) -> CrawlResult:
     )
 
 
-def crawl_newscrawl(site: SiteServer, db_url: str, sites_dir: Path, name: str) -> CrawlResult:
+def crawl_newscrawl(
+    site: SiteServer, db_url: str, sites_dir: Path, name: str, scenario: Scenario
+) -> CrawlResult:
     from crawler.runner import crawl_env
 
     env = crawl_env(db_url)
     env["NEWSCRAWL_SITES_DIR"] = str(sites_dir)
     env["NEWSCRAWL_SPOOL_DIR"] = str(sites_dir.parent / "spool")
-    settings = [arg for k, v in COMMON_SETTINGS.items() for arg in ("-s", f"{k}={v}")]
+    settings = as_arguments(scenario.settings)
     cmd = [PYTHON, "-m", "scrapy", "crawl", "articles", "-a", "site=benchnews", *settings]
     proc = run_process(cmd, env, cwd=ROOT)
     if proc.returncode != 0:
@@ -191,6 +218,7 @@ def crawl_newscrawl(site: SiteServer, db_url: str, sites_dir: Path, name: str) -
     )
     return CrawlResult(
         name,
+        scenario.label,
         site.articles,
         int(stats.get("response_received_count", 0)),
         stored,
@@ -416,7 +444,7 @@ def crawl_row(c: dict[str, Any], baseline: dict[str, Any] | None) -> str:
     pages_s = c["pages"] / c["seconds"]
     ratio = f"{pages_s / (baseline['pages'] / baseline['seconds']):.2f}x" if baseline else "1.00x"
     return (
-        f"| {c['name']} | {c['articles_in_site']} | {c['pages']} | {c['seconds']:.1f} | "
+        f"| {c['name']} | {c['conditions']} | {c['articles_in_site']} | {c['pages']} | {c['seconds']:.1f} | "
         f"{pages_s:.0f} | {c['articles'] / c['seconds']:.0f} | {c['cpu']:.1f} | "
         f"{c['peak_rss_mb']:.0f} | {ratio} |"
     )
@@ -429,18 +457,21 @@ def markdown(results: dict[str, Any]) -> str:
         f"memory; Python {m['python']}, Scrapy {m['scrapy']}, SQLAlchemy {m['sqlalchemy']}. "
         f"`make bench` ({results['seconds']:.0f} s).",
         "",
-        "Both crawls: " + ", ".join(f"`{k}={v}`" for k, v in COMMON_SETTINGS.items()) + ".",
+        "Baseline and newscrawl crawl with the same settings: "
+        + ", ".join(f"`{k}={v}`" for k, v in COMMON_SETTINGS.items())
+        + " (`CONCURRENT_REQUESTS_PER_DOMAIN=4`, newscrawl's default, where the conditions say"
+        " 4 requests at a time).",
         "",
-        "| crawl | articles in site | pages fetched | crawl s | pages/s | articles/s | CPU s | "
-        "peak RSS MB | pages/s vs baseline |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| crawl | conditions | articles in site | pages fetched | crawl s | pages/s | articles/s | "
+        "CPU s | peak RSS MB | pages/s vs baseline |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for group in results["crawls"]:
         baseline = group[0]
         for crawl in group:
             lines.append(crawl_row(crawl, None if crawl is baseline else baseline))
     if results.get("postgres_skipped"):
-        lines.append(f"| newscrawl → PostgreSQL | skipped: {results['postgres_skipped']} |||||||")
+        lines.append(f"| newscrawl → PostgreSQL | skipped: {results['postgres_skipped']} ||||||||")
     r = results["recrawl"]
     lines += [
         "",
@@ -495,16 +526,76 @@ def update_docs(table: str) -> None:
 # --------------------------------------------------------------------------- main
 
 
+def run_scenario(
+    scenario: Scenario, workdir: Path, args: argparse.Namespace, results: dict[str, Any],
+    pg_problem: str | None, main: bool,
+) -> None:
+    log(f"{scenario.articles} articles, {scenario.label}")
+    site = SiteServer(scenario.articles, scenario.latency_ms)
+    number = len(results["crawls"])
+    try:
+        sites_dir = write_definition(site, workdir / f"sites-{number}")
+        group = [crawl_baseline(site, workdir, scenario)]
+        log(f"baseline: {group[0].pages} pages in {group[0].seconds:.1f} s")
+        sqlite_url = f"sqlite:///{workdir / f'archive-{number}.db'}"
+        first = crawl_newscrawl(site, sqlite_url, sites_dir, "newscrawl → SQLite", scenario)
+        group.append(first)
+        log(f"newscrawl → SQLite: {first.pages} pages in {first.seconds:.1f} s")
+        if main:
+            again = crawl_newscrawl(site, sqlite_url, sites_dir, "re-crawl", scenario)
+            results["recrawl"] = {
+                **asdict(again), "first_pages": first.pages, "share_of_first": again.pages / first.pages
+            }
+            log(f"re-crawl: {again.pages} pages")
+            if pg_problem is None:
+                database = PostgresDatabase()
+                try:
+                    pg = crawl_newscrawl(
+                        site, database.url, sites_dir, "newscrawl → PostgreSQL", scenario
+                    )
+                finally:
+                    database.drop()
+                group.append(pg)
+                log(f"newscrawl → PostgreSQL: {pg.pages} pages in {pg.seconds:.1f} s")
+            else:
+                results["postgres_skipped"] = pg_problem
+            log("extraction")
+            results["extraction"] = extraction_bench(
+                args.extraction_pages, scenario.articles, sites_dir / "benchnews.yaml"
+            )
+            if args.daemon_runs:
+                log(f"daemon: {args.daemon_runs} runs every {args.daemon_every:g} s")
+                results["daemon"] = daemon_bench(site, workdir, args.daemon_runs, args.daemon_every)
+            else:
+                results["daemon"] = {"skipped": "--daemon-runs 0"}
+        results["crawls"].append([asdict(c) for c in group])
+    finally:
+        site.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="newscrawl benchmarks against a Scrapy baseline")
     parser.add_argument("--articles", type=int, default=5000, help="articles in the site (default 5000)")
     parser.add_argument("--small", type=int, default=1000,
                         help="a smaller site crawled too, to see memory against N (0: skip)")
+    parser.add_argument("--latency-ms", type=float, default=100.0,
+                        help="server latency of the as-deployed comparison (0: skip it)")
     parser.add_argument("--extraction-pages", type=int, default=300)
     parser.add_argument("--daemon-runs", type=int, default=20, help="0: skip the daemon")
     parser.add_argument("--daemon-every", type=float, default=4.0, help="seconds between daemon runs")
     parser.add_argument("--update-docs", action="store_true", help="replace the table in docs/performance.md")
     args = parser.parse_args()
+
+    scenarios = [Scenario(args.articles, "local server, 16 requests at a time")]
+    small = args.small if 0 < args.small < args.articles else 0
+    if small:
+        scenarios.append(Scenario(small, "local server, 16 requests at a time"))
+    if args.latency_ms:
+        scenarios.append(
+            Scenario(small or args.articles,
+                     f"{args.latency_ms:g} ms server latency, 4 requests at a time",
+                     latency_ms=args.latency_ms, polite=True)
+        )
 
     began = time.monotonic()
     workdir = Path(tempfile.mkdtemp(prefix="newscrawl-bench-"))
@@ -516,48 +607,8 @@ def main() -> int:
     }
     pg_problem = postgres_available()
     try:
-        for size in [args.articles, *([args.small] if args.small else [])]:
-            log(f"site of {size} articles")
-            site = SiteServer(size)
-            try:
-                sites_dir = write_definition(site, workdir / f"sites-{size}")
-                group = [crawl_baseline(site, workdir)]
-                log(f"baseline: {group[0].pages} pages in {group[0].seconds:.1f} s")
-                sqlite_url = f"sqlite:///{workdir / f'archive-{size}.db'}"
-                first = crawl_newscrawl(site, sqlite_url, sites_dir, "newscrawl → SQLite")
-                group.append(first)
-                log(f"newscrawl → SQLite: {first.pages} pages in {first.seconds:.1f} s")
-                if size == args.articles:
-                    again = crawl_newscrawl(site, sqlite_url, sites_dir, "re-crawl")
-                    results["recrawl"] = {
-                        **asdict(again),
-                        "first_pages": first.pages,
-                        "share_of_first": again.pages / first.pages,
-                    }
-                    log(f"re-crawl: {again.pages} pages")
-                    if pg_problem is None:
-                        database = PostgresDatabase()
-                        try:
-                            pg = crawl_newscrawl(site, database.url, sites_dir, "newscrawl → PostgreSQL")
-                        finally:
-                            database.drop()
-                        group.append(pg)
-                        log(f"newscrawl → PostgreSQL: {pg.pages} pages in {pg.seconds:.1f} s")
-                    else:
-                        results["postgres_skipped"] = pg_problem
-                results["crawls"].append([asdict(c) for c in group])
-                if size == args.articles:
-                    log("extraction")
-                    results["extraction"] = extraction_bench(
-                        args.extraction_pages, size, sites_dir / "benchnews.yaml"
-                    )
-                if args.daemon_runs and size == (args.small or args.articles):
-                    log(f"daemon: {args.daemon_runs} runs every {args.daemon_every:g} s")
-                    results["daemon"] = daemon_bench(site, workdir, args.daemon_runs, args.daemon_every)
-            finally:
-                site.close()
-        if not args.daemon_runs:
-            results["daemon"] = {"skipped": "--daemon-runs 0"}
+        for index, scenario in enumerate(scenarios):
+            run_scenario(scenario, workdir, args, results, pg_problem, main=index == 0)
 
         log("store")
         from settings.scrapy_settings import STORE_BATCH_SIZE
@@ -587,11 +638,11 @@ def main() -> int:
     table = markdown(results)
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    for name in (f"bench-{stamp}", "latest"):
+    for name in (f"crawl-{stamp}", "crawl"):
         (RESULTS / f"{name}.json").write_text(json.dumps(results, indent=2) + "\n")
         (RESULTS / f"{name}.md").write_text(table)
     print(table)
-    log(f"results in {RESULTS}/latest.md and latest.json")
+    log(f"results in {RESULTS}/crawl.md and crawl.json")
     if args.update_docs:
         update_docs(table)
         log("docs/performance.md updated")
