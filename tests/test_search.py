@@ -104,8 +104,9 @@ def test_phrase_queries(capsys, archive):
     assert sorted(paths(archive, hits(capsys, archive, "river bridge closed"))) == ["/a/3", "/a/4"]
     with_copies = hits(capsys, archive, '"river bridge closed"', "--include-duplicates")
     assert sorted(paths(archive, with_copies)) == ["/a/3", "/wire/s/1"]
+    [original] = [r for r in with_copies if r["site"] == "paper"]
     [copy] = [r for r in with_copies if r["site"] == "wire"]
-    assert copy["duplicate_of"] == with_copies[[r["site"] for r in with_copies].index("paper")]["id"]
+    assert copy["duplicate_of"] == original["id"]
 
 
 def test_boolean_queries(capsys, archive):
