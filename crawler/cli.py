@@ -639,7 +639,9 @@ def _next_run_text(iso: str | None, source: str) -> str:
 
 
 def _selected_sites(name: str | None) -> dict:
-    return load_sites() if name is None else {name: get_site(name)}
+    from crawler.scheduling import scheduled_sites
+
+    return scheduled_sites(load_sites()) if name is None else {name: get_site(name)}
 
 
 def _stored_next_runs(url: str) -> dict | None:
@@ -1207,6 +1209,9 @@ def cmd_export(args: argparse.Namespace) -> int:
         with partial.open("w", encoding="utf-8", newline="") as out:
             count = export_articles(engine, filters, args.format, out)
         os.replace(partial, args.output)
+    except OSError as exc:
+        print(f"newscrawl: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     finally:
         partial.unlink(missing_ok=True)
     print(f"newscrawl: exported {count} articles to {args.output}", file=sys.stderr)

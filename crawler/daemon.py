@@ -52,7 +52,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.config import Site, SiteConfigError, load_sites
 from crawler.runner import start_crawl
-from crawler.scheduling import JobSpec, format_duration, job_specs, plan_jobs
+from crawler.scheduling import JobSpec, format_duration, job_specs, plan_jobs, scheduled_sites
 from crawler.storage.database import ensure_schema, get_engine, safe_url
 from crawler.storage.locks import (
     DAEMON_LEASE,
@@ -198,7 +198,14 @@ class Daemon:
     def load_sites(self) -> dict[str, Site]:
         sites = load_sites()
         if not self.options.sites:
-            return sites
+            chosen = scheduled_sites(sites)
+            skipped = sorted(set(sites) - set(chosen))
+            if skipped:
+                logger.info(
+                    "bundled example sites not scheduled (name them with --site): %s",
+                    ", ".join(skipped),
+                )
+            return chosen
         unknown = [name for name in self.options.sites if name not in sites]
         if unknown:
             known = ", ".join(sorted(sites)) or "none"
@@ -425,6 +432,13 @@ class Daemon:
                 self._idle.notify_all()
 
     def _crawl(self, site: Site, spider: str) -> None:
+        from crawler.distributed import enqueue_crawl, redis_url
+
+        if shared := redis_url():
+            # One scheduler, many workers: the crawl goes to the shared queue.
+            enqueue_crawl(shared, site.name, spider)
+            logger.info("%s/%s: crawl enqueued for the workers", site.name, spider)
+            return
         timeout = site.schedule.timeout
         launched_at = utcnow()
         with self._lock:

@@ -19,12 +19,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from crawler.config import Site, SpiderSchedule
+from crawler.config import BUNDLED_SITES_DIR, Site, SpiderSchedule
 
 SPIDER_PARTS = {"articles": "listing", "top_stories": "top_stories"}
 MIN_GRACE_SECONDS = 1
@@ -135,6 +136,21 @@ def site_job_specs(site: Site) -> list[JobSpec]:
             continue
         specs.append(JobSpec(site.name, spider, schedule, site.timezone, site.schedule.timeout))
     return specs
+
+
+def scheduled_sites(sites: dict[str, Site], names: Iterable[str] | None = None) -> dict[str, Site]:
+    """The sites a daemon schedules: the named ones, else every site of the
+    user's folders (``NEWSCRAWL_SITES_DIR``). The bundled examples (``demo``,
+    ``panarmenian``) run only when named: a daemon started without arguments
+    never reaches out to a site nobody chose."""
+    chosen = list(names or [])
+    if chosen:
+        return {name: sites[name] for name in chosen if name in sites}
+    return {
+        name: site
+        for name, site in sites.items()
+        if Path(site.source_file).parent != BUNDLED_SITES_DIR
+    }
 
 
 def job_specs(sites: Iterable[Site]) -> list[JobSpec]:

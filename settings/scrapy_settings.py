@@ -72,4 +72,7 @@ if REDIS_URL:
     SCHEDULER_PERSIST = True  # the queue outlives any one worker
     SCHEDULER_QUEUE_CLASS = "scrapy_redis.queue.PriorityQueue"
     DUPEFILTER_CLASS = "scrapy_redis.dupefilter.RFPDupeFilter"
+    # A crawl process takes from the shared queue only what it can download
+    # now, leaving the rest to the other workers.
+    CONCURRENT_REQUESTS = CONCURRENT_REQUESTS_PER_DOMAIN
     EXTENSIONS["crawler.distributed.WorkerIdle"] = 200

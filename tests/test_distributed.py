@@ -40,9 +40,11 @@ def redis_url():
 
 
 class SlowNewsSite:
-    """A site of ARTICLES articles whose article pages take 100 ms each."""
+    """A site of ``articles`` articles whose article pages take ``latency`` s each."""
 
-    def __init__(self) -> None:
+    def __init__(self, articles: int = ARTICLES, latency: float = 0.1) -> None:
+        self.articles = articles
+        self.latency = latency
         self.log: list[str] = []
         lock = threading.Lock()
         owner = self
@@ -71,12 +73,12 @@ class SlowNewsSite:
         if path.startswith("/news/"):
             page = int(path.rsplit("/", 1)[1] or 1)
             first = (page - 1) * PER_PAGE + 1
-            links = [f"/a/{n}" for n in range(first, min(first + PER_PAGE, ARTICLES + 1))]
-            nxt = f"/news/{page + 1}" if first + PER_PAGE <= ARTICLES else None
+            links = [f"/a/{n}" for n in range(first, min(first + PER_PAGE, self.articles + 1))]
+            nxt = f"/news/{page + 1}" if first + PER_PAGE <= self.articles else None
             return listing_html(links, nxt).encode(), 200
         if path.startswith("/a/"):
             n = int(path.rsplit("/", 1)[1])
-            time.sleep(0.1)
+            time.sleep(self.latency)
             return article_html(f"Story {n}", story(1000 + n), None).encode(), 200
         return b"not found", 404
 
@@ -163,3 +165,39 @@ def test_two_workers_share_one_crawl(tmp_path, redis_url, postgres_url):
     assert sum(r["articles_new"] for r in runs) == ARTICLES
     working = {r["arguments"]["worker"] for r in runs if r["pages_fetched"] > 0}
     assert len(working) == 2, (runs, outputs)
+
+
+def test_with_redis_the_daemon_enqueues_instead_of_crawling(tmp_path, redis_url, database_url):
+    import redis
+
+    name = f"sched{uuid.uuid4().hex[:8]}"
+    sites = tmp_path / "sites"
+    sites.mkdir()
+    (sites / f"{name}.yaml").write_text(
+        f"name: {name}\nbase_url: http://127.0.0.1:9/\n"
+        "schedule:\n  articles: {every: 1s}\n  top_stories: {every: 1h, enabled: false}\n"
+    )
+    env = {**os.environ, "NEWSCRAWL_SITES_DIR": str(sites), "NEWSCRAWL_REDIS_URL": redis_url}
+    daemon = subprocess.Popen(
+        [sys.executable, "-m", "crawler.cli", "daemon"], env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    server = redis.Redis.from_url(redis_url)
+    seeds = f"newscrawl:{name}:articles:seeds"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and server.llen(seeds) < 2:
+            time.sleep(0.2)
+        enqueued = server.llen(seeds)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        output = daemon.communicate(timeout=60)[0].decode()
+        server.delete(seeds)
+    assert daemon.returncode == 0, output
+    assert enqueued >= 2, output
+    assert f"{name}/articles: crawl enqueued for the workers" in output
+    # The daemon crawled nothing itself: the workers record the runs.
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        assert conn.execute(text("select count(*) from crawl_runs")).scalar() == 0
+    engine.dispose()
