@@ -6,6 +6,7 @@ like articles. Pure functions over response bodies.
 from __future__ import annotations
 
 import gzip
+import io
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,7 +35,7 @@ class Entry:
 def _xml_root(body: bytes) -> etree._Element | None:
     if body[:2] == b"\x1f\x8b":
         try:
-            with gzip.GzipFile(fileobj=__import__("io").BytesIO(body)) as f:
+            with gzip.GzipFile(fileobj=io.BytesIO(body)) as f:
                 body = f.read(MAX_UNCOMPRESSED + 1)
         except (OSError, EOFError):
             return None

@@ -176,3 +176,35 @@ def test_sites_new_drafts_a_working_definition(gazette, tmp_path, monkeypatch):
     check = newscrawl("sites", "check", "draft", f"{gazette.url}/2024/03/ferry-5", "--json")
     assert check.returncode == 0, check.stderr + check.stdout
     assert json.loads(check.stdout)["fields"]["body"]["verdict"] == "ok"
+
+
+def test_feed_and_sitemap_parsers_read_the_common_forms():
+    import gzip
+
+    from crawler.sources import looks_like_article_url, parse_feed, parse_sitemap
+
+    atom = (
+        b'<feed xmlns="http://www.w3.org/2005/Atom"><entry><link rel="alternate" href="/a/1"/>'
+        b"<published>2024-03-01T10:00:00Z</published></entry><entry>"
+        b'<link rel="enclosure" href="/x.mp3"/><link href="/a/2"/></entry></feed>'
+    )
+    entries = parse_feed(atom, "https://g.example/feed")
+    assert [e.url for e in entries] == ["https://g.example/a/1", "https://g.example/a/2"]
+    assert entries[0].published.isoformat() == "2024-03-01T10:00:00+00:00"
+    urlset = (
+        b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>https://g.example/a/3'
+        b"</loc><lastmod>2024-03-02</lastmod></url></urlset>"
+    )
+    pages, children = parse_sitemap(gzip.compress(urlset), "https://g.example/s.xml.gz")
+    assert [(p.url, p.published.date().isoformat(), p.is_news) for p in pages] == [
+        ("https://g.example/a/3", "2024-03-02", False)
+    ]
+    assert children == []
+    assert parse_feed(b"<html>not a feed", "https://g.example/") == []
+    assert parse_sitemap(b"\x1f\x8bbroken", "https://g.example/") == ([], [])
+    assert looks_like_article_url("https://g.example/2024/03/05/harbour-vote")
+    assert looks_like_article_url("https://g.example/news/12345678")
+    assert looks_like_article_url("https://g.example/politics/harbour-vote-delayed-again")
+    assert not looks_like_article_url("https://g.example/tag/harbour-vote-delayed-again")
+    assert not looks_like_article_url("https://g.example/politics/")
+    assert not looks_like_article_url("https://g.example/2024/03/photo-of-the-day.jpg")
