@@ -34,6 +34,7 @@ POSTGRESQL_TEXT_SEARCH_CONFIG = "simple"
 TITLE_WEIGHT = 10.0
 BODY_WEIGHT = 1.0
 SNIPPET_WORDS = 24
+SNIPPET_BATCH = 500
 
 # Where the engine marks a matched word in a snippet. Private-use characters,
 # so they cannot collide with article text; split_snippet() removes them.
@@ -124,13 +125,12 @@ def _search_sqlite(
             # Excerpts of the shown rows only: SQLite would compute snippet()
             # for every match before sorting them.
             snippet = func.snippet(fts, 1, MATCH_START, MATCH_END, ELLIPSIS, SNIPPET_WORDS)
-            snippets = dict(
-                conn.execute(
-                    select(fts_table.c.rowid, snippet).where(
-                        match, fts_table.c.rowid.in_([row["id"] for row in rows])
-                    )
-                ).all()
-            )
+            ids = [row["id"] for row in rows]
+            snippets: dict[int, str] = {}
+            for start in range(0, len(ids), SNIPPET_BATCH):  # within SQLite's variable limit
+                batch = ids[start : start + SNIPPET_BATCH]
+                stmt = select(fts_table.c.rowid, snippet).where(match, fts_table.c.rowid.in_(batch))
+                snippets.update({rowid: text for rowid, text in conn.execute(stmt)})
     except OperationalError as exc:
         message = str(exc.orig)
         if message.startswith(_FTS5_SYNTAX_ERRORS):
