@@ -40,7 +40,11 @@ def main() -> int:
         expected = json.loads((case / "expected.json").read_text(encoding="utf-8"))
         truth = (case / "expected_body.txt").read_text(encoding="utf-8")
         url = expected["url"]
-        site = get_site(expected["site"]) if expected.get("site") else load_site_file(case / "site.yaml")
+        site = (
+            get_site(expected["site"])
+            if expected.get("site")
+            else load_site_file(case / "site.yaml")
+        )
         scores: dict[str, Score] = {
             "newscrawl generic": token_score(body_of(html, url, generic_site(url)), truth),
             "trafilatura": token_score(trafilatura.extract(html, url=url), truth),
@@ -63,7 +67,10 @@ def main() -> int:
         json.dumps(
             {
                 "pages": {
-                    case: {n: {"precision": s.precision, "recall": s.recall, "f1": s.f1} for n, s in sc.items()}
+                    case: {
+                        n: {"precision": s.precision, "recall": s.recall, "f1": s.f1}
+                        for n, s in sc.items()
+                    }
                     for case, sc in rows
                 },
                 "mean_f1": means,

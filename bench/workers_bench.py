@@ -27,11 +27,12 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import redis  # noqa: E402
+import test_distributed as site_module  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 
-import test_distributed as site_module  # noqa: E402
-
-ADMIN = os.environ.get("NEWSCRAWL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+ADMIN = os.environ.get(
+    "NEWSCRAWL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 REDIS = os.environ.get("NEWSCRAWL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
@@ -53,22 +54,40 @@ def crawl_with(workers: int, site_url: str, articles: int, listing: str) -> dict
             )
             + "article:\n  body: 'div.story'\n"
         )
-        env = {**os.environ, "NEWSCRAWL_SITES_DIR": folder, "NEWSCRAWL_DATABASE_URL": url,
-               "NEWSCRAWL_REDIS_URL": REDIS}
+        env = {
+            **os.environ,
+            "NEWSCRAWL_SITES_DIR": folder,
+            "NEWSCRAWL_DATABASE_URL": url,
+            "NEWSCRAWL_REDIS_URL": REDIS,
+        }
         cli = [sys.executable, "-m", "crawler.cli"]
         subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
-        settings = ["--set", "AUTOTHROTTLE_ENABLED=False", "--set", "NEWSCRAWL_WORKER_IDLE_SECONDS=2",
-                    "--set", "LOG_LEVEL=WARNING"]
+        settings = [
+            "--set",
+            "AUTOTHROTTLE_ENABLED=False",
+            "--set",
+            "NEWSCRAWL_WORKER_IDLE_SECONDS=2",
+            "--set",
+            "LOG_LEVEL=WARNING",
+        ]
         procs = [
-            subprocess.Popen([*cli, "worker", "--site", name, *settings], env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.Popen(
+                [*cli, "worker", "--site", name, *settings],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             for _ in range(workers)
         ]
         time.sleep(2)  # workers up and watching
         engine = create_engine(url)
         start = time.monotonic()
-        subprocess.run([*cli, "enqueue", name, "--spider", "articles"], env=env, check=True,
-                       capture_output=True)
+        subprocess.run(
+            [*cli, "enqueue", name, "--spider", "articles"],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         while True:
             with engine.connect() as conn:
                 stored = conn.execute(text("select count(*) from articles")).scalar()
@@ -92,8 +111,13 @@ def crawl_with(workers: int, site_url: str, articles: int, listing: str) -> dict
     shares: dict[str, int] = {}
     for arguments, pages in runs:
         shares[arguments["worker"]] = shares.get(arguments["worker"], 0) + pages
-    return {"workers": workers, "listing": listing, "seconds": elapsed, "articles_per_second": articles / elapsed,
-            "pages_by_worker": sorted(shares.values(), reverse=True)}
+    return {
+        "workers": workers,
+        "listing": listing,
+        "seconds": elapsed,
+        "articles_per_second": articles / elapsed,
+        "pages_by_worker": sorted(shares.values(), reverse=True),
+    }
 
 
 def main() -> int:
@@ -106,21 +130,29 @@ def main() -> int:
         # "next": listing pages found one after another (a next link), a serial
         # chain no number of workers shortens; "template": all listing pages
         # known at the start (page_url_template), so the work can spread.
-        results = [crawl_with(n, site.url, args.articles, lst) for lst in ("next", "template") for n in (1, 2)]
+        results = [
+            crawl_with(n, site.url, args.articles, lst)
+            for lst in ("next", "template")
+            for n in (1, 2)
+        ]
     finally:
         site.close()
     print("| pagination | workers | seconds | articles/s | pages by worker |")
     print("|---|---|---|---|---|")
     for r in results:
-        print(f"| {r['listing']} | {r['workers']} | {r['seconds']:.1f} | "
-              f"{r['articles_per_second']:.1f} | {r['pages_by_worker']} |")
+        print(
+            f"| {r['listing']} | {r['workers']} | {r['seconds']:.1f} | "
+            f"{r['articles_per_second']:.1f} | {r['pages_by_worker']} |"
+        )
     ratios = {}
     for listing in ("next", "template"):
         one, two = (r for r in results if r["listing"] == listing)
         ratios[listing] = two["articles_per_second"] / one["articles_per_second"]
         print(f"\n{listing}: two workers / one worker = {ratios[listing]:.2f}x")
-    print(f"({args.articles} articles, {args.latency * 1000:.0f} ms per article page, "
-          f"{os.cpu_count()} cores)")
+    print(
+        f"({args.articles} articles, {args.latency * 1000:.0f} ms per article page, "
+        f"{os.cpu_count()} cores)"
+    )
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
     (out / "workers.json").write_text(json.dumps({"results": results, "ratios": ratios}, indent=2))

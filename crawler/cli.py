@@ -33,8 +33,14 @@ def build_parser() -> argparse.ArgumentParser:
     crawl.add_argument("site", help="site name (see `newscrawl sites list`)")
     crawl.add_argument("--spider", choices=(*SPIDERS, "all"), default="all")
     crawl.add_argument("--pages", type=int, metavar="N", help="follow pagination N pages deep")
-    crawl.add_argument("--since", metavar="DATE", help="only articles published on or after DATE (YYYY-MM-DD or ISO-8601)")
-    crawl.add_argument("--until", metavar="DATE", help="only articles published before the end of DATE")
+    crawl.add_argument(
+        "--since",
+        metavar="DATE",
+        help="only articles published on or after DATE (YYYY-MM-DD or ISO-8601)",
+    )
+    crawl.add_argument(
+        "--until", metavar="DATE", help="only articles published before the end of DATE"
+    )
     crawl.add_argument("--refetch", action="store_true", help="fetch stored articles again")
     crawl.add_argument(
         "--log-level",
@@ -95,7 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-crawls", type=int, default=2, help="crawls this worker runs at once (default 2)"
     )
     worker.add_argument(
-        "--set", dest="settings", action="append", default=[], metavar="NAME=VALUE",
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
         help="a Scrapy setting for the crawls (repeatable)",
     )
     _add_database(worker)
@@ -257,7 +267,11 @@ def _parse_settings(pairs: list[str]) -> dict[str, str]:
 
 
 def run_site(
-    site: str, spiders: list[str], arguments: dict[str, str], settings: dict[str, str], db: str | None
+    site: str,
+    spiders: list[str],
+    arguments: dict[str, str],
+    settings: dict[str, str],
+    db: str | None,
 ) -> int:
     from crawler.runner import run_crawl
     from crawler.storage.queries import format_time
@@ -362,9 +376,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with server, tempfile.TemporaryDirectory(prefix="newscrawl-demo-") as folder:
         if args.port != 8765:
             demo_site_definition(Path(folder), server.url + "/")
-            os.environ["NEWSCRAWL_SITES_DIR"] = os.pathsep.join(
-                p for p in (previous, folder) if p
-            )
+            os.environ["NEWSCRAWL_SITES_DIR"] = os.pathsep.join(p for p in (previous, folder) if p)
         try:
             status = run_site("demo", list(SPIDERS), {}, {"LOG_LEVEL": "WARNING"}, args.database)
         finally:
@@ -392,7 +404,7 @@ def print_summary(db: str | None, site: str | None, limit: int) -> None:
     print(f"{'site':<16}{'articles':>10}{'top-story rows':>16}{'runs':>7}{'rejected':>10}")
     for c in counts:
         print(f"{c.site:<16}{c.articles:>10}{c.top_story_rows:>16}{c.runs:>7}{c.rejected:>10}")
-    print(f"\nNewest articles:")
+    print("\nNewest articles:")
     for row in queries.newest_articles(engine, site, limit):
         print(f"  {queries.format_time(row['published_at'])}  [{row['site']}] {row['title']}")
         print(f"      {row['url']}")
@@ -404,7 +416,9 @@ def print_summary(db: str | None, site: str | None, limit: int) -> None:
     for row in stories:
         if (row["site"], row["page_url"]) != page:
             page = (row["site"], row["page_url"])
-            print(f"  [{row['site']}] {row['page_url']} at {queries.format_time(row['captured_at'])}")
+            print(
+                f"  [{row['site']}] {row['page_url']} at {queries.format_time(row['captured_at'])}"
+            )
         print(f"    {row['rank']}. {row['title']}")
         print(f"       {row['url']}")
 
@@ -457,7 +471,9 @@ def cmd_worker(args: argparse.Namespace) -> int:
     url = _redis_url_or_exit()
     if args.site:
         get_site(args.site)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s"
+    )
     return Worker(
         url, args.database, args.site, args.max_crawls, settings=_parse_settings(args.settings)
     ).run()
@@ -520,7 +536,11 @@ def cmd_sites_check(args: argparse.Namespace) -> int:
         url = args.url
         if url is None:
             page_url, _, links, next_page = first_article_url(site)
-            report["listing"] = {"url": page_url, "article_links": len(links), "next_page": next_page}
+            report["listing"] = {
+                "url": page_url,
+                "article_links": len(links),
+                "next_page": next_page,
+            }
             if not links:
                 print(
                     f"newscrawl: no article links on {page_url}: check listing.article_links "
@@ -544,8 +564,10 @@ def cmd_sites_check(args: argparse.Namespace) -> int:
     else:
         if report["listing"]:
             listing = report["listing"]
-            print(f"listing  {listing['url']}: {listing['article_links']} article links, "
-                  f"next page: {listing['next_page'] or 'none'}")
+            print(
+                f"listing  {listing['url']}: {listing['article_links']} article links, "
+                f"next page: {listing['next_page'] or 'none'}"
+            )
         print(f"article  {final}")
         for c in checks:
             value = c.value if not isinstance(c.value, list) else ", ".join(c.value)
@@ -717,9 +739,19 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 
 RUN_FIELDS = (
-    "id", "status", "finish_reason", "trigger", "started_at", "finished_at", "pages_fetched",
-    "articles_new", "articles_updated", "articles_unchanged", "items_rejected",
-    "top_story_snapshots", "errors",
+    "id",
+    "status",
+    "finish_reason",
+    "trigger",
+    "started_at",
+    "finished_at",
+    "pages_fetched",
+    "articles_new",
+    "articles_updated",
+    "articles_unchanged",
+    "items_rejected",
+    "top_story_snapshots",
+    "errors",
 )
 
 
@@ -749,9 +781,7 @@ def _print_status(args: argparse.Namespace) -> int:
     ensure_schema(url)
     engine = get_engine(url)
     sites = load_sites()
-    with_runs = [
-        pair for pair in queries.sites_with_runs(engine) if args.site in (None, pair[0])
-    ]
+    with_runs = [pair for pair in queries.sites_with_runs(engine) if args.site in (None, pair[0])]
     if args.site is not None and args.site not in sites and not with_runs:
         get_site(args.site)  # the "unknown site" error, with the known names
     if args.site is not None:
@@ -779,9 +809,7 @@ def _print_status(args: argparse.Namespace) -> int:
                 "site": site,
                 "spider": spider,
                 "schedule": spec.describe() if spec else None,
-                "last_run": (
-                    {k: _iso(last[k]) or last[k] for k in RUN_FIELDS} if last else None
-                ),
+                "last_run": ({k: _iso(last[k]) or last[k] for k in RUN_FIELDS} if last else None),
                 "next_run": _iso(when),
                 "next_run_source": source,
                 "consecutive_failures": queries.consecutive_failures(engine, site, spider),
@@ -843,26 +871,34 @@ def _add_query_parsers(sub: argparse._SubParsersAction) -> None:
     def limit(parser: argparse.ArgumentParser, default: int | None) -> None:
         shown = "all" if default is None else default
         parser.add_argument(
-            "--limit", type=_limit, default=default, metavar="N",
+            "--limit",
+            type=_limit,
+            default=default,
+            metavar="N",
             help=f"at most N rows, 0 for all (default {shown})",
         )
 
     def article_filters(parser: argparse.ArgumentParser, duplicates: bool = True) -> None:
         parser.add_argument("--site", help="only this site")
         parser.add_argument(
-            "--since", type=start_time, metavar="TIME",
+            "--since",
+            type=start_time,
+            metavar="TIME",
             help="published at or after TIME: a date YYYY-MM-DD (00:00 UTC) or an ISO-8601 "
             "time (UTC unless it has an offset)",
         )
         parser.add_argument(
-            "--until", type=end_time, metavar="TIME",
+            "--until",
+            type=end_time,
+            metavar="TIME",
             help="published at or before TIME; a date includes that whole day",
         )
         parser.add_argument("--section", help="only this section (the whole name, any case)")
         parser.add_argument("--author", help="only bylines containing this text (any case)")
         if duplicates:
             parser.add_argument(
-                "--include-duplicates", action="store_true",
+                "--include-duplicates",
+                action="store_true",
                 help="also copies of stories stored earlier (duplicate_of set)",
             )
 
@@ -882,7 +918,8 @@ def _add_query_parsers(sub: argparse._SubParsersAction) -> None:
         "search", help="full-text search over titles and bodies, best match first"
     )
     search.add_argument(
-        "query", metavar="QUERY",
+        "query",
+        metavar="QUERY",
         help='SQLite: FTS5 syntax (words, "a phrase", AND/OR/NOT, prefix*); '
         'PostgreSQL: web search syntax (words, "a phrase", or, -word)',
     )
@@ -895,15 +932,23 @@ def _add_query_parsers(sub: argparse._SubParsersAction) -> None:
     )
     top.add_argument("--site", help="only this site")
     top.add_argument(
-        "--at", type=start_time, metavar="TIME",
+        "--at",
+        type=start_time,
+        metavar="TIME",
         help="the latest snapshot of each page at or before TIME (a date means 00:00 UTC)",
     )
     top.add_argument(
-        "--from", dest="start", type=start_time, metavar="TIME",
+        "--from",
+        dest="start",
+        type=start_time,
+        metavar="TIME",
         help="every story shown from TIME on, with its span and best rank",
     )
     top.add_argument(
-        "--to", dest="end", type=end_time, metavar="TIME",
+        "--to",
+        dest="end",
+        type=end_time,
+        metavar="TIME",
         help="... up to TIME (a date includes that whole day; default now)",
     )
     limit(top, None)
@@ -919,12 +964,11 @@ def _add_query_parsers(sub: argparse._SubParsersAction) -> None:
     export = sub.add_parser(
         "export", help="every column of the articles as JSON Lines or CSV, streamed"
     )
-    export.add_argument(
-        "--format", choices=("jsonl", "csv"), default="jsonl", help="default jsonl"
-    )
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="default jsonl")
     article_filters(export, duplicates=False)
     export.add_argument(
-        "--exclude-duplicates", action="store_true",
+        "--exclude-duplicates",
+        action="store_true",
         help="leave out copies of stories stored earlier (exported by default)",
     )
     export.add_argument(
@@ -939,7 +983,9 @@ def _add_query_parsers(sub: argparse._SubParsersAction) -> None:
     browse.add_argument("--port", type=int, default=8001, help="default 8001; 0 picks a free one")
     browse.add_argument("--no-open", action="store_true", help="do not open a web browser")
     browse.add_argument(
-        "--write-metadata", type=Path, metavar="FILE",
+        "--write-metadata",
+        type=Path,
+        metavar="FILE",
         help="only write the Datasette metadata to FILE (for `datasette serve -m FILE`)",
     )
     _add_database(browse)
@@ -1030,9 +1076,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     aliases = queries.article_aliases(engine, article["id"])
     diffs = version_diffs(article, revisions) if args.diff else None
     if args.json:
-        _print_json({**article, "aliases": aliases, "revisions": revisions} | (
-            {"diffs": diffs} if diffs is not None else {}
-        ))
+        _print_json(
+            {**article, "aliases": aliases, "revisions": revisions}
+            | ({"diffs": diffs} if diffs is not None else {})
+        )
         return 0
     original = article["duplicate_of"]
     titles = queries.article_titles(engine, [original] if original is not None else [])
@@ -1067,8 +1114,13 @@ def cmd_search(args: argparse.Namespace) -> int:
     for position, hit in enumerate(hits, 1):
         snippet, highlights = split_snippet(hit.snippet or "")
         rows.append(
-            {"rank": position, **vars(hit), "snippet": snippet, "highlights": highlights,
-             "marked": mark_snippet(hit.snippet or "")}
+            {
+                "rank": position,
+                **vars(hit),
+                "snippet": snippet,
+                "highlights": highlights,
+                "marked": mark_snippet(hit.snippet or ""),
+            }
         )
     if args.json:
         _print_json([{k: v for k, v in row.items() if k != "marked"} for row in rows])

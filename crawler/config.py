@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
-    BaseModel,
     AfterValidator,
+    BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
@@ -170,9 +170,7 @@ def _element_rules(rules: list[FieldRule]) -> list[FieldRule]:
 
 Rules = Annotated[list[FieldRule], BeforeValidator(_rules)]
 DateRules = Annotated[list[DateRule], BeforeValidator(_rules)]
-ElementRules = Annotated[
-    list[FieldRule], BeforeValidator(_rules), AfterValidator(_element_rules)
-]
+ElementRules = Annotated[list[FieldRule], BeforeValidator(_rules), AfterValidator(_element_rules)]
 RegexList = Annotated[list[Regex], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)]
 
 
@@ -180,7 +178,9 @@ def _check_timezone(name: str) -> str:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/Paris)")
+        raise ValueError(
+            f"unknown time zone {name!r} (use an IANA name such as Europe/Paris)"
+        ) from None
     return name
 
 
@@ -411,9 +411,7 @@ def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: b
     return loader.construct_mapping(node, deep=deep)
 
 
-_UniqueKeyLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping
-)
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
 def _key_path(loc: tuple[Any, ...]) -> str:
@@ -452,8 +450,7 @@ def load_site_file(path: Path) -> Site:
         site = Site.model_validate(data)
     except ValidationError as exc:
         lines = [
-            f"  {_key_path(tuple(e['loc']))}: {_describe(e)}"
-            for e in exc.errors(include_url=False)
+            f"  {_key_path(tuple(e['loc']))}: {_describe(e)}" for e in exc.errors(include_url=False)
         ]
         raise SiteConfigError(f"{path}: invalid site definition\n" + "\n".join(lines)) from None
     return site.model_copy(update={"source_file": str(path)})

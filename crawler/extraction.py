@@ -65,9 +65,7 @@ class Page:
                     collect(node["@graph"])
                 found.append(node)
 
-        for raw in self.selector.xpath(
-            '//script[@type="application/ld+json"]/text()'
-        ).getall():
+        for raw in self.selector.xpath('//script[@type="application/ld+json"]/text()').getall():
             try:
                 collect(json.loads(raw))
             except ValueError:
@@ -228,9 +226,7 @@ def rule_paragraphs(page: Page, rule: FieldRule) -> list[str]:
         if isinstance(m, Selector):
             paragraphs.extend(element_paragraphs(m.root))
         else:
-            paragraphs.extend(
-                p for p in (normalize_text(x) for x in re.split(r"\n\s*\n", m)) if p
-            )
+            paragraphs.extend(p for p in (normalize_text(x) for x in re.split(r"\n\s*\n", m)) if p)
     if rule.regex is not None:
         paragraphs = [normalize_text(p) for p in _apply_regex(rule, paragraphs)]
     return [p for p in paragraphs if p]

@@ -64,7 +64,8 @@ MIN_GENERIC_BODY = 50  # shorter "bodies" are a menu or a caption
 BOILERPLATE = re.compile(
     r"^(advertisement|advertising|anzeige|publicité|реклама|sponsored|"
     r"(read|see) (more|also)\b.{0,120}|related( articles| stories)?:?.{0,120}|"
-    r"comments?\s*\(\d+\)|\d+ comments?|comments are (open|closed)\b.{0,160}|share (this|on)\b.{0,40}|"
+    r"comments?\s*\(\d+\)|\d+ comments?|comments are (open|closed)\b.{0,160}|"
+    r"share (this|on)\b.{0,40}|"
     r"(sign up|subscribe)\b.{0,160}|follow us\b.{0,80}|click here\b.{0,80}|"
     r"(photo|image|picture)( credit)?:.{0,120}|©.{0,120})$",
     re.IGNORECASE,
@@ -102,9 +103,7 @@ class GenericPage:
             values = sel.xpath(
                 "//meta[@property=$n or @name=$n or @itemprop=$n]/@content", n=name
             ).getall()
-            values += sel.xpath(
-                "//*[@itemprop=$n][not(self::meta)]/@datetime", n=name
-            ).getall()
+            values += sel.xpath("//*[@itemprop=$n][not(self::meta)]/@datetime", n=name).getall()
             values = [normalize_text(v) for v in values if v and v.strip()]
             if field == "author":
                 values = [v for v in values if not v.startswith(("http://", "https://"))]

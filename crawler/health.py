@@ -47,13 +47,8 @@ def health_warnings(site: str, current: dict[str, Any], history: list[dict[str, 
     warnings = []
     for field in HEALTH_FIELDS:
         for scope in ("field", "rules"):
-            def rate_of(rates: dict[str, Any]) -> float | None:
-                if scope == "field":
-                    return rates.get(field)
-                return (rates.get("by_rule") or {}).get(field)
-
-            past = [r for r in (rate_of(h) for h in usable) if r is not None]
-            rate = rate_of(current)
+            past = [r for r in (_rate(h, scope, field) for h in usable) if r is not None]
+            rate = _rate(current, scope, field)
             if not past or rate is None:
                 continue
             baseline = median(past)
@@ -64,3 +59,10 @@ def health_warnings(site: str, current: dict[str, Any], history: list[dict[str, 
                     f"down from {baseline:.0%} in recent runs (a selector may be broken)"
                 )
     return warnings
+
+
+def _rate(rates: dict[str, Any], scope: str, field: str) -> float | None:
+    """A field's fill rate, overall (``field``) or by the site's own rules (``rules``)."""
+    if scope == "field":
+        return rates.get(field)
+    return (rates.get("by_rule") or {}).get(field)

@@ -116,9 +116,7 @@ def check_article(html: str, url: str, site: Site) -> list[FieldCheck]:
         value = getattr(full, name)
         if name == "published_at" and value is not None:
             value = value.isoformat()
-        checks.append(
-            FieldCheck(name, value, full.sources.get(name), bool(rules), bool(raw))
-        )
+        checks.append(FieldCheck(name, value, full.sources.get(name), bool(rules), bool(raw)))
     return checks
 
 
@@ -192,9 +190,7 @@ def _url_shape(url: str) -> str:
     path = urlsplit(url).path
     shape = re.sub(r"\d+", r"\\d+", path)
     segments = shape.split("/")
-    segments = [
-        r"[^/]+" if ("-" in s or "_" in s) and r"\d+" not in s else s for s in segments
-    ]
+    segments = [r"[^/]+" if ("-" in s or "_" in s) and r"\d+" not in s else s for s in segments]
     return "/".join(segments)
 
 
@@ -229,7 +225,9 @@ def draft_site(home_url: str, name: str | None = None) -> tuple[str, list[str]]:
         sitemaps = []
     links = [
         u
-        for u in dict.fromkeys(urljoin(final, h) for h in page.selector.css("a::attr(href)").getall())
+        for u in dict.fromkeys(
+            urljoin(final, h) for h in page.selector.css("a::attr(href)").getall()
+        )
         if urlsplit(u).hostname == host and looks_like_article_url(u)
     ]
     pattern = guess_url_pattern(links)
@@ -283,16 +281,21 @@ def _article_rules(page: Page, html: str, notes: list[str]) -> list[str]:
         if key == "css" and page.selector.css(expr).xpath(f"@{candidate['attr']}").get():
             rules.append(f"  published: {{css: '{expr}', attr: {candidate['attr']}}}")
             break
-        if key == "meta" and page.selector.xpath(
-            "//meta[@property=$n or @name=$n]/@content", n=expr
-        ).get():
+        if (
+            key == "meta"
+            and page.selector.xpath("//meta[@property=$n or @name=$n]/@content", n=expr).get()
+        ):
             rules.append(f"  published: {{meta: '{expr}'}}")
             break
         if key == "jsonld" and generic.jsonld("published"):
             rules.append("  published: {jsonld: datePublished}")
             break
     author = next(
-        (c for c in AUTHOR_CANDIDATES if normalize_text(" ".join(page.selector.css(c + " ::text").getall()))),
+        (
+            c
+            for c in AUTHOR_CANDIDATES
+            if normalize_text(" ".join(page.selector.css(c + " ::text").getall()))
+        ),
         None,
     )
     if author:

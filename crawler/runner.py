@@ -28,12 +28,16 @@ class CrawlResult:
 
     @property
     def ok(self) -> bool:
-        return self.exit_code == 0 and bool(self.runs) and all(
-            r["status"] == "finished" for r in self.runs
+        return (
+            self.exit_code == 0
+            and bool(self.runs)
+            and all(r["status"] == "finished" for r in self.runs)
         )
 
 
-def crawl_command(site: str, spider: str, arguments: dict[str, str], settings: dict[str, str]) -> list[str]:
+def crawl_command(
+    site: str, spider: str, arguments: dict[str, str], settings: dict[str, str]
+) -> list[str]:
     cmd = [sys.executable, "-m", "scrapy", "crawl", spider, "-a", f"site={site}"]
     for key, value in arguments.items():
         cmd += ["-a", f"{key}={value}"]

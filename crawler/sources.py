@@ -91,7 +91,9 @@ def parse_feed(body: bytes, base_url: str, timezone: str = "UTC") -> list[Entry]
     return entries
 
 
-def parse_sitemap(body: bytes, base_url: str, timezone: str = "UTC") -> tuple[list[Entry], list[Entry]]:
+def parse_sitemap(
+    body: bytes, base_url: str, timezone: str = "UTC"
+) -> tuple[list[Entry], list[Entry]]:
     """``(pages, sitemaps)`` of a sitemap: a ``urlset`` gives pages, a
     ``sitemapindex`` gives further sitemaps; each with its date."""
     root = _xml_root(body)
@@ -132,8 +134,22 @@ _NOT_ARTICLE_SEGMENTS = frozenset(
     horoscope games podcasts podcast jobs advertise shop""".split()
 )
 _NOT_ARTICLE_EXTENSIONS = (
-    ".jpg", ".jpeg", ".png", ".gif", ".webp", ".svg", ".pdf", ".css", ".js", ".xml",
-    ".rss", ".zip", ".mp3", ".mp4", ".json", ".ico",
+    ".jpg",
+    ".jpeg",
+    ".png",
+    ".gif",
+    ".webp",
+    ".svg",
+    ".pdf",
+    ".css",
+    ".js",
+    ".xml",
+    ".rss",
+    ".zip",
+    ".mp3",
+    ".mp4",
+    ".json",
+    ".ico",
 )
 
 

@@ -28,7 +28,9 @@ logger = logging.getLogger(__name__)
 
 
 def spiders_of(site: Site) -> list[str]:
-    return [s for s, part in (("articles", site.listing), ("top_stories", site.top_stories)) if part]
+    return [
+        s for s, part in (("articles", site.listing), ("top_stories", site.top_stories)) if part
+    ]
 
 
 class Worker:

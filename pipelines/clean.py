@@ -82,9 +82,7 @@ def clean_article(article: Article, site: Site, now: datetime | None = None) -> 
             article.published_at = parsed.value
             article.published_tz_known = parsed.zone_known
         else:
-            logger.warning(
-                "could not read the date %r on %s", article.published_raw, article.url
-            )
+            logger.warning("could not read the date %r on %s", article.published_raw, article.url)
     return article
 
 

@@ -43,7 +43,9 @@ class ValidatePipeline:
     def process_item(self, item: Any) -> Any:
         if isinstance(item, Article):
             spider = self.crawler.spider
-            problems = article_problems(item, spider.site.article.min_body_length, datetime.now(UTC))
+            problems = article_problems(
+                item, spider.site.article.min_body_length, datetime.now(UTC)
+            )
             if problems:
                 raise RejectItem("; ".join(problems), stage="validate")
             if not spider.in_date_range(item.published_at):

@@ -63,7 +63,10 @@ def postgres_admin():
             conn.execute(text("select 1"))
     except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
         engine.dispose()
-        message = f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL} ({type(exc).__name__}); start it: {START_POSTGRES}"
+        message = (
+            f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL} ({type(exc).__name__}); "
+            f"start it: {START_POSTGRES}"
+        )
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)

@@ -77,13 +77,21 @@ def test_text_is_nfc_normalised():
 @pytest.mark.parametrize(
     ("raw", "formats", "zone", "expected"),
     [
-        ("September 21, 2021 - 23:40", ["%B %d, %Y - %H:%M"], "Asia/Yerevan",
-         datetime(2021, 9, 21, 19, 40, tzinfo=UTC)),
+        (
+            "September 21, 2021 - 23:40",
+            ["%B %d, %Y - %H:%M"],
+            "Asia/Yerevan",
+            datetime(2021, 9, 21, 19, 40, tzinfo=UTC),
+        ),
         ("2021-09-21T23:40:00+04:00", [], "UTC", datetime(2021, 9, 21, 19, 40, tzinfo=UTC)),
         ("2021-09-21T19:40:00Z", [], "Asia/Yerevan", datetime(2021, 9, 21, 19, 40, tzinfo=UTC)),
         ("2021-09-21 23:40", [], "Asia/Yerevan", datetime(2021, 9, 21, 19, 40, tzinfo=UTC)),
-        ("Tue, 21 Sep 2021 19:40:00 GMT", [], "Asia/Yerevan",
-         datetime(2021, 9, 21, 19, 40, tzinfo=UTC)),
+        (
+            "Tue, 21 Sep 2021 19:40:00 GMT",
+            [],
+            "Asia/Yerevan",
+            datetime(2021, 9, 21, 19, 40, tzinfo=UTC),
+        ),
         ("21 сентября 2021, 14:05", [], "Europe/Moscow", datetime(2021, 9, 21, 11, 5, tzinfo=UTC)),
         # A format that does not fit falls through to the general parsers.
         ("2021-09-21", ["%d.%m.%Y"], "UTC", datetime(2021, 9, 21, tzinfo=UTC)),
@@ -123,8 +131,11 @@ def test_canonical_url(url, expected):
         ("https://x.example/", {"trailing_slash": "remove"}, "https://x.example/"),
         ("https://x.example/a/1", {"trailing_slash": "add"}, "https://x.example/a/1/"),
         ("https://x.example/a/1.html", {"trailing_slash": "add"}, "https://x.example/a/1.html"),
-        ("https://x.example/a/1?ref=home&id=2", {"tracking_params": ["REF"]},
-         "https://x.example/a/1?id=2"),
+        (
+            "https://x.example/a/1?ref=home&id=2",
+            {"tracking_params": ["REF"]},
+            "https://x.example/a/1?id=2",
+        ),
         ("http://www.x.example:80/a", {}, "https://www.x.example/a"),  # base_url is https
         ("http://other.example/a", {}, "http://other.example/a"),  # not the site's host
         ("http://x.example/a", {"force_https": False}, "http://x.example/a"),

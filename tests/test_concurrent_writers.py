@@ -57,7 +57,10 @@ def test_two_writers_store_overlapping_articles_once(postgres_url):
     with engine.connect() as conn:
         urls = [r[0] for r in conn.execute(text("select url from articles"))]
         revisions = conn.execute(
-            text("select article_id, version, count(*) from article_revisions group by 1, 2 having count(*) > 1")
+            text(
+                "select article_id, version, count(*) from article_revisions"
+                " group by 1, 2 having count(*) > 1"
+            )
         ).all()
         versions = dict(
             conn.execute(text("select url, version from articles where url like '%/a/1__'")).all()

@@ -58,20 +58,44 @@ def test_selector_shorthand_tells_css_from_xpath(tmp_path):
     ("change", "key", "problem"),
     [
         (("name: mini\n", "name: mini\ncolour: red\n"), "colour", "unknown key"),
-        (("  body: 'div.body'\n", "  body: 'div.body'\n  min_body_length: lots\n"),
-         "article.min_body_length", "valid integer"),
-        (("  body: 'div.body'\n", "  body: 'div..body'\n"), "article.body[0].selector",
-         "invalid CSS selector"),
-        (("  body: 'div.body'\n", "  body: {xpath: '//div[@'}\n"), "article.body[0].xpath",
-         "invalid XPath"),
-        (("  start_urls: [/news/]\n", "  start_urls: [/news/]\n  article_url_pattern: '(\\d+'\n"),
-         "listing.article_url_pattern", "invalid regular expression"),
-        (("name: mini\n", "name: mini\ntimezone: Europe/Atlantis\n"), "timezone",
-         "unknown time zone"),
-        (("  body: 'div.body'\n", "  body: p\ntop_stories:\n  pages: [/]\n"),
-         "top_stories.entries", "required key is missing"),
-        (("  body: 'div.body'\n", "  body: {css: p, meta: x}\n"), "article.body[0]",
-         "exactly one of"),
+        (
+            ("  body: 'div.body'\n", "  body: 'div.body'\n  min_body_length: lots\n"),
+            "article.min_body_length",
+            "valid integer",
+        ),
+        (
+            ("  body: 'div.body'\n", "  body: 'div..body'\n"),
+            "article.body[0].selector",
+            "invalid CSS selector",
+        ),
+        (
+            ("  body: 'div.body'\n", "  body: {xpath: '//div[@'}\n"),
+            "article.body[0].xpath",
+            "invalid XPath",
+        ),
+        (
+            (
+                "  start_urls: [/news/]\n",
+                "  start_urls: [/news/]\n  article_url_pattern: '(\\d+'\n",
+            ),
+            "listing.article_url_pattern",
+            "invalid regular expression",
+        ),
+        (
+            ("name: mini\n", "name: mini\ntimezone: Europe/Atlantis\n"),
+            "timezone",
+            "unknown time zone",
+        ),
+        (
+            ("  body: 'div.body'\n", "  body: p\ntop_stories:\n  pages: [/]\n"),
+            "top_stories.entries",
+            "required key is missing",
+        ),
+        (
+            ("  body: 'div.body'\n", "  body: {css: p, meta: x}\n"),
+            "article.body[0]",
+            "exactly one of",
+        ),
     ],
 )
 def test_bad_definition_names_file_key_and_problem(tmp_path, change, key, problem):
@@ -127,7 +151,9 @@ def test_missing_sites_folder_is_reported(tmp_path, monkeypatch):
 def test_bad_definition_stops_commands_with_exit_2(tmp_path, command):
     sites = tmp_path / "sites"
     sites.mkdir()
-    bad = write(sites, "mini.yaml", MINIMAL.replace("name: mini\n", "name: mini\ntimezone: Nowhere\n"))
+    bad = write(
+        sites, "mini.yaml", MINIMAL.replace("name: mini\n", "name: mini\ntimezone: Nowhere\n")
+    )
     database = tmp_path / "archive.db"
     env = {
         "PATH": "/usr/bin:/bin",

@@ -60,9 +60,7 @@ def test_newscrawl_crawl_stores_the_demo_site(sites_dir, archive, demo_site):
     )
     assert [s["rank"] for s in stories] == [1, 2, 3, 4]
     assert [s["title"] for s in stories] == TOP_STORY_TITLES
-    assert [s["url"] for s in stories] == [
-        f"{demo_site.url}/eng/news/{i}/" for i in TOP_STORY_IDS
-    ]
+    assert [s["url"] for s in stories] == [f"{demo_site.url}/eng/news/{i}/" for i in TOP_STORY_IDS]
     assert [s["article_url"] for s in stories] == [s["url"] for s in stories]
 
     runs = archive.rows("select * from crawl_runs order by id")
@@ -140,7 +138,9 @@ def test_items_failing_validation_are_kept_as_rejected(sites_dir, archive):
     rejected = archive.rows("select * from rejected_items")
     assert len(rejected) == 10
     assert {r["stage"] for r in rejected} == {"validate"}
-    assert all("body too short" in r["reason"] and "minimum 100000" in r["reason"] for r in rejected)
+    assert all(
+        "body too short" in r["reason"] and "minimum 100000" in r["reason"] for r in rejected
+    )
     assert all(r["run_id"] == 1 and '"title": ' in r["item"] for r in rejected)
     run = archive.rows("select * from crawl_runs")[0]
     assert (run["items_rejected"], run["articles_new"]) == (10, 0)
@@ -178,7 +178,8 @@ def test_a_broken_selector_shows_in_extraction_health(sites_dir, archive):
     before, after = (json.loads(runs[i]["field_fill_rates"]) for i in (0, 2))
     assert before["author"] == after["author"] == 1.0  # the generic fallback still finds it
     assert (before["by_rule"]["author"], after["by_rule"]["author"]) == (1.0, 0.0)
-    assert "site demo: the author rules matched in 0% of 10 articles, down from 100%" in runs[2][
-        "health_warnings"
-    ]
+    assert (
+        "site demo: the author rules matched in 0% of 10 articles, down from 100%"
+        in runs[2]["health_warnings"]
+    )
     assert "extraction health: site demo: the author rules matched" in proc.stderr

@@ -68,8 +68,12 @@ def test_store_marks_exact_and_near_duplicates_across_sites(any_database_url):
         [
             stored("https://one.example/2", other),
             stored("https://one.example/3", original),  # exact copy, same site
-            stored("https://two.example/9", "Agency intro line. " + original, "two"),  # near, other site
-            stored("https://two.example/10", original[: len(original) // 2], "two"),  # half: distinct
+            stored(
+                "https://two.example/9", "Agency intro line. " + original, "two"
+            ),  # near, other site
+            stored(
+                "https://two.example/10", original[: len(original) // 2], "two"
+            ),  # half: distinct
         ]
     )
     assert (counts.new, counts.duplicates) == (4, 2)
@@ -85,7 +89,10 @@ def test_store_marks_exact_and_near_duplicates_across_sites(any_database_url):
     }
     # A fresh store (another process) finds duplicates of what is already stored.
     again = Store.open(any_database_url)
-    assert again.save_articles([stored("https://three.example/x", original + " Update.")]).duplicates == 1
+    assert (
+        again.save_articles([stored("https://three.example/x", original + " Update.")]).duplicates
+        == 1
+    )
 
 
 def test_health_warns_when_a_field_collapses():

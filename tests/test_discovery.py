@@ -29,11 +29,11 @@ def jsonld_article(n: int, published: str) -> str:
     }
     paragraphs = "".join(f"<p>{p}</p>" for p in story(100 + n))
     return (
-        f'<html><head><title>{TITLES[n]} | Bay Gazette</title>'
+        f"<html><head><title>{TITLES[n]} | Bay Gazette</title>"
         f'<meta property="og:type" content="article">'
         f'<script type="application/ld+json">{json.dumps(data)}</script></head>'
         f'<body><nav><a href="/">Home</a> <a href="/tag/ferries/">Ferries</a></nav>'
-        f"<h1>{TITLES[n]}</h1><article><div class=\"c\">{paragraphs}</div></article>"
+        f'<h1>{TITLES[n]}</h1><article><div class="c">{paragraphs}</div></article>'
         f"<footer>© Bay Gazette</footer></body></html>"
     )
 
@@ -48,7 +48,8 @@ def feed(ns: list[int]) -> str:
         f"<pubDate>{n:02d} Mar 2024 08:00:00 GMT</pubDate></item>"
         for n in ns
     )
-    return f'<?xml version="1.0"?><rss version="2.0"><channel><title>Gazette</title>{items}</channel></rss>'
+    channel = f"<channel><title>Gazette</title>{items}</channel>"
+    return f'<?xml version="1.0"?><rss version="2.0">{channel}</rss>'
 
 
 def news_sitemap(base: str, ns: list[int]) -> str:
@@ -75,7 +76,7 @@ def gazette(tmp_path, monkeypatch, database_url):
     site.page(
         "/",
         '<html><head><link rel="alternate" type="application/rss+xml" href="/feed.xml">'
-        "</head><body><a href=\"/tag/ferries/\">Ferries</a> <a href=\"/about/\">About</a>"
+        '</head><body><a href="/tag/ferries/">Ferries</a> <a href="/about/">About</a>'
         "</body></html>",
     )
     site.page("/feed.xml", feed([7, 8]), **{"Content-Type": "application/rss+xml"})
@@ -120,12 +121,16 @@ def test_a_minimal_definition_crawls_through_feeds_and_sitemaps(gazette, archive
 
 def test_a_news_sitemap_bounds_a_backfill_by_date(gazette, archive):
     mark = len(gazette.request_log)
-    proc = scrapy_crawl("articles", "-a", "site=gazette", "-a", "since=2024-03-02", "-a", "until=2024-03-04")
+    proc = scrapy_crawl(
+        "articles", "-a", "site=gazette", "-a", "since=2024-03-02", "-a", "until=2024-03-04"
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     fetched = sorted(p for p in gazette.request_log[mark:] if p.startswith("/2024/"))
     # Only the range's articles are fetched: the sitemap's dates decide, no pagination walked.
     assert fetched == ["/2024/03/ferry-2", "/2024/03/ferry-3", "/2024/03/ferry-4"]
-    urls = [r["url"].rsplit("-", 1)[1] for r in archive.rows("select url from articles order by url")]
+    urls = [
+        r["url"].rsplit("-", 1)[1] for r in archive.rows("select url from articles order by url")
+    ]
     assert urls == ["2", "3", "4"]
 
 
@@ -159,11 +164,15 @@ def test_sites_new_drafts_a_working_definition(gazette, tmp_path, monkeypatch):
     gazette.page(
         "/",
         '<html><head><link rel="alternate" type="application/rss+xml" href="/feed.xml"></head>'
-        "<body>" + "".join(f'<a href="/2024/03/ferry-{n}">x</a>' for n in TITLES) + "</body></html>",
+        "<body>"
+        + "".join(f'<a href="/2024/03/ferry-{n}">x</a>' for n in TITLES)
+        + "</body></html>",
     )
     folder = tmp_path / "drafts"
     folder.mkdir()
-    proc = newscrawl("sites", "new", f"{gazette.url}/", "--name", "draft", "-o", str(folder / "draft.yaml"))
+    proc = newscrawl(
+        "sites", "new", f"{gazette.url}/", "--name", "draft", "-o", str(folder / "draft.yaml")
+    )
     assert proc.returncode == 0, proc.stderr
     draft = yaml.safe_load((folder / "draft.yaml").read_text())
     assert draft["listing"]["feeds"] == [f"{gazette.url}/feed.xml"]

@@ -14,7 +14,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from sqlalchemy import create_engine, text
-
 from test_incremental import article_html, listing_html, story
 
 ARTICLES = 300
@@ -105,17 +104,23 @@ def test_two_workers_share_one_crawl(tmp_path, redis_url, postgres_url):
         "NEWSCRAWL_REDIS_URL": redis_url,
     }
     settings = [
-        "--set", "AUTOTHROTTLE_ENABLED=False",
-        "--set", "CONCURRENT_REQUESTS_PER_DOMAIN=2",
-        "--set", "NEWSCRAWL_WORKER_IDLE_SECONDS=3",
-        "--set", "LOG_LEVEL=INFO",
+        "--set",
+        "AUTOTHROTTLE_ENABLED=False",
+        "--set",
+        "CONCURRENT_REQUESTS_PER_DOMAIN=2",
+        "--set",
+        "NEWSCRAWL_WORKER_IDLE_SECONDS=3",
+        "--set",
+        "LOG_LEVEL=INFO",
     ]
     cli = [sys.executable, "-m", "crawler.cli"]
     subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
     workers = [
         subprocess.Popen(
             [*cli, "worker", "--site", name, *settings],
-            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
         )
         for _ in range(2)
     ]
@@ -126,9 +131,13 @@ def test_two_workers_share_one_crawl(tmp_path, redis_url, postgres_url):
         runs: list = []
         while time.monotonic() < deadline:
             with engine.connect() as conn:
-                runs = conn.execute(
-                    text("select * from crawl_runs where site = :s order by id"), {"s": name}
-                ).mappings().all()
+                runs = (
+                    conn.execute(
+                        text("select * from crawl_runs where site = :s order by id"), {"s": name}
+                    )
+                    .mappings()
+                    .all()
+                )
                 stored = conn.execute(text("select count(*) from articles")).scalar()
             from crawler.distributed import pending
 
@@ -179,8 +188,10 @@ def test_with_redis_the_daemon_enqueues_instead_of_crawling(tmp_path, redis_url,
     )
     env = {**os.environ, "NEWSCRAWL_SITES_DIR": str(sites), "NEWSCRAWL_REDIS_URL": redis_url}
     daemon = subprocess.Popen(
-        [sys.executable, "-m", "crawler.cli", "daemon"], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "crawler.cli", "daemon"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     server = redis.Redis.from_url(redis_url)
     seeds = f"newscrawl:{name}:articles:seeds"

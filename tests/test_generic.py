@@ -57,7 +57,8 @@ JSONLD_ONLY = """<html><head><script type="application/ld+json">
 {"@context": "https://schema.org", "@graph": [
  {"@type": "WebPage", "name": "Home | Gazette", "datePublished": "2001-01-01"},
  {"@type": "NewsArticle", "headline": "Tram line &amp; depot approved",
-  "datePublished": "2024-03-05T14:30:00+01:00", "author": [{"@type": "Person", "name": "A. Writer"}],
+  "datePublished": "2024-03-05T14:30:00+01:00",
+  "author": [{"@type": "Person", "name": "A. Writer"}],
   "articleSection": "City", "keywords": "tram, depot",
   "articleBody": "%s"}]}
 </script></head><body><div id="app"></div></body></html>"""
@@ -69,10 +70,18 @@ def test_jsonld_only_page_fills_every_field_from_jsonld():
     assert article.title == "Tram line & depot approved"
     assert article.body == BODY.strip()
     assert article.published_at.isoformat() == "2024-03-05T13:30:00+00:00"
-    assert (article.author, article.section, article.tags) == ("A. Writer", "City", ["tram", "depot"])
+    assert (article.author, article.section, article.tags) == (
+        "A. Writer",
+        "City",
+        ["tram", "depot"],
+    )
     assert article.sources == {
-        "title": "jsonld", "body": "jsonld", "published_at": "jsonld",
-        "author": "jsonld", "section": "jsonld", "tags": "jsonld",
+        "title": "jsonld",
+        "body": "jsonld",
+        "published_at": "jsonld",
+        "author": "jsonld",
+        "section": "jsonld",
+        "tags": "jsonld",
     }
 
 
@@ -104,9 +113,11 @@ def test_stale_selectors_fall_back_and_say_so():
     stale = site.model_copy(
         update={
             "article": site.article.model_copy(
-                update={"body": Site.model_validate(
-                    {"name": "x", "base_url": "http://x/", "article": {"body": "div.gone"}}
-                ).article.body}
+                update={
+                    "body": Site.model_validate(
+                        {"name": "x", "base_url": "http://x/", "article": {"body": "div.gone"}}
+                    ).article.body
+                }
             )
         }
     )
@@ -117,19 +128,32 @@ def test_stale_selectors_fall_back_and_say_so():
     no_fallback = stale.model_copy(
         update={"article": stale.article.model_copy(update={"fallback": False})}
     )
-    assert clean_article(extract_article(html, expected["url"], no_fallback), no_fallback).body is None
+    assert (
+        clean_article(extract_article(html, expected["url"], no_fallback), no_fallback).body is None
+    )
 
 
 def test_a_page_with_nothing_gives_empty_fields():
-    article = generic("<html><head><title></title></head><body><nav>Home</nav></body></html>", "https://e.example/")
-    assert (article.title, article.body, article.published_at, article.author) == (None, None, None, None)
+    article = generic(
+        "<html><head><title></title></head><body><nav>Home</nav></body></html>",
+        "https://e.example/",
+    )
+    assert (article.title, article.body, article.published_at, article.author) == (
+        None,
+        None,
+        None,
+        None,
+    )
     assert article.sources == {}
 
 
 def newscrawl(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "crawler.cli", *args],
-        input=stdin, capture_output=True, text=True, timeout=120,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
 
 
@@ -139,10 +163,15 @@ def test_extract_command_reads_files_and_standard_input():
     assert proc.returncode == 0, proc.stderr
     assert "A community energy co-operative in Valdor County has signed" in proc.stdout
     assert "Comments are open" not in proc.stdout
-    proc = newscrawl("extract", "-", "--json", "--url", "https://x.example/a", stdin=page.read_text())
+    proc = newscrawl(
+        "extract", "-", "--json", "--url", "https://x.example/a", stdin=page.read_text()
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
-    assert result["fields"]["author"] == {"value": "Priya Ostrander, Tomas Vell", "source": "jsonld"}
+    assert result["fields"]["author"] == {
+        "value": "Priya Ostrander, Tomas Vell",
+        "source": "jsonld",
+    }
     assert result["url"] == "https://x.example/a"
     proc = newscrawl(
         "extract", str(FIXTURES / "demo-seed" / "page.html"), "--site", "demo", "--json"

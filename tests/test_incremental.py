@@ -22,12 +22,13 @@ def story(seed: int, words: int = 120) -> list[str]:
     """Three paragraphs of text unique to ``seed``."""
     rng = random.Random(seed)
     return [
-        " ".join(rng.choice(WORDS) for _ in range(words // 3)).capitalize() + "."
-        for _ in range(3)
+        " ".join(rng.choice(WORDS) for _ in range(words // 3)).capitalize() + "." for _ in range(3)
     ]
 
 
-def article_html(title: str, paragraphs: list[str], published: str | None, canonical: str = "") -> str:
+def article_html(
+    title: str, paragraphs: list[str], published: str | None, canonical: str = ""
+) -> str:
     time_tag = f'<time datetime="{published}">{published}</time>' if published else ""
     link = f'<link rel="canonical" href="{canonical}">' if canonical else ""
     body = "".join(f"<p>{p}</p>" for p in paragraphs)
@@ -95,7 +96,14 @@ def publish_version_1(site: ScriptedSite) -> None:
     site.page(
         "/news/",
         listing_html(
-            ["/a/1", "/a/2?utm_source=feed&ref=home", "/a/2/", "/a/3#comments", "/a/4?ref=x", "/a/5"],
+            [
+                "/a/1",
+                "/a/2?utm_source=feed&ref=home",
+                "/a/2/",
+                "/a/3#comments",
+                "/a/4?ref=x",
+                "/a/5",
+            ],
             next_page="/news/2",
         ),
     )
@@ -220,4 +228,6 @@ def test_backfill_arguments_bound_the_crawl(paper, archive):
 def test_bad_backfill_argument_is_a_clear_error(paper, archive):
     proc = scrapy_crawl("articles", "-a", "site=paper", "-a", "since=last tuesday")
     assert proc.returncode != 0
-    assert "-a since= takes a date YYYY-MM-DD or an ISO-8601 time, got 'last tuesday'" in proc.stderr
+    assert (
+        "-a since= takes a date YYYY-MM-DD or an ISO-8601 time, got 'last tuesday'" in proc.stderr
+    )

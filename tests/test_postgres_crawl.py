@@ -16,7 +16,9 @@ def test_demo_crawl_into_postgresql(sites_dir, postgres_url, monkeypatch):
     for _ in range(2):  # the second crawl adds nothing
         proc = subprocess.run(
             [sys.executable, "-m", "crawler.cli", "crawl", "demo"],
-            capture_output=True, text=True, timeout=300,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         assert proc.returncode == 0, proc.stderr[-3000:]
     engine = create_engine(postgres_url)
@@ -26,9 +28,16 @@ def test_demo_crawl_into_postgresql(sites_dir, postgres_url, monkeypatch):
             text("select title, published_at, tags from articles where url like :u"),
             {"u": f"%/{SEED_ARTICLE_ID}/"},
         ).one()
-        ranks = conn.execute(
-            text("select rank from top_stories where article_id is not null order by captured_at, rank")
-        ).scalars().all()
+        ranks = (
+            conn.execute(
+                text(
+                    "select rank from top_stories where article_id is not null"
+                    " order by captured_at, rank"
+                )
+            )
+            .scalars()
+            .all()
+        )
         runs = conn.execute(text("select spider, status from crawl_runs order by id")).all()
     engine.dispose()
     assert count == len(ARTICLES)
@@ -37,5 +46,6 @@ def test_demo_crawl_into_postgresql(sites_dir, postgres_url, monkeypatch):
     assert seed.tags == ["Karabakh", "USA", "Turkey"]  # json
     assert ranks == [1, 2, 3, 4, 1, 2, 3, 4]  # two snapshots
     assert [tuple(r) for r in runs] == [
-        ("articles", "finished"), ("top_stories", "finished"),
+        ("articles", "finished"),
+        ("top_stories", "finished"),
     ] * 2

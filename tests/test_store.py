@@ -31,8 +31,20 @@ def test_migrations_create_the_documented_schema(any_database_url):
         for t in ("articles", "article_revisions", "top_stories", "crawl_runs", "rejected_items")
     }
     assert {
-        "id", "site", "url", "title", "body", "author", "section", "tags", "language",
-        "published_at", "first_seen_at", "last_seen_at", "content_hash", "version",
+        "id",
+        "site",
+        "url",
+        "title",
+        "body",
+        "author",
+        "section",
+        "tags",
+        "language",
+        "published_at",
+        "first_seen_at",
+        "last_seen_at",
+        "content_hash",
+        "version",
         "duplicate_of",
     } <= columns["articles"]
     assert {"article_id", "version", "title", "body", "content_hash", "captured_at"} <= columns[
@@ -42,8 +54,17 @@ def test_migrations_create_the_documented_schema(any_database_url):
         "top_stories"
     ]
     assert {
-        "id", "site", "spider", "started_at", "finished_at", "status", "pages_fetched",
-        "articles_new", "articles_updated", "articles_unchanged", "items_rejected",
+        "id",
+        "site",
+        "spider",
+        "started_at",
+        "finished_at",
+        "status",
+        "pages_fetched",
+        "articles_new",
+        "articles_updated",
+        "articles_unchanged",
+        "items_rejected",
         "finish_reason",
     } <= columns["crawl_runs"]
     assert {"run_id", "site", "url", "stage", "reason", "item", "created_at"} <= columns[
@@ -136,7 +157,10 @@ def test_runs_and_rejects_are_recorded(any_database_url):
         run = conn.execute(select(CrawlRunRow)).one()
         reject = conn.execute(select(RejectedItemRow)).one()
     assert (run.status, run.pages_fetched, run.items_rejected, run.arguments) == (
-        "finished", 3, 1, {"pages": "2"}
+        "finished",
+        3,
+        1,
+        {"pages": "2"},
     )
     assert run.finished_at is not None and run.finished_at.tzinfo is UTC
     assert (reject.run_id, reject.stage, reject.item["title"]) == (run_id, "validate", "x")

@@ -100,7 +100,9 @@ class IncrementalMiddleware:
             return None
         return request.replace(meta={**request.meta, KNOWN_PAGES_IN_ROW: in_row})
 
-    async def _filter(self, requests: list[Request], ages: list[float]) -> tuple[list[Request], int]:
+    async def _filter(
+        self, requests: list[Request], ages: list[float]
+    ) -> tuple[list[Request], int]:
         """The requests to fetch (new or due), and how many of them are new."""
         if self.store is None:
             self.store = await asyncio.to_thread(Store.open, self.database_url)

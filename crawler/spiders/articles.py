@@ -32,7 +32,7 @@ from crawler.sources import (
     parse_sitemap,
     sitemaps_in_robots,
 )
-from crawler.spiders.base import GUESSED, NewsSpider, parse_positive_int
+from crawler.spiders.base import NewsSpider, parse_positive_int
 
 
 class ArticlesSpider(NewsSpider):
@@ -122,7 +122,11 @@ class ArticlesSpider(NewsSpider):
         pages, sitemaps = parse_sitemap(response.body, response.url, self.site.timezone)
         yield from self.follow_entries(pages)
         for entry in sitemaps:
-            if entry.published is not None and self.since is not None and entry.published < self.since:
+            if (
+                entry.published is not None
+                and self.since is not None
+                and entry.published < self.since
+            ):
                 continue  # a child sitemap last changed before the range holds nothing in it
             if self.sitemaps_read < self.max_pages:
                 yield self.sitemap_request(entry.url)
@@ -143,7 +147,9 @@ class ArticlesSpider(NewsSpider):
             if not values:
                 continue
             dates = [
-                parse_date(v, rule.format, rule.timezone or self.site.timezone, [self.site.language])
+                parse_date(
+                    v, rule.format, rule.timezone or self.site.timezone, [self.site.language]
+                )
                 for v in values
             ]
             known = [d for d in dates if d is not None]

@@ -170,7 +170,10 @@ class NewsSpider(scrapy.Spider):
         mimetype = declared.split(";")[0].strip().lower()
         problem = None
         if not isinstance(response, TextResponse) or mimetype not in (
-            "", "text/html", "application/xhtml+xml", "text/plain"
+            "",
+            "text/html",
+            "application/xhtml+xml",
+            "text/plain",
         ):
             size = len(response.body)
             problem = f"not an HTML page ({mimetype or 'no Content-Type'}, {size} bytes)"

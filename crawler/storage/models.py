@@ -147,7 +147,9 @@ class CrawlRunRow(Base):
     pid: Mapped[int | None] = mapped_column(Integer)
     trigger: Mapped[str] = mapped_column(String(16), default="manual", server_default="manual")
 
-    __table_args__ = (Index("ix_crawl_runs_site_spider_started_at", "site", "spider", "started_at"),)
+    __table_args__ = (
+        Index("ix_crawl_runs_site_spider_started_at", "site", "spider", "started_at"),
+    )
 
 
 class CrawlLockRow(Base):

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from crawler.fingerprints import (
     NEAR_DUPLICATE_BITS,
@@ -274,7 +274,9 @@ class Store:
             return
         ids = dict(
             conn.execute(
-                select(ArticleRow.url, ArticleRow.id).where(ArticleRow.url.in_(set(aliases.values())))
+                select(ArticleRow.url, ArticleRow.id).where(
+                    ArticleRow.url.in_(set(aliases.values()))
+                )
             ).all()
         )
         rows = [

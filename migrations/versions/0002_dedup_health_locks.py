@@ -65,7 +65,12 @@ def downgrade() -> None:
     op.drop_table("article_aliases")
     with op.batch_alter_table("crawl_runs") as batch:
         for column in (
-            "trigger", "pid", "host", "health_warnings", "field_fill_rates", "pages_skipped_known"
+            "trigger",
+            "pid",
+            "host",
+            "health_warnings",
+            "field_fill_rates",
+            "pages_skipped_known",
         ):
             batch.drop_column(column)
     with op.batch_alter_table("articles") as batch:
