@@ -26,7 +26,9 @@ PER_LISTING_PAGE = 20
 SECTIONS = ["Politics", "Economy", "World", "Culture", "Sport", "Science", "Health", "Local"]
 FIRST_DATE = datetime(2024, 1, 1, 6, 0, tzinfo=UTC)
 
-_SYLLABLES = "ka lo mi re su ta ne vi do pa ri co le mu sa te no fi ga be zu ha ly or an el is".split()
+_SYLLABLES = (
+    "ka lo mi re su ta ne vi do pa ri co le mu sa te no fi ga be zu ha ly or an el is".split()
+)
 
 
 def _vocabulary(size: int = 6000) -> list[str]:
@@ -40,8 +42,8 @@ def _vocabulary(size: int = 6000) -> list[str]:
 VOCABULARY = _vocabulary()
 # Zipf-like word frequencies: the n-th word is 1/n as likely as the first.
 CUMULATIVE = list(accumulate(1 / (n + 1) for n in range(len(VOCABULARY))))
-SCRIPT = ("function track(e){window.dataLayer=window.dataLayer||[];dataLayer.push(e)}" * 40 + "\n")
-STYLE = (".nav a{color:#222;padding:4px 8px}.teaser h2{font:700 1.4em/1.2 serif}" * 30 + "\n")
+SCRIPT = "function track(e){window.dataLayer=window.dataLayer||[];dataLayer.push(e)}" * 40 + "\n"
+STYLE = ".nav a{color:#222;padding:4px 8px}.teaser h2{font:700 1.4em/1.2 serif}" * 30 + "\n"
 
 
 def sentence(rng: random.Random) -> str:
@@ -55,7 +57,8 @@ def paragraph(rng: random.Random) -> str:
 
 def article_path(n: int) -> str:
     day = FIRST_DATE + timedelta(hours=3 * n)
-    return f"/news/{day:%Y/%m/%d}/story-{n}-{'-'.join(VOCABULARY[(n * 7 + k) % 997] for k in range(4))}/"
+    slug = "-".join(VOCABULARY[(n * 7 + k) % 997] for k in range(4))
+    return f"/news/{day:%Y/%m/%d}/story-{n}-{slug}/"
 
 
 def published(n: int) -> datetime:
@@ -64,7 +67,9 @@ def published(n: int) -> datetime:
 
 def headline(n: int) -> str:
     rng = random.Random(n * 31 + 1)
-    return " ".join(rng.choices(VOCABULARY, cum_weights=CUMULATIVE, k=rng.randint(6, 12))).capitalize()
+    return " ".join(
+        rng.choices(VOCABULARY, cum_weights=CUMULATIVE, k=rng.randint(6, 12))
+    ).capitalize()
 
 
 def navigation() -> str:
@@ -95,7 +100,11 @@ def article_parts(n: int) -> dict:
 def article_page(n: int, total: int) -> str:
     parts = article_parts(n)
     target, title, section, author, tags = (
-        parts["size"], parts["title"], parts["section"], parts["author"], parts["tags"]
+        parts["size"],
+        parts["title"],
+        parts["section"],
+        parts["author"],
+        parts["tags"],
     )
     when = parts["published"].isoformat()
     body = "".join(f"<p>{p}</p>" for p in parts["paragraphs"])
@@ -129,7 +138,8 @@ def article_page(n: int, total: int) -> str:
         f'<h1 class="headline">{title}</h1>'
         f'<div class="byline">By <a rel="author" href="/author/{n % 300}/">{author}</a> '
         f'<time class="published" datetime="{when}">{published(n):%d %B %Y, %H:%M}</time></div>'
-        f'<figure><img src="/img/{n}.jpg" alt=""><figcaption>{parts["caption"]}</figcaption></figure>'
+        f'<figure><img src="/img/{n}.jpg" alt="">'
+        f"<figcaption>{parts['caption']}</figcaption></figure>"
         f'<div class="article-body">{body}</div>'
         f'<ul class="tags">{"".join(f"<li><a href=/tag/{t}/>{t}</a></li>" for t in tags)}</ul>'
         f'</article><aside class="related"><h2>Related</h2><ul>{related}</ul></aside></main>'
@@ -152,7 +162,11 @@ def listing_page(page: int, total: int) -> str:
         for n in ids
     )
     last = (total + PER_LISTING_PAGE - 1) // PER_LISTING_PAGE
-    nxt = f'<a class="next" rel="next" href="{listing_url(page + 1)}">Older</a>' if page < last else ""
+    nxt = (
+        f'<a class="next" rel="next" href="{listing_url(page + 1)}">Older</a>'
+        if page < last
+        else ""
+    )
     return (
         f"<!DOCTYPE html><html><head><title>News, page {page}</title><style>{STYLE}</style>"
         f"<script>{SCRIPT * 8}</script></head><body>{navigation()}"

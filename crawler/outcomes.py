@@ -69,9 +69,7 @@ def spool_notes(stats: Mapping[str, Any]) -> list[str]:
     notes = []
     recovered = stats.get("newscrawl/spool/recovered", 0)
     if recovered:
-        notes.append(
-            f"{recovered} items left in the spool by earlier crawls stored at the start"
-        )
+        notes.append(f"{recovered} items left in the spool by earlier crawls stored at the start")
     spooled = stats.get("newscrawl/spool/spooled", 0)
     if spooled:
         failures = stats.get("newscrawl/spool/write_failures", 0)

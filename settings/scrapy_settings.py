@@ -20,6 +20,9 @@ AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
+# Scrapy's downloader, holding to CONCURRENT_REQUESTS_PER_DOMAIN when there is
+# no download delay (crawler/downloader.py).
+DOWNLOADER = "crawler.downloader.Downloader"
 DOWNLOAD_TIMEOUT = 30
 RETRY_TIMES = 2
 

@@ -45,11 +45,23 @@ class ScriptedSite:
             "/robots.txt": Reply(200, b"User-agent: *\n")
         }
         self.request_log: list[str] = []
+        self.in_flight = 0
+        self.most_in_flight = 0  # the most requests the site was answering at once
         self._lock = threading.Lock()
         site = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+                with site._lock:
+                    site.in_flight += 1
+                    site.most_in_flight = max(site.most_in_flight, site.in_flight)
+                try:
+                    self._answer()
+                finally:
+                    with site._lock:
+                        site.in_flight -= 1
+
+            def _answer(self) -> None:
                 reply = site._next_reply(self.path)
                 if reply.delay:
                     time.sleep(reply.delay)
@@ -83,7 +95,9 @@ class ScriptedSite:
                 pass
 
         self._server = _Server(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
         self._thread.start()
 
     def _next_reply(self, path: str) -> Reply:
@@ -116,7 +130,7 @@ class ScriptedSite:
 
     def redirect_chain(self, *paths: str, status: int = 301) -> None:
         """Each path redirects to the next; for a loop, end with the first path again."""
-        for here, there in zip(paths, paths[1:]):
+        for here, there in zip(paths, paths[1:], strict=False):
             self.redirect(here, there, status)
 
     def slow(self, path: str, html: str, delay: float) -> None:
@@ -157,8 +171,7 @@ def paragraphs(seed: int, count: int = 3, words: int = 40) -> list[str]:
 
     rng = random.Random(seed)
     return [
-        " ".join(rng.choice(WORDS) for _ in range(words)).capitalize() + "."
-        for _ in range(count)
+        " ".join(rng.choice(WORDS) for _ in range(words)).capitalize() + "." for _ in range(count)
     ]
 
 

@@ -136,7 +136,17 @@ def proxied(postgres_url):
 
 
 def crawl_command(*settings: str) -> list[str]:
-    return [sys.executable, "-m", "scrapy", "crawl", "articles", "-a", "site=news", *FAST, *settings]
+    return [
+        sys.executable,
+        "-m",
+        "scrapy",
+        "crawl",
+        "articles",
+        "-a",
+        "site=news",
+        *FAST,
+        *settings,
+    ]
 
 
 def start_crawl(db_url: str, *settings: str) -> subprocess.Popen:
@@ -323,14 +333,21 @@ def test_sqlite_locked_past_its_busy_timeout(tmp_path, archive, database_url):
     ensure_schema(database_url)
     stats = Stats()
     pipeline = StorePipeline(
-        database_url, batch_size=2, stats=stats, spool=Spool(tmp_path / "spool", database_url),
+        database_url,
+        batch_size=2,
+        stats=stats,
+        spool=Spool(tmp_path / "spool", database_url),
         outage_wait=10,
     )
     # A store that waits 0.1 s for a lock instead of newscrawl's 30 s.
     pipeline.store = Store(create_engine(database_url, connect_args={"timeout": 0.1}))
     articles = [
-        Article(url=f"http://paper.test/a/{n}", site="paper", title=f"Story {n}",
-                body="\n\n".join(paragraphs(n)))
+        Article(
+            url=f"http://paper.test/a/{n}",
+            site="paper",
+            title=f"Story {n}",
+            body="\n\n".join(paragraphs(n)),
+        )
         for n in range(6)
     ]
     other_writer = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
@@ -352,3 +369,22 @@ def test_sqlite_locked_past_its_busy_timeout(tmp_path, archive, database_url):
     assert stats["newscrawl/articles_new"] == 6
     assert stats["newscrawl/spool/stored"] >= 4 and "newscrawl/spool/left" not in stats
     assert not list((tmp_path / "spool").glob("*/*.jsonl"))
+
+
+def test_spool_folders_tell_databases_apart(tmp_path, monkeypatch):
+    from crawler.storage.spool import Spool
+
+    monkeypatch.chdir(tmp_path)
+    here = Spool(tmp_path / "spool", "sqlite:///newscrawl.db")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    there = Spool(tmp_path / "spool", "sqlite:///newscrawl.db")
+    assert here.folder != there.folder  # two files called newscrawl.db
+    with_password = Spool(tmp_path / "spool", f"postgresql+psycopg://news:{PASSWORD}@db/news")
+    without = Spool(tmp_path / "spool", "postgresql+psycopg://news@db/news")
+    other_password = Spool(tmp_path / "spool", "postgresql+psycopg://news:x@db/news")
+    assert with_password.folder == other_password.folder == without.folder
+    with_password.append({"kind": "rejected", "rows": []})
+    assert PASSWORD not in (with_password.folder / "database.txt").read_text()
+    assert PASSWORD not in str(with_password.path)
+    with_password.close()

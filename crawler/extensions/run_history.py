@@ -144,7 +144,9 @@ class RunHistory:
                 raise
             # The row and the rejected items wait in the spool for the next crawl.
             ended = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
-            finish_reason += f"; this row written later from the spool (the crawl ended {ended} UTC)"
+            finish_reason += (
+                f"; this row written later from the spool (the crawl ended {ended} UTC)"
+            )
             spool = get_spool(
                 spool_dir(self.crawler.settings.get("NEWSCRAWL_SPOOL_DIR")), self.database_url
             )

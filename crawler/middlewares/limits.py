@@ -51,9 +51,7 @@ class RedirectLimitMiddleware(RedirectMiddleware):
         stats = self.crawler.stats
         if redirected.url in chain:
             stats.inc_value("newscrawl/redirect_loops")
-            logger.warning(
-                "redirect loop, not followed: %s", " -> ".join([*chain, redirected.url])
-            )
+            logger.warning("redirect loop, not followed: %s", " -> ".join([*chain, redirected.url]))
             raise IgnoreRequest("redirect loop")
         try:
             return super()._redirect(redirected, request, reason)

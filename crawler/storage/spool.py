@@ -3,11 +3,12 @@ kept on local disk until it can be written.
 
 Under ``NEWSCRAWL_SPOOL_DIR`` (default ``$XDG_STATE_HOME/newscrawl/spool``,
 that is ``~/.local/state/newscrawl/spool``) each database has a folder, named
-by a hash of its URL without the password (``database.txt`` in it names the
-database). In it, each crawl process that needed the spool has one JSON Lines
-file; each line is one record: a batch of articles, a top-stories snapshot,
-rejected items, or the final state of a run row. A line is flushed to disk
-before the crawl goes on, so a process killed afterwards loses nothing.
+by a hash of its URL without the password, a SQLite file by its absolute
+path (``database.txt`` in the folder names the database). In it, each crawl
+process that needed the spool has one JSON Lines file; each line is one
+record: a batch of articles, a top-stories snapshot, rejected items, or the
+final state of a run row. A line is flushed to disk before the crawl goes on,
+so a process killed afterwards loses nothing.
 
 The process writing a file holds an exclusive ``flock`` on it; the lock ends
 with the process, however it ends. The writer replays its own file once the
@@ -34,11 +35,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from crawler.items import Article, TopStoriesSnapshot, TopStory
-from crawler.storage.database import safe_url
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,21 @@ def database_unreachable(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
+def database_label(db_url: str) -> str:
+    """The database's URL without its password (given or not, the same
+    database); a SQLite file by its absolute path, so two working folders'
+    ``newscrawl.db`` are two databases."""
+    given = make_url(db_url)
+    url = URL.create(
+        given.drivername, given.username, None, given.host, given.port, given.database, given.query
+    )
+    name = url.database or ""
+    if url.get_backend_name() == "sqlite" and name not in ("", ":memory:"):
+        if not name.startswith("file:"):
+            url = url.set(database=str(Path(name).resolve()))
+    return url.render_as_string(hide_password=False)
+
+
 # --------------------------------------------------------------------------- records
 
 
@@ -84,7 +100,11 @@ def _known_fields(cls: type, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def articles_record(articles: list[Article], run_id: int | None) -> dict[str, Any]:
-    return {"kind": "articles", "run_id": run_id, "items": [dataclasses.asdict(a) for a in articles]}
+    return {
+        "kind": "articles",
+        "run_id": run_id,
+        "items": [dataclasses.asdict(a) for a in articles],
+    }
 
 
 def top_stories_record(snapshot: TopStoriesSnapshot, run_id: int | None) -> dict[str, Any]:
@@ -135,7 +155,9 @@ class Written:
 def write_record(store: Any, record: dict[str, Any], written: Written) -> None:
     kind = record["kind"]
     if kind == "articles":
-        counts = store.save_articles([Article(**_known_fields(Article, a)) for a in record["items"]])
+        counts = store.save_articles(
+            [Article(**_known_fields(Article, a)) for a in record["items"]]
+        )
         written.new += counts.new
         written.updated += counts.updated
         written.unchanged += counts.unchanged
@@ -209,7 +231,7 @@ class Spool:
     """The spool of one database, as seen by one process."""
 
     def __init__(self, root: Path, db_url: str) -> None:
-        label = safe_url(db_url)
+        label = database_label(db_url)
         self.folder = Path(root) / hashlib.sha256(label.encode()).hexdigest()[:16]
         self.database = label
         self.path: Path | None = None
@@ -247,6 +269,14 @@ class Spool:
                 return 0
             records = _read_records(self._file)[_done_count(self.path) :]
             return sum(record_size(r) for r in records)
+
+    def close(self) -> None:
+        """Let go of our own file (and its lock): what it holds waits for the
+        next crawl. A crawl process needs not call it; its end does the same."""
+        with self._lock:
+            if self._file is not None:
+                self._file.close()
+                self._file, self.path = None, None
 
     def replay_own(self, store: Any) -> Written:
         """Write our own spooled records; the file goes once all are written.
