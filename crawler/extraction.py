@@ -249,10 +249,18 @@ def _unique(values: Iterable[str]) -> list[str]:
 
 
 def extract_article(
-    html: str | bytes, url: str, site: Site, fetched_at: datetime | None = None
+    html: str | bytes,
+    url: str,
+    site: Site,
+    fetched_at: datetime | None = None,
+    page: Page | None = None,
 ) -> Article:
-    """Turn one article page into an :class:`Article` by the site's rules."""
-    page = Page(html, url)
+    """Turn one article page into an :class:`Article` by the site's rules.
+
+    ``page``: the same HTML already parsed (a spider parses once); ``drop``
+    rules change it in place.
+    """
+    page = page if page is not None else Page(html, url)
     rules = site.article
     page.jsonld  # read before `drop`, which may remove <script> elements  # noqa: B018
     page.drop(rules.drop)

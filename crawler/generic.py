@@ -306,12 +306,6 @@ def _mostly_links(element: Any, paragraph: str) -> bool:
     return bool(words) and linked / len(words) > 0.6
 
 
-def looks_like_article_page(html: str, url: str) -> bool:
-    from crawler.extraction import Page
-
-    return GenericPage(Page(html, url), html).looks_like_article()
-
-
 def _same_words(a: str, b: str) -> bool:
     wa, wb = set(re.findall(r"\w+", a.casefold())), set(re.findall(r"\w+", b.casefold()))
     return bool(wa and wb) and len(wa & wb) / len(wa | wb) >= 0.8

@@ -14,8 +14,8 @@ import scrapy
 from scrapy.http import Response, TextResponse
 
 from crawler.config import Site, get_site
-from crawler.extraction import extract_article
-from crawler.generic import looks_like_article_page
+from crawler.extraction import Page, extract_article
+from crawler.generic import GenericPage
 from crawler.items import Article
 from crawler.middlewares.incremental import ARTICLE, KIND
 from crawler.urls import site_canonical_url
@@ -147,11 +147,11 @@ class NewsSpider(scrapy.Spider):
             return False
         return not (self.until is not None and moment >= self.until)
 
-    def identity(self, response: TextResponse) -> str:
+    def identity(self, response: TextResponse, page: Page) -> str:
         """The article's URL: its ``rel=canonical`` when that stays on the site,
         else the URL it was fetched from (after redirects)."""
         if self.site.urls.use_rel_canonical:
-            href = response.xpath('//link[@rel="canonical"]/@href').get()
+            href = page.selector.xpath('//link[@rel="canonical"]/@href').get()
             if href:
                 absolute = urljoin(response.url, href.strip())
                 host = (urlsplit(absolute).hostname or "").lower()
@@ -193,15 +193,17 @@ class NewsSpider(scrapy.Spider):
                 spider=self,
             )
             return
-        if response.meta.get(GUESSED) and not looks_like_article_page(response.text, response.url):
+        page = Page(response.text, response.url)  # parsed once for everything below
+        if response.meta.get(GUESSED) and not GenericPage(page, page.text).looks_like_article():
             # A link guessed from its shape led to a section or tag page: not an item.
             self.crawler.stats.inc_value("newscrawl/not_article_pages")
             return
         article = extract_article(
-            response.text,
-            self.identity(response),
+            page.text,
+            self.identity(response, page),
             self.site,
             fetched_at=datetime.now(UTC),
+            page=page,
         )
         # The link as followed: before any redirect (response.request is the last hop).
         chain = response.meta.get("redirect_urls") or [
