@@ -23,8 +23,7 @@ SKIP_TAGS = frozenset(
     "script style noscript template iframe object embed svg canvas button select textarea".split()
 )
 
-_SPACE = re.compile(r"[ \t\r\n\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
-_ZERO_WIDTH = re.compile(r"[\u200b\u200c\u200d\u2060\ufeff]")
+_DELETE_ZERO_WIDTH = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))
 
 
 def normalize_text(value: str) -> str:
@@ -33,9 +32,10 @@ def normalize_text(value: str) -> str:
     Text from lxml has its entities decoded already; decoding again would turn
     a literal "&amp;copy;" into "©".
     """
-    value = _ZERO_WIDTH.sub("", value)
+    value = value.translate(_DELETE_ZERO_WIDTH)
     value = unicodedata.normalize("NFC", value)
-    return _SPACE.sub(" ", value).strip()
+    # str.split() splits at every Unicode space (no-break and thin spaces too).
+    return " ".join(value.split())
 
 
 def element_paragraphs(element: etree._Element) -> list[str]:

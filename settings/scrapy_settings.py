@@ -20,6 +20,10 @@ AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
+# Items (and requests) of one response processed at once. Scrapy starts this
+# many tasks for every response; a page here yields one article or a few dozen
+# links, and the store batches anyway, so 100 (the default) is pure overhead.
+CONCURRENT_ITEMS = 16
 # Scrapy's downloader, holding to CONCURRENT_REQUESTS_PER_DOMAIN when there is
 # no download delay (crawler/downloader.py).
 DOWNLOADER = "crawler.downloader.Downloader"
