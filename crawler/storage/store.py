@@ -14,7 +14,7 @@ import random
 import socket
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, update
@@ -42,6 +42,9 @@ from crawler.storage.models import (
 )
 
 RUN_STATUSES = ("running", "finished", "failed", "timeout", "interrupted")
+# Near duplicates are looked for among articles first stored this recently
+# (exact copies, by content fingerprint, among all).
+NEAR_DUPLICATE_WINDOW = timedelta(days=30)
 WRITE_ATTEMPTS = 6
 WRITE_BACKOFF = 0.05  # seconds, doubled on each retry
 # SQLSTATEs worth retrying: serialization failure, deadlock, unique violation
@@ -72,6 +75,16 @@ class SaveCounts:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class _NewRow:
+    """What duplicate detection needs of an article just inserted."""
+
+    id: int
+    content_hash: str
+    simhash: int | None
+    body: str
 
 
 @dataclass(frozen=True)
@@ -188,6 +201,7 @@ class Store:
                 with self.engine.begin() as conn:
                     return self._save_batch(conn, batch, now)
             except (OperationalError, IntegrityError) as exc:
+                self._forget_simhash_index()  # it may hold rows that were rolled back
                 if attempt == WRITE_ATTEMPTS - 1 or not _retryable(exc):
                     raise
                 delay = WRITE_BACKOFF * 2**attempt * (1 + random.random())
@@ -213,7 +227,19 @@ class Store:
                 stmt = insert(ArticleRow)
             inserted = conn.execute(stmt.returning(ArticleRow.id, ArticleRow.url), new_rows).all()
             counts.new = len(inserted)
-            counts.duplicates = self._mark_duplicates(conn, [r.id for r in inserted])
+            values = {r["url"]: r for r in new_rows}
+            counts.duplicates = self._mark_duplicates(
+                conn,
+                [
+                    _NewRow(
+                        r.id,
+                        values[r.url]["content_hash"],
+                        values[r.url]["simhash"],
+                        values[r.url]["body"],
+                    )
+                    for r in inserted
+                ],
+            )
             done = {r.url for r in inserted}
             raced = [r["url"] for r in new_rows if r["url"] not in done]
             if raced:
@@ -318,13 +344,22 @@ class Store:
         """Load SimHashes stored since the last look (by this or another process)."""
         rows = conn.execute(
             select(ArticleRow.id, ArticleRow.simhash)
-            .where(ArticleRow.id > self._indexed_up_to, ArticleRow.simhash.is_not(None))
+            .where(
+                ArticleRow.id > self._indexed_up_to,
+                ArticleRow.simhash.is_not(None),
+                ArticleRow.first_seen_at >= utcnow() - NEAR_DUPLICATE_WINDOW,
+            )
             .order_by(ArticleRow.id)
         )
         for article_id, value in rows:
             self._index(article_id, value)
         last = conn.execute(select(func.max(ArticleRow.id))).scalar()
         self._indexed_up_to = max(self._indexed_up_to, last or 0)
+
+    def _forget_simhash_index(self) -> None:
+        self._bands.clear()
+        self._simhashes.clear()
+        self._indexed_up_to = 0
 
     def _index(self, article_id: int, value: int) -> None:
         self._simhashes[article_id] = value
@@ -352,16 +387,12 @@ class Store:
                 return other
         return None
 
-    def _mark_duplicates(self, conn: Any, inserted: list[int]) -> int:
+    def _mark_duplicates(self, conn: Any, rows: list[_NewRow]) -> int:
         """Point each new article that repeats an earlier one at the earliest copy:
         the same content fingerprint, or a SimHash within NEAR_DUPLICATE_BITS."""
-        if not inserted:
+        if not rows:
             return 0
-        rows = conn.execute(
-            select(ArticleRow.id, ArticleRow.content_hash, ArticleRow.simhash, ArticleRow.body)
-            .where(ArticleRow.id.in_(inserted))
-            .order_by(ArticleRow.id)
-        ).all()
+        rows = sorted(rows, key=lambda r: r.id)
         first_with_hash = dict(
             conn.execute(
                 select(ArticleRow.content_hash, func.min(ArticleRow.id))
