@@ -8,6 +8,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from sqlalchemy.exc import OperationalError
+
 from crawler.config import BUNDLED_SITES_DIR, SiteConfigError, get_site, load_sites
 
 CONFIG_ERROR_EXIT = 2
@@ -206,6 +208,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return CONFIG_ERROR_EXIT
     except KeyboardInterrupt:
         return 130
+    except OperationalError as exc:
+        # The database is unreachable or refuses us: one line, password masked.
+        from crawler.storage.database import database_url, safe_url
+
+        url = safe_url(database_url(getattr(args, "database", None)))
+        reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["?"])[0]
+        print(f"newscrawl: cannot use the database {url}: {reason}", file=sys.stderr)
+        return 1
     except BrokenPipeError:
         # The reader went away (`newscrawl export | head`): stop quietly.
         import os

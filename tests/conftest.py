@@ -127,3 +127,19 @@ def scrapy_crawl(spider: str, *args: str, cwd: Path = PROJECT_ROOT) -> subproces
         text=True,
         timeout=300,
     )
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str):
+    """A scripted test site (tests/scripted_site.py), a sites folder for its
+    definition (``site.sites_dir``), a temporary archive and spool."""
+    from scripted_site import ScriptedSite
+
+    server = ScriptedSite()
+    folder = tmp_path / "sites"
+    folder.mkdir()
+    monkeypatch.setenv("NEWSCRAWL_SITES_DIR", str(folder))
+    monkeypatch.setenv("NEWSCRAWL_SPOOL_DIR", str(tmp_path / "spool"))
+    server.sites_dir = folder
+    yield server
+    server.close()

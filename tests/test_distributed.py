@@ -13,8 +13,9 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from scripted_site import listing_html
 from sqlalchemy import create_engine, text
-from test_incremental import article_html, listing_html, story
+from test_incremental import article_html, story
 
 ARTICLES = 300
 PER_PAGE = 20

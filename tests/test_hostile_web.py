@@ -10,7 +10,6 @@ import gzip
 import json
 import re
 
-import pytest
 from conftest import scrapy_crawl
 from scripted_site import (
     Reply,
@@ -24,18 +23,6 @@ from scripted_site import (
 # No politeness delays against our own test server; everything else as configured.
 FAST = ("-s", "AUTOTHROTTLE_ENABLED=False")
 MAXSIZE = 10 * 1024 * 1024  # DOWNLOAD_MAXSIZE's default
-
-
-@pytest.fixture
-def site(tmp_path, monkeypatch, database_url):
-    server = ScriptedSite()
-    folder = tmp_path / "sites"
-    folder.mkdir()
-    monkeypatch.setenv("NEWSCRAWL_SITES_DIR", str(folder))
-    monkeypatch.setenv("NEWSCRAWL_SPOOL_DIR", str(tmp_path / "spool"))
-    server.sites_dir = folder
-    yield server
-    server.close()
 
 
 def define(site: ScriptedSite, links: list[str], start_urls: list[str] | None = None) -> None:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 from conftest import scrapy_crawl
-from scripted_site import ScriptedSite
+from scripted_site import ScriptedSite, listing_html
 
 WORDS = (
     "council harbour budget vote river school library road market hospital tram bridge "
@@ -36,12 +36,6 @@ def article_html(
         f"<html><head><title>{title}</title>{link}</head><body><h1>{title}</h1>"
         f'{time_tag}<div class="story">{body}</div></body></html>'
     )
-
-
-def listing_html(links: list[str], next_page: str | None = None) -> str:
-    items = "".join(f'<li><a href="{href}">story</a></li>' for href in links)
-    nxt = f'<a rel="next" href="{next_page}">Next</a>' if next_page else ""
-    return f'<html><body><ul class="news">{items}</ul>{nxt}</body></html>'
 
 
 SITES = """\

@@ -12,25 +12,13 @@ import sys
 
 import pytest
 from conftest import scrapy_crawl
-from scripted_site import ScriptedSite, article_html, listing_html, paragraphs, site_definition
+from scripted_site import article_html, listing_html, paragraphs, site_definition
 
 from crawler.cli import main as cli_main
 from crawler.config import SiteConfigError, load_site_file
 from crawler.runner import PROJECT_ROOT
 
 FAST = ("-s", "AUTOTHROTTLE_ENABLED=False")
-
-
-@pytest.fixture
-def site(tmp_path, monkeypatch):
-    server = ScriptedSite()
-    folder = tmp_path / "sites"
-    folder.mkdir()
-    monkeypatch.setenv("NEWSCRAWL_SITES_DIR", str(folder))
-    monkeypatch.setenv("NEWSCRAWL_SPOOL_DIR", str(tmp_path / "spool"))
-    server.sites_dir = folder
-    yield server
-    server.close()
 
 
 def newscrawl(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
