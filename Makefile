@@ -35,8 +35,8 @@ bench-query: $(STAMP)
 	$(BIN)/python bench/query_bench.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check crawler pipelines settings migrations tests
-	$(BIN)/ruff format --check crawler pipelines settings migrations tests
+	$(BIN)/ruff check crawler pipelines settings migrations tests bench
+	$(BIN)/ruff format --check crawler pipelines settings migrations tests bench
 
 clean:
 	rm -rf $(VENV) build *.egg-info

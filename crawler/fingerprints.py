@@ -49,9 +49,7 @@ def simhash(body: str) -> int | None:
     if len(_WORD.findall(body)) < SIMHASH_MIN_WORDS:
         return None
     grams = shingles(body)
-    digests = b"".join(
-        hashlib.blake2b(g.encode("utf-8"), digest_size=8).digest() for g in grams
-    )
+    digests = b"".join(hashlib.blake2b(g.encode("utf-8"), digest_size=8).digest() for g in grams)
     half = len(grams) / 2
     value = 0
     for i in range(8):  # byte i of a big-endian digest holds bits 63-8i .. 56-8i

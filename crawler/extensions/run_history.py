@@ -169,7 +169,9 @@ class RunHistory:
             status,
             finish_reason,
             ", ".join(
-                f"{k}={v}" for k, v in counts.items() if k not in ("field_fill_rates", "health_warnings")
+                f"{k}={v}"
+                for k, v in counts.items()
+                if k not in ("field_fill_rates", "health_warnings")
             ),
         )
 
