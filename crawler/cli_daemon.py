@@ -1,0 +1,316 @@
+"""``newscrawl daemon``, ``schedule`` and ``status``: the command-line side of docs/daemon.md."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from crawler.cli_options import add_database as _add_database
+from crawler.cli_options import parse_settings as _parse_settings
+from crawler.config import get_site, load_sites
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def add_daemon_parsers(sub: argparse._SubParsersAction) -> None:
+    daemon = sub.add_parser(
+        "daemon", help="crawl every configured site on its schedule until stopped (docs/daemon.md)"
+    )
+    daemon.add_argument(
+        "--site",
+        dest="sites",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="schedule only this site (repeatable; default: every configured site)",
+    )
+    daemon.add_argument(
+        "--max-crawls",
+        type=int,
+        metavar="N",
+        help="crawls running at once (default: $NEWSCRAWL_MAX_CRAWLS or 2)",
+    )
+    daemon.add_argument(
+        "--grace",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="on SIGTERM/SIGINT, how long running crawls may take to finish (default 60)",
+    )
+    daemon.add_argument(
+        "--kill-after",
+        type=float,
+        default=45.0,
+        metavar="SECONDS",
+        help="how long a crawl told to stop (SIGTERM) has before SIGKILL (default 45)",
+    )
+    daemon.add_argument("--log-file", type=Path, metavar="PATH", help="log here, not to stderr")
+    daemon.add_argument(
+        "--log-level", choices=LOG_LEVELS, default="INFO", help="the daemon's log level"
+    )
+    daemon.add_argument(
+        "--crawl-log-level",
+        choices=LOG_LEVELS,
+        help="Scrapy's log level in the crawl processes (default: $NEWSCRAWL_LOG_LEVEL or WARNING)",
+    )
+    daemon.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a Scrapy setting for every crawl (repeatable)",
+    )
+    _add_database(daemon)
+
+    schedule = sub.add_parser("schedule", help="every scheduled job and its next run time")
+    schedule.add_argument("--site", help="only this site")
+    schedule.add_argument("--json", action="store_true", help="JSON instead of a table")
+    _add_database(schedule)
+
+    status = sub.add_parser(
+        "status", help="per site and spider: last run, next run, consecutive failures"
+    )
+    status.add_argument("--site", help="only this site")
+    status.add_argument("--json", action="store_true", help="JSON instead of text")
+    _add_database(status)
+
+
+def cmd_daemon(args: argparse.Namespace) -> int:
+    import os
+
+    from crawler.daemon import (
+        DEFAULT_CRAWL_LOG_LEVEL,
+        DaemonOptions,
+        configure_logging,
+        default_max_crawls,
+        run_daemon,
+    )
+    from crawler.storage.database import database_url
+
+    max_crawls = args.max_crawls if args.max_crawls is not None else default_max_crawls()
+    if max_crawls < 1:
+        raise SystemExit("newscrawl: --max-crawls must be at least 1")
+    if args.grace < 0 or args.kill_after < 0:
+        raise SystemExit("newscrawl: --grace and --kill-after cannot be negative")
+    settings = _parse_settings(args.settings)
+    log_file = args.log_file.resolve() if args.log_file else None
+    try:
+        configure_logging(args.log_level, log_file)
+    except OSError as exc:
+        raise SystemExit(f"newscrawl: cannot write the log file {log_file}: {exc}") from None
+    options = DaemonOptions(
+        db_url=database_url(args.database),
+        max_crawls=max_crawls,
+        grace=args.grace,
+        kill_after=args.kill_after,
+        sites=args.sites,
+        crawl_settings=settings,
+        crawl_log_level=(
+            args.crawl_log_level or os.environ.get("NEWSCRAWL_LOG_LEVEL") or DEFAULT_CRAWL_LOG_LEVEL
+        ),
+        log_file=log_file,
+    )
+    return run_daemon(options)
+
+
+def _time(value: object) -> str:
+    from datetime import datetime
+
+    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if isinstance(value, datetime) else "-"
+
+
+def _iso(value: object) -> str | None:
+    from datetime import datetime
+
+    return value.isoformat() if isinstance(value, datetime) else None
+
+
+def _next_run_text(iso: str | None, source: str) -> str:
+    from datetime import datetime
+
+    if iso is None:
+        return source
+    when = _time(datetime.fromisoformat(iso))
+    return when if source == "job store" else f"{when} ({source})"
+
+
+def _selected_sites(name: str | None) -> dict:
+    from crawler.scheduling import scheduled_sites
+
+    return scheduled_sites(load_sites()) if name is None else {name: get_site(name)}
+
+
+def _stored_next_runs(url: str) -> dict | None:
+    """The next run times the daemon stored, or None (no daemon has run here)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from crawler.storage.database import get_engine, safe_url
+    from crawler.storage.status import database_exists, stored_next_runs
+
+    if not database_exists(url):
+        return None
+    try:
+        return stored_next_runs(get_engine(url))
+    except SQLAlchemyError as exc:
+        print(
+            f"newscrawl: cannot read the daemon's jobs in {safe_url(url)} ({exc}); "
+            "next runs are computed",
+            file=sys.stderr,
+        )
+        return None
+
+
+def cmd_schedule(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from crawler.scheduling import format_duration, job_specs, next_run
+    from crawler.storage.database import database_url
+
+    specs = job_specs(_selected_sites(args.site).values())
+    stored = _stored_next_runs(database_url(args.database))
+    now = datetime.now(UTC)
+    jobs = []
+    for spec in specs:
+        when, source = next_run(spec, stored, now)
+        jobs.append(
+            {
+                "id": spec.id,
+                "site": spec.site,
+                "spider": spec.spider,
+                "trigger": spec.kind,
+                "schedule": spec.describe(),
+                "every_seconds": spec.schedule.every,
+                "cron": spec.schedule.cron,
+                "timezone": spec.timezone if spec.schedule.cron else "UTC",
+                "jitter_seconds": spec.schedule.jitter,
+                "timeout_seconds": spec.timeout,
+                "misfire_grace_seconds": spec.misfire_grace_time(now),
+                "next_run": _iso(when),
+                "next_run_source": source,
+            }
+        )
+    if args.json:
+        print(json.dumps(jobs, indent=2))
+        return 0
+    if not jobs:
+        print("No jobs: no configured site has an enabled schedule.")
+        return 0
+    site_width = max(16, *(len(spec.site) + 2 for spec in specs))
+    schedule_width = max(34, *(len(job["schedule"]) + 2 for job in jobs))
+    print(
+        f"{'site':<{site_width}}{'spider':<13}{'schedule':<{schedule_width}}"
+        f"{'timeout':>7}{'grace':>8}  next run"
+    )
+    for job, spec in zip(jobs, specs, strict=True):
+        nxt = _next_run_text(job["next_run"], job["next_run_source"])
+        print(
+            f"{spec.site:<{site_width}}{spec.spider:<13}{job['schedule']:<{schedule_width}}"
+            f"{format_duration(spec.timeout):>7}"
+            f"{format_duration(job['misfire_grace_seconds']):>8}  {nxt}"
+        )
+    return 0
+
+
+RUN_FIELDS = (
+    "id",
+    "status",
+    "finish_reason",
+    "trigger",
+    "started_at",
+    "finished_at",
+    "pages_fetched",
+    "articles_new",
+    "articles_updated",
+    "articles_unchanged",
+    "items_rejected",
+    "top_story_snapshots",
+    "errors",
+)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from crawler.storage.database import database_url, safe_url
+
+    try:
+        return _print_status(args)
+    except SQLAlchemyError as exc:
+        url = safe_url(database_url(args.database))
+        print(f"newscrawl: cannot read the database {url}: {exc}", file=sys.stderr)
+        return 1
+
+
+def _print_status(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from crawler.daemon import format_counts
+    from crawler.scheduling import SPIDER_PARTS, job_specs, next_run
+    from crawler.storage import status as queries
+    from crawler.storage.database import database_url, ensure_schema, get_engine
+
+    url = database_url(args.database)
+    ensure_schema(url)
+    engine = get_engine(url)
+    sites = load_sites()
+    with_runs = [pair for pair in queries.sites_with_runs(engine) if args.site in (None, pair[0])]
+    if args.site is not None and args.site not in sites and not with_runs:
+        get_site(args.site)  # the "unknown site" error, with the known names
+    if args.site is not None:
+        sites = {k: v for k, v in sites.items() if k == args.site}
+    specs = {spec.id: spec for spec in job_specs(sites.values())}
+    pairs = [
+        (name, spider)
+        for name, site in sorted(sites.items())
+        for spider, part in SPIDER_PARTS.items()
+        if getattr(site, part) is not None
+    ]
+    pairs += [pair for pair in with_runs if pair not in pairs]
+    stored = queries.stored_next_runs(engine)
+    now = datetime.now(UTC)
+    report = []
+    for site, spider in pairs:
+        spec = specs.get(f"{site}:{spider}")
+        if spec is not None:
+            when, source = next_run(spec, stored, now)
+        else:
+            when, source = None, "disabled" if site in sites else "not configured"
+        last = queries.last_run(engine, site, spider)
+        report.append(
+            {
+                "site": site,
+                "spider": spider,
+                "schedule": spec.describe() if spec else None,
+                "last_run": ({k: _iso(last[k]) or last[k] for k in RUN_FIELDS} if last else None),
+                "next_run": _iso(when),
+                "next_run_source": source,
+                "consecutive_failures": queries.consecutive_failures(engine, site, spider),
+            }
+        )
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    if not report:
+        print("No sites.")
+    for entry in report:
+        last = entry["last_run"]
+        schedule = entry["schedule"] or entry["next_run_source"]
+        print(f"{entry['site']}/{entry['spider']}  ({schedule})")
+        if last is None:
+            print("  last run  none")
+        else:
+            started = _time(datetime.fromisoformat(last["started_at"]))
+            if last["status"] == "running":
+                print(f"  last run  #{last['id']} running since {started} ({last['trigger']})")
+            else:
+                print(
+                    f"  last run  #{last['id']} {last['status']} ({last['finish_reason']}), "
+                    f"started {started} ({last['trigger']}): {format_counts(last)}"
+                )
+        nxt = _next_run_text(entry["next_run"], entry["next_run_source"])
+        print(f"  next run  {nxt}")
+        print(f"  failures  {entry['consecutive_failures']} in a row")
+    return 0

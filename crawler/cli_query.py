@@ -1,0 +1,489 @@
+"""``newscrawl articles``, ``show``, ``search``, ``top-stories``, ``runs``, ``export``,
+``browse``: the read-only commands of docs/querying.md."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from crawler.cli_options import SPIDERS
+from crawler.cli_options import add_database as _add_database
+
+# --------------------------------------------------------------------------- querying
+# articles, show, search, top-stories, runs, export, browse (docs/querying.md)
+
+RUN_STATUSES = ("running", "finished", "failed", "timeout", "interrupted")
+QUERY_ERROR_EXIT = 2
+NOT_FOUND_EXIT = 1
+
+
+def _limit(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise argparse.ArgumentTypeError(f"expected a number, 0 for no limit, got {value!r}")
+    return number
+
+
+def add_query_parsers(sub: argparse._SubParsersAction) -> None:
+    from crawler.time_options import end_time, start_time
+
+    def output(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--json", action="store_true", help="one JSON document instead of a table"
+        )
+        _add_database(parser)
+
+    def limit(parser: argparse.ArgumentParser, default: int | None) -> None:
+        shown = "all" if default is None else default
+        parser.add_argument(
+            "--limit",
+            type=_limit,
+            default=default,
+            metavar="N",
+            help=f"at most N rows, 0 for all (default {shown})",
+        )
+
+    def article_filters(parser: argparse.ArgumentParser, duplicates: bool = True) -> None:
+        parser.add_argument("--site", help="only this site")
+        parser.add_argument(
+            "--since",
+            type=start_time,
+            metavar="TIME",
+            help="published at or after TIME: a date YYYY-MM-DD (00:00 UTC) or an ISO-8601 "
+            "time (UTC unless it has an offset)",
+        )
+        parser.add_argument(
+            "--until",
+            type=end_time,
+            metavar="TIME",
+            help="published at or before TIME; a date includes that whole day",
+        )
+        parser.add_argument("--section", help="only this section (the whole name, any case)")
+        parser.add_argument("--author", help="only bylines containing this text (any case)")
+        if duplicates:
+            parser.add_argument(
+                "--include-duplicates",
+                action="store_true",
+                help="also copies of stories stored earlier (duplicate_of set)",
+            )
+
+    articles = sub.add_parser("articles", help="list articles, newest first")
+    article_filters(articles)
+    limit(articles, 20)
+    output(articles)
+
+    show = sub.add_parser("show", help="one article in full: metadata, body, versions")
+    show.add_argument("article", metavar="ID|URL", help="the article's id, or its URL")
+    show.add_argument(
+        "--diff", action="store_true", help="a unified diff between consecutive versions"
+    )
+    output(show)
+
+    search = sub.add_parser(
+        "search", help="full-text search over titles and bodies, best match first"
+    )
+    search.add_argument(
+        "query",
+        metavar="QUERY",
+        help='SQLite: FTS5 syntax (words, "a phrase", AND/OR/NOT, prefix*); '
+        'PostgreSQL: web search syntax (words, "a phrase", or, -word)',
+    )
+    article_filters(search)
+    limit(search, 20)
+    output(search)
+
+    top = sub.add_parser(
+        "top-stories", help="top stories at a moment (default now) or over a time range"
+    )
+    top.add_argument("--site", help="only this site")
+    top.add_argument(
+        "--at",
+        type=start_time,
+        metavar="TIME",
+        help="the latest snapshot of each page at or before TIME (a date means 00:00 UTC)",
+    )
+    top.add_argument(
+        "--from",
+        dest="start",
+        type=start_time,
+        metavar="TIME",
+        help="every story shown from TIME on, with its span and best rank",
+    )
+    top.add_argument(
+        "--to",
+        dest="end",
+        type=end_time,
+        metavar="TIME",
+        help="... up to TIME (a date includes that whole day; default now)",
+    )
+    limit(top, None)
+    output(top)
+
+    runs = sub.add_parser("runs", help="crawl history: counts and extraction health")
+    runs.add_argument("--site", help="only this site")
+    runs.add_argument("--spider", choices=SPIDERS, help="only this spider")
+    runs.add_argument("--status", choices=RUN_STATUSES, help="only runs that ended so")
+    limit(runs, 20)
+    output(runs)
+
+    export = sub.add_parser(
+        "export", help="every column of the articles as JSON Lines or CSV, streamed"
+    )
+    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="default jsonl")
+    article_filters(export, duplicates=False)
+    export.add_argument(
+        "--exclude-duplicates",
+        action="store_true",
+        help="leave out copies of stories stored earlier (exported by default)",
+    )
+    export.add_argument(
+        "-o", "--output", type=Path, metavar="FILE", help="write to FILE, not to stdout"
+    )
+    _add_database(export)
+
+    browse = sub.add_parser(
+        "browse", help="open the SQLite archive in Datasette (the `browse` extra)"
+    )
+    browse.add_argument("--host", default="127.0.0.1", help="default 127.0.0.1")
+    browse.add_argument("--port", type=int, default=8001, help="default 8001; 0 picks a free one")
+    browse.add_argument("--no-open", action="store_true", help="do not open a web browser")
+    browse.add_argument(
+        "--write-metadata",
+        type=Path,
+        metavar="FILE",
+        help="only write the Datasette metadata to FILE (for `datasette serve -m FILE`)",
+    )
+    _add_database(browse)
+
+
+def _archive_engine(db: str | None):  # type: ignore[no-untyped-def]
+    """The engine of an existing archive, its schema brought up to date; None
+    (with a message) when a SQLite file is missing: a query never creates one."""
+    from sqlalchemy.engine import make_url
+
+    from crawler.storage.database import database_url, ensure_schema, get_engine
+
+    url = database_url(db)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        if not Path(parsed.database).exists():
+            print(
+                f"newscrawl: no archive at {parsed.database} "
+                "(crawl a site first, or pass --database / set NEWSCRAWL_DATABASE_URL)",
+                file=sys.stderr,
+            )
+            return None
+    ensure_schema(url)
+    return get_engine(url)
+
+
+def _article_filters(args: argparse.Namespace, include_duplicates: bool):  # type: ignore[no-untyped-def]
+    from crawler.storage.queries import ArticleFilters
+
+    return ArticleFilters(
+        site=args.site,
+        since=args.since,
+        until=args.until,
+        section=args.section,
+        author=args.author,
+        include_duplicates=include_duplicates,
+    )
+
+
+def _count(number: int, noun: str) -> str:
+    """``2 warnings``, ``1 warning``, or "" for none."""
+    return f"{number} {noun}{'s' if number != 1 else ''}" if number else ""
+
+
+def _print_json(document: object) -> None:
+    from crawler.reporting import dump_json
+
+    dump_json(document, sys.stdout)
+
+
+def cmd_articles(args: argparse.Namespace) -> int:
+    from crawler.reporting import Column, field, format_table
+    from crawler.storage.queries import list_articles
+
+    engine = _archive_engine(args.database)
+    if engine is None:
+        return NOT_FOUND_EXIT
+    filters = _article_filters(args, args.include_duplicates)
+    rows = list_articles(engine, filters, args.limit or None)
+    if args.json:
+        _print_json(rows)
+    elif not rows:
+        print("No articles match.")
+    else:
+        columns = [
+            Column("id", field("id"), align_right=True),
+            Column("published (UTC)", field("published_at")),
+            Column("site", field("site")),
+            Column("title", field("title"), max_width=72),
+            Column("url", field("url")),
+        ]
+        print(format_table(columns, rows))
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from crawler.reporting import format_article, version_diffs
+    from crawler.storage import queries
+
+    engine = _archive_engine(args.database)
+    if engine is None:
+        return NOT_FOUND_EXIT
+    article = queries.find_article(engine, args.article)
+    if article is None:
+        print(f"newscrawl: no article with the id or URL {args.article!r}", file=sys.stderr)
+        return NOT_FOUND_EXIT
+    revisions = queries.article_revisions(engine, article["id"])
+    aliases = queries.article_aliases(engine, article["id"])
+    diffs = version_diffs(article, revisions) if args.diff else None
+    if args.json:
+        _print_json(
+            {**article, "aliases": aliases, "revisions": revisions}
+            | ({"diffs": diffs} if diffs is not None else {})
+        )
+        return 0
+    original = article["duplicate_of"]
+    titles = queries.article_titles(engine, [original] if original is not None else [])
+    print(format_article(article, revisions, aliases, titles.get(original or 0), diffs))
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    from crawler.reporting import Column, field, format_table
+    from crawler.storage.search import (
+        SearchQueryError,
+        mark_snippet,
+        search_articles,
+        split_snippet,
+    )
+
+    engine = _archive_engine(args.database)
+    if engine is None:
+        return NOT_FOUND_EXIT
+    filters = _article_filters(args, args.include_duplicates)
+    try:
+        hits = search_articles(engine, args.query, filters, args.limit or None)
+    except SearchQueryError as exc:
+        print(
+            f"newscrawl search: cannot read the query {args.query!r}: {exc}. Use words, "
+            '"a phrase", AND, OR, NOT, prefix* (put words with punctuation in double quotes); '
+            "see docs/querying.md",
+            file=sys.stderr,
+        )
+        return QUERY_ERROR_EXIT
+    rows = []
+    for position, hit in enumerate(hits, 1):
+        snippet, highlights = split_snippet(hit.snippet or "")
+        rows.append(
+            {
+                "rank": position,
+                **vars(hit),
+                "snippet": snippet,
+                "highlights": highlights,
+                "marked": mark_snippet(hit.snippet or ""),
+            }
+        )
+    if args.json:
+        _print_json([{k: v for k, v in row.items() if k != "marked"} for row in rows])
+    elif not rows:
+        print("No articles match.")
+    else:
+        columns = [
+            Column("#", field("rank"), align_right=True),
+            Column("id", field("id"), align_right=True),
+            Column("published (UTC)", field("published_at")),
+            Column("site", field("site")),
+            Column("title", field("title"), max_width=72),
+            Column("url", field("url")),
+        ]
+        print(format_table(columns, rows, below=lambda row: [" ".join(row["marked"].split())]))
+    return 0
+
+
+def cmd_top_stories(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from crawler.reporting import Column, field, format_duration, format_table, table_time
+    from crawler.storage import queries
+
+    if args.at is not None and (args.start is not None or args.end is not None):
+        print("newscrawl top-stories: --at cannot be combined with --from/--to", file=sys.stderr)
+        return QUERY_ERROR_EXIT
+    engine = _archive_engine(args.database)
+    if engine is None:
+        return NOT_FOUND_EXIT
+    if args.start is None and args.end is None:
+        at = args.at or datetime.now(UTC)
+        rows = queries.top_stories_at(engine, at, args.site)[: args.limit or None]
+        if args.json:
+            _print_json(rows)
+            return 0
+        if not rows:
+            print(f"No top-stories snapshot at or before {table_time(at)}.")
+            return 0
+        print(f"Top stories at {table_time(at)} (the latest snapshot of each page):")
+        columns = [
+            Column("snapshot (UTC)", field("captured_at")),
+            Column("site", field("site")),
+            Column("rank", field("rank"), align_right=True),
+            Column("title", field("title"), max_width=72),
+            Column("url", field("url")),
+        ]
+        if len({(r["site"], r["page_url"]) for r in rows}) > len({r["site"] for r in rows}):
+            columns.insert(2, Column("page", field("page_url")))
+        print(format_table(columns, rows))
+        return 0
+    rows = queries.top_stories_between(engine, args.start, args.end, args.site, args.limit or None)
+    for row in rows:
+        row["span_seconds"] = int((row["last_seen"] - row["first_seen"]).total_seconds())
+    if args.json:
+        _print_json(rows)
+        return 0
+    if not rows:
+        print("No top stories in that range.")
+        return 0
+    columns = [
+        Column("best", field("best_rank"), align_right=True),
+        Column("site", field("site")),
+        Column("title", field("title"), max_width=60),
+        Column("first seen (UTC)", field("first_seen")),
+        Column("last seen (UTC)", field("last_seen")),
+        Column("span", lambda r: format_duration(r["last_seen"] - r["first_seen"])),
+        Column("snapshots", field("snapshots"), align_right=True),
+        Column("url", field("url")),
+    ]
+    print(format_table(columns, rows))
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from crawler.reporting import Column, field, format_duration, format_table
+    from crawler.storage.queries import list_runs
+
+    engine = _archive_engine(args.database)
+    if engine is None:
+        return NOT_FOUND_EXIT
+    rows = list_runs(engine, args.site, args.spider, args.status, args.limit or None)
+    if args.json:
+        _print_json(rows)
+        return 0
+    if not rows:
+        print("No runs match.")
+        return 0
+
+    def took(run: dict) -> str:
+        end = run["finished_at"]
+        return format_duration(end - run["started_at"]) if end is not None else "-"
+
+    def notes(run: dict) -> list[str]:
+        out = []
+        if run["status"] != "finished" and run["finish_reason"]:
+            out.append(f"{run['status']}: {run['finish_reason']}")
+        return out + [f"warning: {w}" for w in run["health_warnings"] or []]
+
+    columns = [
+        Column("id", field("id"), align_right=True),
+        Column("site", field("site")),
+        Column("spider", field("spider")),
+        Column("started (UTC)", field("started_at")),
+        Column("took", took, align_right=True),
+        Column("status", field("status")),
+        Column("pages", field("pages_fetched"), align_right=True),
+        Column("skipped", field("pages_skipped_known"), align_right=True),
+        Column("new", field("articles_new"), align_right=True),
+        Column("updated", field("articles_updated"), align_right=True),
+        Column("same", field("articles_unchanged"), align_right=True),
+        Column("rejected", field("items_rejected"), align_right=True),
+        Column("errors", field("errors"), align_right=True),
+        Column("health", lambda r: _count(len(r["health_warnings"] or []), "warning") or "ok"),
+    ]
+    print(format_table(columns, rows, below=notes))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import os
+
+    from crawler.export import export_articles
+
+    engine = _archive_engine(args.database)
+    if engine is None:
+        return NOT_FOUND_EXIT
+    filters = _article_filters(args, include_duplicates=not args.exclude_duplicates)
+    if args.output is None:
+        count = export_articles(engine, filters, args.format, sys.stdout)
+        sys.stdout.flush()
+        print(f"newscrawl: exported {count} articles", file=sys.stderr)
+        return 0
+    # Written beside the target and renamed at the end: an interrupted export
+    # never leaves a truncated file under the name asked for.
+    partial = args.output.with_name(args.output.name + ".partial")
+    try:
+        with partial.open("w", encoding="utf-8", newline="") as out:
+            count = export_articles(engine, filters, args.format, out)
+        os.replace(partial, args.output)
+    except OSError as exc:
+        print(f"newscrawl: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    finally:
+        partial.unlink(missing_ok=True)
+    print(f"newscrawl: exported {count} articles to {args.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_browse(args: argparse.Namespace) -> int:
+    from sqlalchemy.engine import make_url
+
+    from crawler import browse
+    from crawler.storage.database import database_url, safe_url
+
+    url = database_url(args.database)
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        print(
+            f"newscrawl: browse opens SQLite archives in Datasette; {safe_url(url)} is "
+            f"{parsed.get_backend_name()}. Query it with any SQL client: the tables and "
+            "example SQL are in docs/schema.md",
+            file=sys.stderr,
+        )
+        return QUERY_ERROR_EXIT
+    if _archive_engine(url) is None:
+        return NOT_FOUND_EXIT
+    database_file = Path(parsed.database or "").resolve()
+    if args.write_metadata is not None:
+        browse.write_metadata(args.write_metadata, database_file)
+        print(f"Datasette metadata written to {args.write_metadata}")
+        return 0
+    if not browse.datasette_installed():
+        print(f"newscrawl: Datasette is not installed: {browse.INSTALL_HINT}", file=sys.stderr)
+        return 1
+    with tempfile.TemporaryDirectory(prefix="newscrawl-browse-") as folder:
+        metadata = Path(folder) / "metadata.json"
+        browse.write_metadata(metadata, database_file)
+        name = browse.database_name(database_file)
+        print(
+            f"Serving {database_file} with Datasette at http://{args.host}:{args.port}/{name} "
+            "(Ctrl-C stops it)",
+            flush=True,
+        )
+        return browse.serve(database_file, metadata, args.host, args.port, not args.no_open)
+
+
+QUERY_COMMANDS = {
+    "articles": cmd_articles,
+    "show": cmd_show,
+    "search": cmd_search,
+    "top-stories": cmd_top_stories,
+    "runs": cmd_runs,
+    "export": cmd_export,
+    "browse": cmd_browse,
+}
