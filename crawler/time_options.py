@@ -41,3 +41,10 @@ def end_time(value: str) -> datetime:
     ``--until 2024-03-05`` includes the whole of 5 March (UTC)."""
     moment, is_date = _parse(value)
     return datetime.combine(moment.date(), time.max, UTC) if is_date else moment
+
+
+def time_text(value: str) -> str:
+    """The value as given, once it reads as a date or time (for options passed
+    on to a spider, which reads them in the site's time zone)."""
+    _parse(value)
+    return value.strip()

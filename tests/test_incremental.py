@@ -225,3 +225,18 @@ def test_bad_backfill_argument_is_a_clear_error(paper, archive):
     assert (
         "-a since= takes a date YYYY-MM-DD or an ISO-8601 time, got 'last tuesday'" in proc.stderr
     )
+
+
+def test_bad_date_option_of_newscrawl_crawl_names_the_option(paper):
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "crawler.cli", "crawl", "paper", "--until", "soon"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2
+    assert "argument --until: expected a date YYYY-MM-DD or an ISO-8601 time" in proc.stderr
+    assert paper.request_log == []  # nothing crawled
