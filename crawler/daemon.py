@@ -61,9 +61,9 @@ from crawler.storage.locks import (
     LeaseHeld,
     LeaseRenewer,
     acquire_lease,
+    close_orphaned_runs,
     end_runs_of_process,
     lease_holder,
-    mark_orphaned_runs,
     this_host,
     utcnow,
 )
@@ -286,15 +286,7 @@ class Daemon:
             self.engine, lease, self.options.lease_ttl, on_lost=self._on_lease_lost
         ).start()
         try:
-            for orphan in mark_orphaned_runs(self.engine, self.host):
-                logger.warning(
-                    "run %d %s/%s marked interrupted: its process (pid %d) ended without "
-                    "finishing it",
-                    orphan.id,
-                    orphan.site,
-                    orphan.spider,
-                    orphan.pid,
-                )
+            close_orphaned_runs(self.engine, self.host)
             self.scheduler = self._build_scheduler()
             _running = self
             self._install_signal_handlers()

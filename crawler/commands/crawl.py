@@ -27,7 +27,7 @@ from crawler.storage.locks import (
     LeaseHeld,
     LeaseRenewer,
     acquire_lease,
-    mark_orphaned_runs,
+    close_orphaned_runs,
 )
 
 logger = logging.getLogger(__name__)
@@ -72,15 +72,7 @@ class Command(ScrapyCrawlCommand):
         try:
             ensure_schema(url)
             engine = get_engine(url)
-            for orphan in mark_orphaned_runs(engine):
-                logger.warning(
-                    "run %d %s/%s marked interrupted: its process (pid %d) ended without "
-                    "finishing it",
-                    orphan.id,
-                    orphan.site,
-                    orphan.spider,
-                    orphan.pid,
-                )
+            close_orphaned_runs(engine)
             lease, takeover = acquire_lease(engine, site, spider, ttl=ttl)
         except LeaseHeld as exc:
             print(f"newscrawl: {exc}; not starting a second crawl", file=sys.stderr)

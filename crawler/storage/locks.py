@@ -442,3 +442,17 @@ def end_runs_of_process(
                 )
             )
     return ids
+
+
+def close_orphaned_runs(engine: Engine, host: str | None = None) -> list[OrphanedRun]:
+    """:func:`mark_orphaned_runs`, with a warning logged for each run closed."""
+    orphans = mark_orphaned_runs(engine, host)
+    for orphan in orphans:
+        logger.warning(
+            "run %d %s/%s marked interrupted: its process (pid %d) ended without finishing it",
+            orphan.id,
+            orphan.site,
+            orphan.spider,
+            orphan.pid,
+        )
+    return orphans
