@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy.exc import OperationalError
 
 from crawler.cli_daemon import add_daemon_parsers, cmd_daemon, cmd_schedule, cmd_status
-from crawler.cli_options import SPIDERS
+from crawler.cli_options import LOG_LEVELS, SPIDERS, add_settings
 from crawler.cli_options import add_database as _add_database
 from crawler.cli_options import parse_settings as _parse_settings
 from crawler.cli_query import QUERY_COMMANDS, add_query_parsers
@@ -48,17 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     crawl.add_argument("--refetch", action="store_true", help="fetch stored articles again")
     crawl.add_argument(
         "--log-level",
-        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        choices=LOG_LEVELS,
         help="Scrapy's log level for the crawl (default: $NEWSCRAWL_LOG_LEVEL or INFO)",
     )
-    crawl.add_argument(
-        "--set",
-        dest="settings",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a Scrapy setting for this crawl (repeatable)",
-    )
+    add_settings(crawl, "this crawl")
     _add_database(crawl)
 
     demo = sub.add_parser(
@@ -104,14 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument(
         "--max-crawls", type=int, default=2, help="crawls this worker runs at once (default 2)"
     )
-    worker.add_argument(
-        "--set",
-        dest="settings",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a Scrapy setting for the crawls (repeatable)",
-    )
+    add_settings(worker, "the crawls")
     _add_database(worker)
     enqueue = sub.add_parser(
         "enqueue", help="ask the workers for one crawl of a site (needs NEWSCRAWL_REDIS_URL)"

@@ -7,11 +7,10 @@ import json
 import sys
 from pathlib import Path
 
+from crawler.cli_options import LOG_LEVELS, add_settings
 from crawler.cli_options import add_database as _add_database
 from crawler.cli_options import parse_settings as _parse_settings
 from crawler.config import get_site, load_sites
-
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def add_daemon_parsers(sub: argparse._SubParsersAction) -> None:
@@ -55,14 +54,7 @@ def add_daemon_parsers(sub: argparse._SubParsersAction) -> None:
         choices=LOG_LEVELS,
         help="Scrapy's log level in the crawl processes (default: $NEWSCRAWL_LOG_LEVEL or WARNING)",
     )
-    daemon.add_argument(
-        "--set",
-        dest="settings",
-        action="append",
-        default=[],
-        metavar="NAME=VALUE",
-        help="a Scrapy setting for every crawl (repeatable)",
-    )
+    add_settings(daemon, "every crawl")
     _add_database(daemon)
 
     schedule = sub.add_parser("schedule", help="every scheduled job and its next run time")

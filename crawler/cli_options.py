@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 SPIDERS = ("articles", "top_stories")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def add_database(parser: argparse.ArgumentParser) -> None:
@@ -12,6 +13,18 @@ def add_database(parser: argparse.ArgumentParser) -> None:
         "--database",
         metavar="URL",
         help="SQLAlchemy database URL (default: $NEWSCRAWL_DATABASE_URL or sqlite:///newscrawl.db)",
+    )
+
+
+def add_settings(parser: argparse.ArgumentParser, scope: str) -> None:
+    """``--set NAME=VALUE`` (repeatable): Scrapy settings for ``scope``."""
+    parser.add_argument(
+        "--set",
+        dest="settings",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help=f"a Scrapy setting for {scope} (repeatable)",
     )
 
 
