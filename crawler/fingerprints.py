@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
+
+import numpy as np
 
 from crawler.text import normalize_text
 
@@ -34,29 +37,55 @@ def shingles(body: str) -> set[str]:
     return {" ".join(words[i : i + 3]) for i in range(len(words) - 2)}
 
 
-# _BIT_OF[b] maps each byte to its bit b (0 or 1): counting ones in a
-# translated byte string counts that bit across many digests in C.
-_BIT_OF = [bytes(v >> b & 1 for v in range(256)) for b in range(8)]
+# Words are hashed once (64-bit BLAKE2b) and kept in a bounded cache: a news
+# site's vocabulary repeats from article to article.
+_WORD_HASHES: dict[str, int] = {}
+_WORD_CACHE_LIMIT = 100_000
+_WORD_CACHE_LOCK = threading.Lock()
+# A shingle's hash mixes its three words' hashes: a multiply-add, then the
+# SplitMix64 finaliser, so every bit depends on every word.
+_K1, _K2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F)
+_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
+
+
+def _word_hashes(words: list[str]) -> np.ndarray:
+    cache = _WORD_HASHES
+    with _WORD_CACHE_LOCK:  # the store's threads share the cache
+        missing = set(words).difference(cache)
+        if len(cache) + len(missing) > _WORD_CACHE_LIMIT:
+            cache.clear()
+            missing = set(words)
+        for word in missing:
+            digest = hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest()
+            cache[word] = int.from_bytes(digest, "little")
+        return np.fromiter(map(cache.__getitem__, words), dtype=np.uint64, count=len(words))
 
 
 def simhash(body: str) -> int | None:
     """Signed 64-bit SimHash of the body's word 3-shingles (fits a BIGINT).
 
-    Each shingle's 8-byte BLAKE2b digest votes on every bit; a bit is set when
-    more than half of the shingles have it. The votes are counted a byte
-    column at a time with ``bytes.translate``, not bit by bit in Python.
+    Each distinct shingle's 64-bit hash votes on every bit; a bit is set when
+    more than half of the shingles have it. Computed on arrays (NumPy), not
+    shingle by shingle in Python. Stored values are of this function
+    (migration 0005 recomputed those of earlier versions).
     """
-    if len(_WORD.findall(body)) < SIMHASH_MIN_WORDS:
+    words = _WORD.findall(normalize_text(body).casefold())
+    if len(words) < SIMHASH_MIN_WORDS:
         return None
-    grams = shingles(body)
-    digests = b"".join(hashlib.blake2b(g.encode("utf-8"), digest_size=8).digest() for g in grams)
-    half = len(grams) / 2
-    value = 0
-    for i in range(8):  # byte i of a big-endian digest holds bits 63-8i .. 56-8i
-        column = digests[i::8]
-        for b in range(8):
-            if column.translate(_BIT_OF[b]).count(1) > half:
-                value |= 1 << ((7 - i) * 8 + b)
+    h = _word_hashes(words)
+    x = h[:-2] * _K1 + h[1:-1] * _K2 + h[2:]
+    x ^= x >> _S30
+    x *= _M1
+    x ^= x >> _S27
+    x *= _M2
+    x ^= x >> _S31
+    x.sort()
+    distinct = x[np.concatenate(([True], x[1:] != x[:-1]))]
+    # One row of 64 bits per shingle, most significant first: votes per bit.
+    bits = np.unpackbits(distinct.astype(">u8").view(np.uint8).reshape(-1, 8), axis=1)
+    votes = bits.sum(axis=0, dtype=np.int64)
+    value = int.from_bytes(np.packbits(votes * 2 > len(distinct)).tobytes(), "big")
     return value - (1 << 64) if value >= 1 << 63 else value
 
 

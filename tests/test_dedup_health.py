@@ -6,12 +6,13 @@ import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from crawler.fingerprints import hamming, jaccard, simhash
 from crawler.health import fill_rates, health_warnings
 from crawler.items import Article
 from crawler.revisit import is_due
+from crawler.storage.database import dispose_engines, get_engine, upgrade
 from crawler.storage.models import ArticleRow
 from crawler.storage.store import Store
 
@@ -93,6 +94,42 @@ def test_store_marks_exact_and_near_duplicates_across_sites(any_database_url):
         again.save_articles([stored("https://three.example/x", original + " Update.")]).duplicates
         == 1
     )
+
+
+def test_upgrade_recomputes_simhashes_of_an_earlier_version(any_database_url):
+    """Migration 0005: SimHashes stored by the earlier function are computed
+    again, so a near copy crawled after the upgrade still finds its original."""
+    url = any_database_url
+    upgrade(url, "0004")
+    original = text(3)
+    with get_engine(url).begin() as conn:
+        conn.execute(
+            insert(ArticleRow.__table__),
+            [
+                {
+                    "site": "old",
+                    "url": f"https://old.example/{n}",
+                    "title": f"Story {n}",
+                    "body": body,
+                    "tags": [],
+                    "first_seen_at": datetime.now(UTC),
+                    "last_seen_at": datetime.now(UTC),
+                    "content_hash": f"{n:064d}",
+                    "version": 1,
+                    "sources": {},
+                    "simhash": 12345,  # a value of the earlier function
+                }
+                for n, body in enumerate([original, "Too short."])
+            ],
+        )
+    dispose_engines()
+    upgrade(url)
+    with get_engine(url).connect() as conn:
+        values = conn.execute(select(ArticleRow.simhash).order_by(ArticleRow.id)).scalars().all()
+    assert values == [simhash(original), None]
+    store = Store.open(url)
+    copy = stored("https://new.example/1", "Agency intro line. " + original, "new")
+    assert store.save_articles([copy]).duplicates == 1
 
 
 def test_health_warns_when_a_field_collapses():

@@ -85,6 +85,8 @@ def database_label(db_url: str) -> str:
 def _encode(value: Any) -> Any:
     if isinstance(value, datetime):
         return {"$datetime": value.isoformat()}
+    if isinstance(value, Article):
+        return dataclasses.asdict(value)
     raise TypeError(f"cannot spool {type(value).__name__}")
 
 
@@ -100,11 +102,13 @@ def _known_fields(cls: type, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def articles_record(articles: list[Article], run_id: int | None) -> dict[str, Any]:
-    return {
-        "kind": "articles",
-        "run_id": run_id,
-        "items": [dataclasses.asdict(a) for a in articles],
-    }
+    """A batch of articles: the items themselves until the record is spooled
+    (JSON then), so a batch written at once costs no copy."""
+    return {"kind": "articles", "run_id": run_id, "items": list(articles)}
+
+
+def _article(data: Article | dict[str, Any]) -> Article:
+    return data if isinstance(data, Article) else Article(**_known_fields(Article, data))
 
 
 def top_stories_record(snapshot: TopStoriesSnapshot, run_id: int | None) -> dict[str, Any]:
@@ -155,9 +159,7 @@ class Written:
 def write_record(store: Any, record: dict[str, Any], written: Written) -> None:
     kind = record["kind"]
     if kind == "articles":
-        counts = store.save_articles(
-            [Article(**_known_fields(Article, a)) for a in record["items"]]
-        )
+        counts = store.save_articles([_article(a) for a in record["items"]])
         written.new += counts.new
         written.updated += counts.updated
         written.unchanged += counts.unchanged
