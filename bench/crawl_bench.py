@@ -172,8 +172,10 @@ class CrawlResult:
     articles: int
     seconds: float  # Scrapy's elapsed_time_seconds: engine start to close
     wall: float  # the whole process, start-up included
-    cpu: float
-    peak_rss_mb: float
+    cpu: float  # the crawl process and its extraction processes
+    peak_rss_mb: float  # the crawl process
+    extraction_processes: int = 0
+    extraction_rss_mb: float = 0.0  # peak RSS of the extraction processes, summed
 
     @property
     def pages_per_s(self) -> float:
@@ -188,8 +190,15 @@ def as_arguments(settings: dict[str, str]) -> list[str]:
     return [arg for k, v in settings.items() for arg in ("-s", f"{k}={v}")]
 
 
-def crawl_baseline(site: SiteServer, workdir: Path, scenario: Scenario) -> CrawlResult:
-    settings = as_arguments(scenario.settings)
+# Two Scrapy settings of newscrawl's that make any Scrapy crawl cheaper
+# (settings/scrapy_settings.py): the second baseline row shows what they do alone.
+NEWSCRAWL_SCRAPY_SETTINGS = {"CONCURRENT_ITEMS": "1", "WARN_ON_GENERATOR_RETURN_VALUE": "False"}
+
+
+def crawl_baseline(
+    site: SiteServer, workdir: Path, scenario: Scenario, tuned: bool = False
+) -> CrawlResult:
+    settings = as_arguments({**scenario.settings, **(NEWSCRAWL_SCRAPY_SETTINGS if tuned else {})})
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SCRAPY_", "NEWSCRAWL_"))}
     cmd = [
         PYTHON,
@@ -206,7 +215,9 @@ def crawl_baseline(site: SiteServer, workdir: Path, scenario: Scenario) -> Crawl
         raise RuntimeError(f"baseline crawl failed:\n{proc.output[-3000:]}")
     stats = scrapy_stats(proc.output)
     return CrawlResult(
-        "Scrapy baseline (no extraction, no storage)",
+        "Scrapy baseline with newscrawl's CONCURRENT_ITEMS=1"
+        if tuned
+        else "Scrapy baseline (no extraction, no storage)",
         scenario.label,
         site.articles,
         int(stats.get("response_received_count", 0)),
@@ -245,6 +256,8 @@ def crawl_newscrawl(
         proc.wall,
         proc.cpu,
         proc.peak_rss_mb,
+        int(stats.get("newscrawl/extraction_processes", 0)),
+        stats.get("newscrawl/extraction_processes/peak_rss_mb", 0.0),
     )
 
 
@@ -331,32 +344,48 @@ def extraction_bench(pages: int, total: int, definition: Path) -> dict[str, Any]
 
 
 def bench_articles(count: int) -> list[Any]:
+    """Articles as the clean stage hands them to the store: with the body's
+    fingerprints computed (their cost is in the extraction figure)."""
+    from crawler.fingerprints import content_fingerprint, simhash
     from crawler.items import Article
 
     articles = []
     for n in range(count):
         parts = news_site.article_parts(n)
+        body = "\n\n".join(parts["paragraphs"])
         articles.append(
             Article(
                 url=f"http://bench.example{news_site.article_path(n)}",
                 site="benchnews",
                 title=parts["title"],
-                body="\n\n".join(parts["paragraphs"]),
+                body=body,
                 author=parts["author"],
                 section=parts["section"],
                 tags=parts["tags"],
                 language="en",
                 published_at=parts["published"],
                 sources={"title": "css", "body": "css"},
+                cleaned=True,
+                content_hash=content_fingerprint(body),
+                simhash=simhash(body),
             )
         )
     return articles
 
 
-def store_bench(db_url: str, articles: list[Any], batch: int) -> dict[str, float]:
+def store_bench(
+    db_url: str, articles: list[Any], batch: int, drop_search_index: bool = False
+) -> dict[str, float]:
+    from sqlalchemy import text
+
     from crawler.storage.store import Store
 
     store = Store.open(db_url)
+    if drop_search_index:
+        with store.engine.begin() as conn:
+            for trigger in ("insert", "update", "delete"):
+                conn.execute(text(f"drop trigger articles_fts_after_{trigger}"))
+            conn.execute(text("drop table articles_fts"))
     batches = [articles[i : i + batch] for i in range(0, len(articles), batch)]
     result = {}
     for phase in ("insert_new", "update_unchanged"):
@@ -478,12 +507,14 @@ def machine() -> dict[str, Any]:
 
 def crawl_row(c: dict[str, Any], baseline: dict[str, Any] | None) -> str:
     pages_s = c["pages"] / c["seconds"]
+    processes = c.get("extraction_processes", 0)
+    extraction = f"{processes} ({c['extraction_rss_mb']:.0f})" if processes else "-"
     ratio = f"{pages_s / (baseline['pages'] / baseline['seconds']):.2f}x" if baseline else "1.00x"
     return (
         f"| {c['name']} | {c['conditions']} | {c['articles_in_site']} | {c['pages']} | "
         f"{c['seconds']:.1f} | "
         f"{pages_s:.0f} | {c['articles'] / c['seconds']:.0f} | {c['cpu']:.1f} | "
-        f"{c['peak_rss_mb']:.0f} | {ratio} |"
+        f"{c['peak_rss_mb']:.0f} | {extraction} | {ratio} |"
     )
 
 
@@ -501,15 +532,15 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         "| crawl | conditions | articles in site | pages fetched | crawl s | pages/s | "
         "articles/s | "
-        "CPU s | peak RSS MB | pages/s vs baseline |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "CPU s | peak RSS MB | extraction processes (peak RSS MB) | pages/s vs baseline |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for group in results["crawls"]:
         baseline = group[0]
         for crawl in group:
             lines.append(crawl_row(crawl, None if crawl is baseline else baseline))
     if results.get("postgres_skipped"):
-        lines.append(f"| newscrawl → PostgreSQL | skipped: {results['postgres_skipped']} ||||||||")
+        lines.append(f"| newscrawl → PostgreSQL | skipped: {results['postgres_skipped']} |||||||||")
     r = results["recrawl"]
     lines += [
         "",
@@ -582,6 +613,10 @@ def run_scenario(
         sites_dir = write_definition(site, workdir / f"sites-{number}")
         group = [crawl_baseline(site, workdir, scenario)]
         log(f"baseline: {group[0].pages} pages in {group[0].seconds:.1f} s")
+        if main:
+            tuned = crawl_baseline(site, workdir, scenario, tuned=True)
+            group.append(tuned)
+            log(f"baseline, CONCURRENT_ITEMS=1: {tuned.pages} pages in {tuned.seconds:.1f} s")
         sqlite_url = f"sqlite:///{workdir / f'archive-{number}.db'}"
         first = crawl_newscrawl(site, sqlite_url, sites_dir, "newscrawl → SQLite", scenario)
         group.append(first)
@@ -680,7 +715,14 @@ def main() -> int:
         articles = bench_articles(args.articles)
         results["store_rows"], results["store_batch"] = len(articles), STORE_BATCH_SIZE
         results["store"] = {
-            "SQLite": store_bench(f"sqlite:///{workdir / 'store.db'}", articles, STORE_BATCH_SIZE)
+            "SQLite": store_bench(f"sqlite:///{workdir / 'store.db'}", articles, STORE_BATCH_SIZE),
+            # What the full-text index costs: the same, its table and triggers dropped.
+            "SQLite without the full-text index": store_bench(
+                f"sqlite:///{workdir / 'store-no-fts.db'}",
+                articles,
+                STORE_BATCH_SIZE,
+                drop_search_index=True,
+            ),
         }
         if pg_problem is None:
             database = PostgresDatabase()

@@ -70,7 +70,9 @@ def simhash(body: str) -> int | None:
     shingle by shingle in Python. Stored values are of this function
     (migration 0005 recomputed those of earlier versions).
     """
-    words = _WORD.findall(normalize_text(body).casefold())
+    # Spacing does not change the words; ASCII text needs no other normalising.
+    text = body if body.isascii() else normalize_text(body)
+    words = _WORD.findall(text.casefold())
     if len(words) < SIMHASH_MIN_WORDS:
         return None
     h = _word_hashes(words)

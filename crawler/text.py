@@ -32,8 +32,9 @@ def normalize_text(value: str) -> str:
     Text from lxml has its entities decoded already; decoding again would turn
     a literal "&amp;copy;" into "©".
     """
-    value = value.translate(_DELETE_ZERO_WIDTH)
-    value = unicodedata.normalize("NFC", value)
+    if not value.isascii():  # ASCII text is NFC and has no zero-width characters
+        value = value.translate(_DELETE_ZERO_WIDTH)
+        value = unicodedata.normalize("NFC", value)
     # str.split() splits at every Unicode space (no-break and thin spaces too).
     return " ".join(value.split())
 

@@ -1,4 +1,5 @@
-"""Clean: normalised text, the site's strip/drop rules, the full headline, dates in UTC."""
+"""Clean: normalised text, the site's strip/drop rules, the full headline, dates
+in UTC; then the cleaned body's fingerprints, which duplicate detection uses."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 
 from crawler.config import ArticleRules, Site
 from crawler.dates import read_date
+from crawler.fingerprints import content_fingerprint, simhash
 from crawler.health import HEALTH_FIELDS
 from crawler.items import Article, TopStoriesSnapshot
 from crawler.text import normalize_text, split_paragraphs
@@ -83,6 +85,9 @@ def clean_article(article: Article, site: Site, now: datetime | None = None) -> 
             article.published_tz_known = parsed.zone_known
         else:
             logger.warning("could not read the date %r on %s", article.published_raw, article.url)
+    article.content_hash = content_fingerprint(article.body or "")
+    article.simhash = simhash(article.body or "")
+    article.cleaned = True
     return article
 
 
@@ -97,7 +102,8 @@ class CleanPipeline:
     def process_item(self, item: Any) -> Any:
         if isinstance(item, Article):
             site: Site = self.crawler.spider.site
-            clean_article(item, site)
+            if not item.cleaned:  # an extraction process may have (crawler/page_reader.py)
+                clean_article(item, site)
             stats = self.crawler.stats
             if item.published_raw and item.published_at is None:
                 stats.inc_value("newscrawl/dates_unreadable")

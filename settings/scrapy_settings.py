@@ -1,4 +1,4 @@
-"""Scrapy settings of newscrawl. Environment overrides are listed in docs/configuration.md."""
+"""Scrapy settings of newscrawl. Environment overrides are listed in the README (Configuration)."""
 
 import os
 
@@ -20,10 +20,11 @@ AUTOTHROTTLE_MAX_DELAY = 30.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
 CONCURRENT_REQUESTS = 16
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
-# Items (and requests) of one response processed at once. Scrapy starts this
-# many tasks for every response; a page here yields one article or a few dozen
-# links, and the store batches anyway, so 100 (the default) is pure overhead.
-CONCURRENT_ITEMS = 16
+# Outputs (items and requests) of one response processed at once. Scrapy
+# starts this many tasks for every response (100 by default); here a response
+# yields one article, whose store write is batched anyway, or links, which are
+# only queued: one at a time costs least.
+CONCURRENT_ITEMS = 1
 # Scrapy reads the source of a generator callback to warn about a `return
 # value` in it, again for every response whose bound method it no longer
 # caches: a development aid costing ~6% of a fast crawl's CPU.
@@ -31,6 +32,10 @@ WARN_ON_GENERATOR_RETURN_VALUE = False
 # Scrapy's downloader, holding to CONCURRENT_REQUESTS_PER_DOMAIN when there is
 # no download delay (crawler/downloader.py).
 DOWNLOADER = "crawler.downloader.Downloader"
+# Article pages read (parsed, extracted, cleaned) in the crawl process, or in
+# other processes when it runs short of CPU: auto, 0 or a number
+# (crawler/page_reader.py, docs/performance.md).
+EXTRACTION_PROCESSES = os.environ.get("NEWSCRAWL_EXTRACTION_PROCESSES", "auto")
 DOWNLOAD_TIMEOUT = 30
 RETRY_TIMES = 2
 

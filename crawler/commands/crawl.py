@@ -20,6 +20,7 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.config import SiteConfigError, get_site, load_sites
+from crawler.page_reader import parse_processes
 from crawler.storage.database import database_url, ensure_schema, get_engine, safe_url
 from crawler.storage.locks import (
     DEFAULT_LEASE_TTL,
@@ -43,7 +44,9 @@ class Command(ScrapyCrawlCommand):
                 get_site(site)
             else:
                 load_sites()
-        except SiteConfigError as exc:
+            assert self.settings is not None
+            parse_processes(self.settings.get("EXTRACTION_PROCESSES"))
+        except (SiteConfigError, ValueError) as exc:
             print(f"newscrawl: {exc}", file=sys.stderr)
             self.exitcode = CONFIG_ERROR_EXIT
             return

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
 import scrapy
 from scrapy.http import Response, TextResponse
 
 from crawler.config import Site, get_site
-from crawler.extraction import Page, extract_article
-from crawler.generic import GenericPage
 from crawler.items import Article
 from crawler.middlewares.incremental import ARTICLE, KIND
+from crawler.page_reader import PageReader, parse_processes
 from crawler.urls import site_canonical_url
 
 logger = logging.getLogger(__name__)
@@ -109,6 +107,18 @@ class NewsSpider(scrapy.Spider):
         # A worker of a distributed crawl names itself: -a worker=HOST:PID.
         self.worker = str(kwargs.get("worker") or "").strip().lower() not in FALSE_WORDS
 
+    @classmethod
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.page_reader = PageReader(
+            spider.site,
+            parse_processes(crawler.settings.get("EXTRACTION_PROCESSES")),
+            crawler,
+        )
+        crawler.signals.connect(spider.page_reader.open, signal=scrapy.signals.spider_opened)
+        crawler.signals.connect(spider.page_reader.close, signal=scrapy.signals.spider_closed)
+        return spider
+
     async def start(self) -> AsyncIterator[scrapy.Request]:
         """The crawl's start requests; with Redis, into the shared queue (once per
         crawl, by whichever process begins it: see crawler/distributed.py)."""
@@ -147,21 +157,7 @@ class NewsSpider(scrapy.Spider):
             return False
         return not (self.until is not None and moment >= self.until)
 
-    def identity(self, response: TextResponse, page: Page) -> str:
-        """The article's URL: its ``rel=canonical`` when that stays on the site,
-        else the URL it was fetched from (after redirects)."""
-        if self.site.urls.use_rel_canonical:
-            href = page.selector.xpath('//link[@rel="canonical"]/@href').get()
-            if href:
-                absolute = urljoin(response.url, href.strip())
-                host = (urlsplit(absolute).hostname or "").lower()
-                if absolute.startswith(("http://", "https://")) and any(
-                    host == d or host.endswith("." + d) for d in self.allowed_domains
-                ):
-                    return self.canonical(absolute)
-        return self.canonical(response.url)
-
-    def parse_article(self, response: Response) -> Iterator[Article]:
+    async def parse_article(self, response: Response) -> AsyncIterator[Article]:
         # A PDF, an image or an empty page at an article URL is refused with its
         # reason: sent as a dropped item, so the run history keeps it in rejected_items.
         from pipelines import RejectItem
@@ -193,18 +189,13 @@ class NewsSpider(scrapy.Spider):
                 spider=self,
             )
             return
-        page = Page(response.text, response.url)  # parsed once for everything below
-        if response.meta.get(GUESSED) and not GenericPage(page, page.text).looks_like_article():
+        article = await self.page_reader.read(
+            response.text, response.url, bool(response.meta.get(GUESSED)), datetime.now(UTC)
+        )
+        if article is None:
             # A link guessed from its shape led to a section or tag page: not an item.
             self.crawler.stats.inc_value("newscrawl/not_article_pages")
             return
-        article = extract_article(
-            page.text,
-            self.identity(response, page),
-            self.site,
-            fetched_at=datetime.now(UTC),
-            page=page,
-        )
         # The link as followed: before any redirect (response.request is the last hop).
         chain = response.meta.get("redirect_urls") or [
             response.request.url if response.request else response.url

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -39,6 +39,7 @@ from crawler.storage.models import (
     CrawlRunRow,
     RejectedItemRow,
     TopStoryRow,
+    UTCDateTime,
 )
 
 RUN_STATUSES = ("running", "finished", "failed", "timeout", "interrupted")
@@ -212,11 +213,7 @@ class Store:
     def _save_batch(self, conn: Any, batch: list[Article], now: datetime) -> SaveCounts:
         counts = SaveCounts()
         existing = self._existing(conn, [a.url for a in batch])
-        new_rows = [
-            _article_values(a, content_fingerprint(a.body or ""), now)
-            for a in batch
-            if a.url not in existing
-        ]
+        new_rows = [_article_values(a, now) for a in batch if a.url not in existing]
         if new_rows:
             stmt = self._insert(ArticleRow)
             if stmt is not None:
@@ -244,38 +241,45 @@ class Store:
             raced = [r["url"] for r in new_rows if r["url"] not in done]
             if raced:
                 existing.update(self._existing(conn, raced))
-        touched, revisions = [], []
+        touched: list[int] = []
+        changed: list[tuple[int, dict[str, Any]]] = []
         for article in batch:
             old = existing.get(article.url)
             if old is None:
                 continue
-            digest = content_fingerprint(article.body or "")
+            digest = article.content_hash or content_fingerprint(article.body or "")
             if old.content_hash == digest and old.title == article.title:
                 touched.append(old.id)
                 continue
-            revisions.append(
-                {
-                    "article_id": old.id,
-                    "version": old.version,
-                    "title": old.title,
-                    "body": old.body,
-                    "content_hash": old.content_hash,
-                    "captured_at": now,
-                }
-            )
-            values = _article_values(article, digest, now)
+            values = _article_values(article, now)
             for key in ("first_seen_at", "url", "site", "duplicate_of"):
                 values.pop(key)
             values["version"] = old.version + 1
-            conn.execute(update(ArticleRow).where(ArticleRow.id == old.id).values(values))
+            changed.append((old.id, values))
+        if changed:
+            # The earlier states, copied inside the database before the update.
+            ids = [article_id for article_id, _ in changed]
+            conn.execute(
+                insert(ArticleRevisionRow).from_select(
+                    ["article_id", "version", "title", "body", "content_hash", "captured_at"],
+                    select(
+                        ArticleRow.id,
+                        ArticleRow.version,
+                        ArticleRow.title,
+                        ArticleRow.body,
+                        ArticleRow.content_hash,
+                        literal(now, UTCDateTime()),
+                    ).where(ArticleRow.id.in_(ids)),
+                )
+            )
+            for article_id, values in changed:
+                conn.execute(update(ArticleRow).where(ArticleRow.id == article_id).values(values))
+            counts.updated = len(changed)
         if touched:
             conn.execute(
                 update(ArticleRow).where(ArticleRow.id.in_(touched)).values(last_seen_at=now)
             )
             counts.unchanged = len(touched)
-        if revisions:
-            conn.execute(insert(ArticleRevisionRow), revisions)
-            counts.updated = len(revisions)
         self._remember_aliases(conn, batch, now)
         self._link_top_stories(conn, [a.url for a in batch])
         return counts
@@ -286,7 +290,6 @@ class Store:
             ArticleRow.id,
             ArticleRow.url,
             ArticleRow.title,
-            ArticleRow.body,
             ArticleRow.content_hash,
             ArticleRow.version,
         ).where(ArticleRow.url.in_(urls))
@@ -472,7 +475,17 @@ class Store:
             return conn.execute(stmt).scalar_one()
 
 
-def _article_values(article: Article, digest: str, now: datetime) -> dict[str, Any]:
+def fingerprints(article: Article) -> tuple[str, int | None]:
+    """The body's content fingerprint and SimHash: as the clean stage computed
+    them, else (an article stored without it) computed here."""
+    if article.content_hash is not None:
+        return article.content_hash, article.simhash
+    body = article.body or ""
+    return content_fingerprint(body), simhash(body)
+
+
+def _article_values(article: Article, now: datetime) -> dict[str, Any]:
+    digest, value = fingerprints(article)
     return {
         "site": article.site,
         "url": article.url,
@@ -491,5 +504,5 @@ def _article_values(article: Article, digest: str, now: datetime) -> dict[str, A
         "duplicate_of": None,
         "sources": dict(article.sources),
         "published_tz_known": article.published_tz_known,
-        "simhash": simhash(article.body or ""),
+        "simhash": value,
     }

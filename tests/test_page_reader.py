@@ -1,0 +1,215 @@
+"""Article pages read in extraction processes (crawler/page_reader.py): the same
+rows as when the crawl process reads them, logs passed on, a dead extraction
+process costs nothing, none outlives its crawl."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from conftest import scrapy_crawl
+from sqlalchemy import text
+
+from crawler.config import Site
+from crawler.page_reader import (
+    AUTO,
+    PageReader,
+    parse_processes,
+    read_article_page,
+    wants_extraction_process,
+)
+from crawler.runner import PROJECT_ROOT, crawl_env
+from crawler.storage.database import get_engine
+
+COLUMNS = (
+    "url, title, body, author, section, tags, published_at, published_raw, content_hash, "
+    "simhash, sources, duplicate_of"
+)
+
+
+def stored_rows(url: str) -> list[dict]:
+    with get_engine(url).connect() as conn:
+        return [
+            dict(r)
+            for r in conn.execute(text(f"select {COLUMNS} from articles order by url")).mappings()
+        ]
+
+
+def test_extraction_processes_store_what_the_crawl_process_would(sites_dir, tmp_path, monkeypatch):
+    urls = {}
+    for processes in ("0", "2"):
+        urls[processes] = f"sqlite:///{tmp_path / f'archive-{processes}.db'}"
+        monkeypatch.setenv("NEWSCRAWL_DATABASE_URL", urls[processes])
+        proc = scrapy_crawl(
+            "articles", "-a", "site=demo", "-s", f"EXTRACTION_PROCESSES={processes}"
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        if processes == "2":
+            assert "article pages are read in 2 extraction process(es)" in proc.stderr
+            assert "'newscrawl/extraction_processes/pages': 64" in proc.stderr
+        else:
+            assert "extraction_processes" not in proc.stderr
+    inline, offloaded = stored_rows(urls["0"]), stored_rows(urls["2"])
+    assert len(inline) == 64
+    assert offloaded == inline
+
+
+def test_a_bad_extraction_processes_value_stops_the_crawl(sites_dir, database_url):
+    proc = scrapy_crawl("articles", "-a", "site=demo", "-s", "EXTRACTION_PROCESSES=many")
+    assert proc.returncode == 2
+    assert "EXTRACTION_PROCESSES takes auto or a whole number >= 0, got 'many'" in proc.stderr
+    assert parse_processes(None) == parse_processes(" Auto ") == AUTO
+    assert parse_processes("3") == 3
+    with pytest.raises(ValueError):
+        parse_processes("-1")
+
+
+def test_auto_starts_a_process_only_when_reading_pages_is_a_large_share():
+    assert wants_extraction_process(100, 3.0, 10.0, cpus=2)
+    assert not wants_extraction_process(100, 2.0, 10.0, cpus=2)  # a polite crawl: 20%
+    assert not wants_extraction_process(99, 9.0, 10.0, cpus=2)  # too early to judge
+    assert not wants_extraction_process(100, 9.0, 10.0, cpus=1)  # no CPU to spare
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.values: dict[str, object] = {}
+
+    def inc_value(self, key: str, count: int = 1) -> None:
+        self.values[key] = self.values.get(key, 0) + count  # type: ignore[operator]
+
+    def set_value(self, key: str, value: object) -> None:
+        self.values[key] = value
+
+
+class Crawler:
+    def __init__(self) -> None:
+        self.stats = Stats()
+
+
+SITE = Site.model_validate(
+    {
+        "name": "reader",
+        "base_url": "https://reader.example/",
+        "article": {
+            "title": "h1",
+            "body": "div.story",
+            "published": {"css": "p.when", "format": ["%d.%m.%Y"]},
+            "fallback": False,
+        },
+    }
+)
+PAGE = """<html><head><link rel="canonical" href="https://reader.example/a/1/"></head><body>
+<h1>Harbour  reopens</h1><p class="when">sometime soon</p>
+<div class="story"><p>The harbour reopened on Monday after a storm closed it for a week.</p>
+<p>Ferries run again from Tuesday.</p></div></body></html>"""
+
+
+async def wait_ready(reader: PageReader) -> None:
+    for _ in range(600):
+        if reader.ready:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the extraction process did not start")
+
+
+def test_an_extraction_process_cleans_forwards_logs_and_can_die(caplog):
+    expected = read_article_page(
+        PAGE, "https://reader.example/a/1/?utm_source=x", SITE, False, None, True
+    )
+    assert expected is not None and expected.cleaned
+
+    async def scenario() -> None:
+        reader = PageReader(SITE, 1, Crawler())
+        reader.open()
+        try:
+            await wait_ready(reader)
+            caplog.clear()
+            article = await reader.read(
+                PAGE, "https://reader.example/a/1/?utm_source=x", False, None
+            )
+            assert article == expected  # cleaned, fingerprints and all
+            assert article.title == "Harbour reopens" and article.simhash is None  # short body
+            # The date the clean stage could not read was logged in the
+            # extraction process, and logged again here.
+            assert "could not read the date 'sometime soon'" in caplog.text
+            assert reader.stats.values["newscrawl/extraction_processes/pages"] == 1
+
+            # The extraction process dies: its pages are read here, the crawl goes on.
+            (pid,) = reader.peaks
+            os.kill(pid, signal.SIGKILL)
+            again = await reader.read(PAGE, "https://reader.example/a/1/", False, None)
+            assert again is not None and again.url == article.url
+            assert not again.cleaned and again.content_hash is None  # the clean stage's job
+            assert reader.stats.values["newscrawl/extraction_processes/broken"] == 1
+            assert "an extraction process died" in caplog.text
+        finally:
+            reader.close()
+
+    with caplog.at_level(logging.INFO):
+        asyncio.run(scenario())
+
+
+def test_extraction_processes_end_with_a_killed_crawl(tmp_path):
+    """A SIGKILL leaves nobody to shut the pool down: the extraction process
+    notices its parent is gone and ends."""
+    script = tmp_path / "crawl_stand_in.py"
+    script.write_text(
+        textwrap.dedent(
+            f"""
+            import asyncio, sys, time
+            sys.path.insert(0, {str(Path(__file__).parent)!r})
+            from test_page_reader import SITE, Crawler, wait_ready
+            from crawler.page_reader import PageReader
+
+            async def main():
+                reader = PageReader(SITE, 1, Crawler())
+                reader.open()
+                await wait_ready(reader)
+                await reader.read("<html><h1>x</h1></html>", "https://reader.example/", False, None)
+                print(*reader.peaks, flush=True)
+                time.sleep(600)
+
+            if __name__ == "__main__":  # extraction processes are spawned: they import this
+                asyncio.run(main())
+            """
+        )
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        cwd=PROJECT_ROOT,
+        env=crawl_env("sqlite://"),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    try:
+        worker = int(proc.stdout.readline())
+        assert running(worker)
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+    for _ in range(100):
+        if not running(worker):
+            return
+        time.sleep(0.1)
+    os.kill(worker, signal.SIGKILL)
+    raise AssertionError("the extraction process outlived its crawl")
+
+
+def running(pid: int) -> bool:
+    """Alive and not a zombie waiting to be reaped."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
