@@ -64,6 +64,9 @@ DOWNLOADER_MIDDLEWARES = {
 }
 SPIDER_MIDDLEWARES = {
     "crawler.middlewares.incremental.IncrementalMiddleware": 800,
+    # A crawl's depth is bounded by listing.max_pages (docs/robustness.md#limits);
+    # Scrapy's depth tracking would only add a layer to every request of a crawl.
+    "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
 }
 EXTENSIONS = {
     "crawler.extensions.run_history.RunHistory": 100,
