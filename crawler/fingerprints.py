@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import threading
-
-import numpy as np
+from typing import Any
 
 from crawler.text import normalize_text
 
@@ -44,12 +44,20 @@ _WORD_CACHE_LIMIT = 100_000
 _WORD_CACHE_LOCK = threading.Lock()
 # A shingle's hash mixes its three words' hashes: a multiply-add, then the
 # SplitMix64 finaliser, so every bit depends on every word.
-_K1, _K2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xC2B2AE3D27D4EB4F)
-_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
-_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
+K1, K2 = 0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F
+M1, M2 = 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
 
 
-def _word_hashes(words: list[str]) -> np.ndarray:
+@functools.cache
+def _numpy() -> Any:
+    """NumPy, imported on the first SimHash: commands that compute none start
+    without it."""
+    import numpy
+
+    return numpy
+
+
+def _word_hashes(words: list[str]) -> Any:
     cache = _WORD_HASHES
     with _WORD_CACHE_LOCK:  # the store's threads share the cache
         missing = set(words).difference(cache)
@@ -59,7 +67,8 @@ def _word_hashes(words: list[str]) -> np.ndarray:
         for word in missing:
             digest = hashlib.blake2b(word.encode("utf-8"), digest_size=8).digest()
             cache[word] = int.from_bytes(digest, "little")
-        return np.fromiter(map(cache.__getitem__, words), dtype=np.uint64, count=len(words))
+        hashes = map(cache.__getitem__, words)
+        return _numpy().fromiter(hashes, dtype=_numpy().uint64, count=len(words))
 
 
 def simhash(body: str) -> int | None:
@@ -75,13 +84,15 @@ def simhash(body: str) -> int | None:
     words = _WORD.findall(text.casefold())
     if len(words) < SIMHASH_MIN_WORDS:
         return None
+    np = _numpy()
+    u64 = np.uint64
     h = _word_hashes(words)
-    x = h[:-2] * _K1 + h[1:-1] * _K2 + h[2:]
-    x ^= x >> _S30
-    x *= _M1
-    x ^= x >> _S27
-    x *= _M2
-    x ^= x >> _S31
+    x = h[:-2] * u64(K1) + h[1:-1] * u64(K2) + h[2:]
+    x ^= x >> u64(30)
+    x *= u64(M1)
+    x ^= x >> u64(27)
+    x *= u64(M2)
+    x ^= x >> u64(31)
     x.sort()
     distinct = x[np.concatenate(([True], x[1:] != x[:-1]))]
     # One row of 64 bits per shingle, most significant first: votes per bit.

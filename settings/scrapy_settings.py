@@ -44,7 +44,10 @@ DOWNLOAD_MAXSIZE = 10 * 1024 * 1024  # bytes per page, also after decompression
 DOWNLOAD_WARNSIZE = 2 * 1024 * 1024
 REDIRECT_MAX_TIMES = 20  # redirects followed from one request (loops are never followed)
 CLOSESPIDER_PAGECOUNT = 50_000  # responses per crawl; then it ends as closespider_pagecount
+# No way into a running crawl: Scrapy's telnet console and its remote-control
+# HTTP server (on by default since Scrapy 2.19; it runs code sent to it) are off.
 TELNETCONSOLE_ENABLED = False
+REMOTE_CONTROL_ENABLED = False
 LOG_LEVEL = os.environ.get("NEWSCRAWL_LOG_LEVEL", "INFO")
 
 ITEM_PIPELINES = {

@@ -125,6 +125,11 @@ def test_downloaded_content_is_never_executed(site, tmp_path, archive):
     )
     proc = scrapy_crawl("articles", "-a", "site=scripted", *FAST)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    # Nothing listens for code to run in the crawl either.
+    assert "scrapy.extensions.logstats.LogStats" in proc.stderr  # the list of extensions
+    for extension in ("remote_control.RemoteControl", "telnet.TelnetConsole"):
+        assert f"scrapy.extensions.{extension}" not in proc.stderr
+    assert "Remote control HTTP server" not in proc.stderr
 
     fetched = site.fetched()
     assert "/a/beacon" not in fetched  # nothing in a page ran
