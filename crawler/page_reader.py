@@ -7,11 +7,11 @@ fallbacks). Against a fast site that thread is the limit, and reading pages
 is half its work. ``EXTRACTION_PROCESSES`` (Scrapy setting; environment
 ``NEWSCRAWL_EXTRACTION_PROCESSES``) moves that half to other processes:
 
-- ``auto`` (the default): pages are read in the crawl process; once 100
-  article pages have been read and reading them took more than a quarter of
-  the time since the first, and the machine has a second CPU, one extraction
-  process takes over. A polite crawl (a few requests at a time, network
-  latency) never gets there; a backfill against a fast server does.
+- ``auto`` (the default): pages are read in the crawl process; after every
+  100 article pages, if reading them took more than 15% of the time since
+  the first of them and the machine has a second CPU, one extraction process
+  takes over. A polite crawl (a few requests at a time, network latency)
+  never gets there; a backfill against a fast server does.
 - ``0``: always in the crawl process.
 - ``N``: N extraction processes from the start.
 
@@ -50,8 +50,8 @@ from crawler.urls import site_canonical_url
 logger = logging.getLogger(__name__)
 
 AUTO = "auto"
-AUTO_MIN_PAGES = 100  # pages read in the crawl process before "auto" judges
-AUTO_SHARE = 0.25  # of the time since the first page, spent reading pages
+AUTO_MIN_PAGES = 100  # pages read in the crawl process between judgements of "auto"
+AUTO_SHARE = 0.15  # of the time since the first of them, spent reading pages
 PARENT_CHECK_SECONDS = 1.0
 
 
@@ -233,6 +233,9 @@ class PageReader:
         self.ready = future.exception() is None
 
     def _auto_start(self) -> None:
+        """``auto``: judge the last AUTO_MIN_PAGES pages read here; start an
+        extraction process if they took a large share of the time, else look
+        again after the next ones."""
         if self.mode != AUTO or self.pool is not None or self.read_here < AUTO_MIN_PAGES:
             return
         assert self.first_read is not None
@@ -246,8 +249,7 @@ class PageReader:
                 self.seconds_here / since_first * 100,
             )
             self._start_pool(1)
-        else:
-            self.mode = 0  # judged once: stays in this process
+        self.read_here, self.seconds_here, self.first_read = 0, 0.0, None
 
     async def read(
         self, html: str, url: str, guessed: bool, fetched_at: datetime | None

@@ -176,7 +176,18 @@ class Crawler:
 
     def __call__(self, *args: str, ok: bool = True) -> str:
         proc = subprocess.run(
-            [sys.executable, "-m", "crawler.cli", "crawl", *args, "--database", self.database],
+            # AutoThrottle off: these crawls fill an archive to query, quickly.
+            [
+                sys.executable,
+                "-m",
+                "crawler.cli",
+                "crawl",
+                *args,
+                "--database",
+                self.database,
+                "--set",
+                "AUTOTHROTTLE_ENABLED=False",
+            ],
             cwd=PROJECT_ROOT,
             env=self.env,
             capture_output=True,

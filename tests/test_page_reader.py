@@ -73,8 +73,8 @@ def test_a_bad_extraction_processes_value_stops_the_crawl(sites_dir, database_ur
 
 
 def test_auto_starts_a_process_only_when_reading_pages_is_a_large_share():
-    assert wants_extraction_process(100, 3.0, 10.0, cpus=2)
-    assert not wants_extraction_process(100, 2.0, 10.0, cpus=2)  # a polite crawl: 20%
+    assert wants_extraction_process(100, 2.0, 10.0, cpus=2)
+    assert not wants_extraction_process(100, 0.5, 10.0, cpus=2)  # a polite crawl: 5%
     assert not wants_extraction_process(99, 9.0, 10.0, cpus=2)  # too early to judge
     assert not wants_extraction_process(100, 9.0, 10.0, cpus=1)  # no CPU to spare
 
