@@ -230,7 +230,14 @@ class PageReader:
         future.add_done_callback(self._pool_ready)
 
     def _pool_ready(self, future: Any) -> None:
-        self.ready = future.exception() is None
+        problem = future.exception()
+        self.ready = problem is None
+        if problem is not None:
+            logger.warning(
+                "extraction processes could not start (%s): article pages are read in the "
+                "crawl process",
+                problem,
+            )
 
     def _auto_start(self) -> None:
         """``auto``: judge the last AUTO_MIN_PAGES pages read here; start an
