@@ -4,8 +4,9 @@ when the crawl process runs short of CPU.
 A crawl runs on one thread (Scrapy's reactor): downloading, scheduling,
 pipelines and, by default, reading every article page (parse, rules,
 fallbacks). Against a fast site that thread is the limit, and reading pages
-is half its work. ``EXTRACTION_PROCESSES`` (Scrapy setting; environment
-``NEWSCRAWL_EXTRACTION_PROCESSES``) moves that half to other processes:
+is a large part of its work (a fifth to a third against the benchmark
+site). ``EXTRACTION_PROCESSES`` (Scrapy setting; environment
+``NEWSCRAWL_EXTRACTION_PROCESSES``) moves that part to other processes:
 
 - ``auto`` (the default): pages are read in the crawl process; after every
   100 article pages, if reading them took more than 15% of the time since

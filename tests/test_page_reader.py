@@ -21,6 +21,7 @@ from sqlalchemy import text
 from crawler.config import Site
 from crawler.page_reader import (
     AUTO,
+    AUTO_MIN_PAGES,
     PageReader,
     parse_processes,
     read_article_page,
@@ -77,6 +78,23 @@ def test_auto_starts_a_process_only_when_reading_pages_is_a_large_share():
     assert not wants_extraction_process(100, 0.5, 10.0, cpus=2)  # a polite crawl: 5%
     assert not wants_extraction_process(99, 9.0, 10.0, cpus=2)  # too early to judge
     assert not wants_extraction_process(100, 9.0, 10.0, cpus=1)  # no CPU to spare
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="auto needs a second CPU")
+def test_auto_starts_an_extraction_process_for_a_busy_crawl_only():
+    async def scenario(pause: float) -> bool:
+        reader = PageReader(SITE, AUTO, Crawler())
+        reader.open()
+        try:
+            for _ in range(AUTO_MIN_PAGES):
+                await reader.read(PAGE, "https://reader.example/a/1/", False, None)
+                await asyncio.sleep(pause)  # waiting for the network, in a polite crawl
+            return reader.pool is not None
+        finally:
+            reader.close()
+
+    assert asyncio.run(scenario(0.0))  # nothing but reading pages: one is started
+    assert not asyncio.run(scenario(0.05))  # reading is a small share: none
 
 
 class Stats:
