@@ -81,13 +81,16 @@ def test_newscrawl_crawl_stores_the_demo_site(sites_dir, archive, demo_site):
     assert missing == 0
 
 
+NO_THROTTLE = ("--set", "AUTOTHROTTLE_ENABLED=False")
+
+
 def test_crawling_twice_adds_no_rows(sites_dir, archive, demo_site):
-    assert newscrawl("crawl", "demo", "--spider", "articles").returncode == 0
+    assert newscrawl("crawl", "demo", "--spider", "articles", *NO_THROTTLE).returncode == 0
     before = archive.scalar("select count(*) from articles")
     log_start = len(demo_site.request_log)
 
     # Nothing new: the first listing page only, its ten known articles skipped.
-    proc = newscrawl("crawl", "demo", "--spider", "articles")
+    proc = newscrawl("crawl", "demo", "--spider", "articles", *NO_THROTTLE)
     assert proc.returncode == 0
     assert archive.scalar("select count(*) from articles") == before
     second = archive.rows("select * from crawl_runs order by id desc limit 1")[0]
@@ -97,7 +100,7 @@ def test_crawling_twice_adds_no_rows(sites_dir, archive, demo_site):
     assert sorted(fetched) == ["/eng/news/", "/robots.txt"]
 
     # --refetch fetches every article again: same rows, all unchanged.
-    proc = newscrawl("crawl", "demo", "--spider", "articles", "--refetch")
+    proc = newscrawl("crawl", "demo", "--spider", "articles", "--refetch", *NO_THROTTLE)
     assert proc.returncode == 0
     assert archive.scalar("select count(*) from articles") == before
     assert archive.scalar("select count(*) from article_revisions") == 0
@@ -163,7 +166,17 @@ def test_unreachable_site_is_a_failed_run(tmp_path, archive, monkeypatch):
 
 def test_a_broken_selector_shows_in_extraction_health(sites_dir, archive):
     for _ in range(2):
-        proc = scrapy_crawl("articles", "-a", "site=demo", "-a", "pages=1", "-a", "refetch=true")
+        proc = scrapy_crawl(
+            "articles",
+            "-a",
+            "site=demo",
+            "-a",
+            "pages=1",
+            "-a",
+            "refetch=true",
+            "-s",
+            NO_THROTTLE[1],
+        )
         assert proc.returncode == 0, proc.stderr[-3000:]
     # The site "redesigns": the author selector no longer matches.
     definition = (sites_dir / "demo.yaml").read_text()
@@ -171,7 +184,9 @@ def test_a_broken_selector_shows_in_extraction_health(sites_dir, archive):
     (sites_dir / "demo.yaml").write_text(
         definition.replace("author: .news_info .author", "author: .byline-gone")
     )
-    proc = scrapy_crawl("articles", "-a", "site=demo", "-a", "pages=1", "-a", "refetch=true")
+    proc = scrapy_crawl(
+        "articles", "-a", "site=demo", "-a", "pages=1", "-a", "refetch=true", "-s", NO_THROTTLE[1]
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     runs = archive.rows("select field_fill_rates, health_warnings from crawl_runs order by id")
     assert [r["health_warnings"] for r in runs[:2]] == [None, None]

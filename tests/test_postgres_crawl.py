@@ -15,7 +15,8 @@ def test_demo_crawl_into_postgresql(sites_dir, postgres_url, monkeypatch):
     monkeypatch.setenv("NEWSCRAWL_DATABASE_URL", postgres_url)
     for _ in range(2):  # the second crawl adds nothing
         proc = subprocess.run(
-            [sys.executable, "-m", "crawler.cli", "crawl", "demo"],
+            [sys.executable, "-m", "crawler.cli", "crawl", "demo"]
+            + ["--set", "AUTOTHROTTLE_ENABLED=False"],
             capture_output=True,
             text=True,
             timeout=300,
