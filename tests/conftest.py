@@ -25,6 +25,16 @@ def demo_site() -> Iterator[DemoSiteServer]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def crawled_archive(tmp_path_factory: pytest.TempPathFactory, demo_site: DemoSiteServer):
+    """The SQLite archive of tests/query_archive.py, built once by real crawls
+    and shared by the query and search tests, which only read it."""
+    from query_archive import build_archive
+
+    folder = tmp_path_factory.mktemp("archive")
+    return build_archive(f"sqlite:///{folder / 'archive.db'}", folder, demo_site)
+
+
 @pytest.fixture
 def sites_dir(tmp_path: Path, demo_site: DemoSiteServer, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A user sites folder whose ``demo`` points at the test's demo server."""

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from query_archive import CrawledArchive, build_archive
+from query_archive import CrawledArchive
 from sqlalchemy import text
 
 from crawler.cli import main
@@ -46,10 +46,9 @@ HOSTILE = [
 ]
 
 
-@pytest.fixture(scope="module")
-def archive(tmp_path_factory, demo_site) -> CrawledArchive:
-    folder = tmp_path_factory.mktemp("query")
-    return build_archive(f"sqlite:///{folder / 'archive.db'}", folder, demo_site)
+@pytest.fixture
+def archive(crawled_archive) -> CrawledArchive:
+    return crawled_archive
 
 
 def sql(archive: CrawledArchive, statement: str, **params: object) -> list[dict]:

@@ -29,10 +29,10 @@ from crawler.storage.search import MATCH_END, MATCH_START
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def archive(request, tmp_path_factory, demo_site):
-    folder = tmp_path_factory.mktemp(f"search-{request.param}")
     if request.param == "sqlite":
-        yield build_archive(f"sqlite:///{folder / 'archive.db'}", folder, demo_site, full=False)
+        yield request.getfixturevalue("crawled_archive")  # shared with test_query.py
         return
+    folder = tmp_path_factory.mktemp(f"search-{request.param}")
     admin = request.getfixturevalue("postgres_admin")
     name = f"newscrawl_test_{uuid.uuid4().hex[:12]}"
     with admin.connect() as conn:
