@@ -13,10 +13,10 @@ def _quick_exit() -> None:
 
     Python's finalization walks every object still alive, several times; with
     Scrapy, SQLAlchemy and the extraction libraries loaded that took 0.8 s of
-    each crawl process's exit (0.2 s with the objects frozen, on the machine of
-    docs/performance.md). The memory goes back to the system when the process
-    ends either way. Registered first, so it runs after every other exit
-    handler.
+    each crawl process's exit, and under 0.1 s with the objects frozen (on the
+    machine of docs/performance.md). The memory goes back to the system when
+    the process ends either way. Registered first, so it runs after every
+    other exit handler.
     """
     database = sys.modules.get("crawler.storage.database")
     if database is not None:
