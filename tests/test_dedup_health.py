@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import insert, select
 
-from crawler.fingerprints import hamming, jaccard, simhash
+from crawler.fingerprints import NEAR_DUPLICATE_BITS, SimHashIndex, hamming, jaccard, simhash
 from crawler.health import fill_rates, health_warnings
 from crawler.items import Article
 from crawler.revisit import is_due
@@ -55,6 +55,32 @@ def test_simhash_is_close_for_small_edits_and_far_otherwise():
     assert jaccard(a, edited) > 0.95
     assert hamming(simhash(a), simhash(text(2))) > 12
     assert simhash("too short to judge") is None
+
+
+def test_simhash_index_finds_exactly_what_a_bit_by_bit_comparison_finds():
+    rng = random.Random(7)
+    values = [rng.getrandbits(64) - (1 << 63) for _ in range(3000)]  # signed, as stored
+    # Near copies: a few bits flipped, some within the limit and some beyond it.
+    for n in range(0, 3000, 10):
+        flips = rng.sample(range(64), rng.choice([1, 3, NEAR_DUPLICATE_BITS, 7, 12]))
+        flipped = (values[n] & ((1 << 64) - 1)) ^ sum(1 << bit for bit in flips)
+        values.append(flipped - (1 << 64) if flipped >= 1 << 63 else flipped)
+    index = SimHashIndex()
+    for article_id, value in enumerate(values, start=1):
+        index.add(article_id, value)
+    assert len(index) == len(values)  # grown past its first 1,024 places
+    with_copies = 0
+    for probe in [*range(1, 3001, 37), *range(3001, len(values) + 1)]:  # every copy
+        value = values[probe - 1]
+        expected = [
+            other
+            for other, stored_value in enumerate(values[: probe - 1], start=1)
+            if hamming(stored_value, value) <= NEAR_DUPLICATE_BITS
+        ]
+        assert index.close_to(value, below=probe) == expected
+        with_copies += bool(expected)
+    assert with_copies >= 100
+    assert SimHashIndex().close_to(values[0], below=10) == []
 
 
 def stored(url: str, body: str, site: str = "one") -> Article:

@@ -22,13 +22,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from crawler.fingerprints import (
-    NEAR_DUPLICATE_BITS,
     NEAR_DUPLICATE_JACCARD,
+    SimHashIndex,
     content_fingerprint,
-    hamming,
     jaccard,
     simhash,
-    simhash_bands,
 )
 from crawler.items import Article, TopStoriesSnapshot
 from crawler.storage.database import ensure_schema, get_engine
@@ -99,9 +97,9 @@ class KnownArticle:
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
-        # Near-duplicate index of stored SimHashes: (band, value) -> article ids.
-        self._bands: dict[tuple[int, int], list[int]] = {}
-        self._simhashes: dict[int, int] = {}
+        # SimHashes of the articles stored in the near-duplicate window, loaded
+        # on the first batch of new articles.
+        self._near: SimHashIndex | None = None
         self._indexed_up_to = 0
 
     @classmethod
@@ -343,8 +341,11 @@ class Store:
 
     # ------------------------------------------------------------------ duplicates
 
-    def _refresh_simhash_index(self, conn: Any) -> None:
-        """Load SimHashes stored since the last look (by this or another process)."""
+    def _refresh_simhash_index(self, conn: Any, inserted: list[_NewRow]) -> SimHashIndex:
+        """Load the SimHashes stored since the last look, by this or another
+        process: the batch just inserted included."""
+        if self._near is None:
+            self._near = SimHashIndex()
         rows = conn.execute(
             select(ArticleRow.id, ArticleRow.simhash)
             .where(
@@ -353,36 +354,23 @@ class Store:
                 ArticleRow.first_seen_at >= utcnow() - NEAR_DUPLICATE_WINDOW,
             )
             .order_by(ArticleRow.id)
-        )
+        ).all()
         for article_id, value in rows:
-            self._index(article_id, value)
-        last = conn.execute(select(func.max(ArticleRow.id))).scalar()
-        self._indexed_up_to = max(self._indexed_up_to, last or 0)
+            self._near.add(article_id, value)
+        # Rows without a SimHash are looked past too: ids only grow.
+        last = max([self._indexed_up_to, *(r.id for r in inserted)])
+        self._indexed_up_to = max(last, rows[-1][0] if rows else 0)
+        return self._near
 
     def _forget_simhash_index(self) -> None:
-        self._bands.clear()
-        self._simhashes.clear()
+        self._near = None
         self._indexed_up_to = 0
 
-    def _index(self, article_id: int, value: int) -> None:
-        self._simhashes[article_id] = value
-        for band in simhash_bands(value):
-            self._bands.setdefault(band, []).append(article_id)
-
-    def _near_duplicate(self, conn: Any, article_id: int, value: int, body: str) -> int | None:
+    def _near_duplicate(
+        self, conn: Any, near: SimHashIndex, article_id: int, value: int, body: str
+    ) -> int | None:
         """The earliest stored article this body repeats with small changes."""
-        candidates = {
-            other
-            for band in simhash_bands(value)
-            for other in self._bands.get(band, ())
-            if other < article_id
-        }
-        close = sorted(
-            other
-            for other in candidates
-            if hamming(self._simhashes[other], value) <= NEAR_DUPLICATE_BITS
-        )
-        for other in close:
+        for other in near.close_to(value, below=article_id):
             other_body = conn.execute(
                 select(ArticleRow.body).where(ArticleRow.id == other)
             ).scalar()
@@ -403,14 +391,14 @@ class Store:
                 .group_by(ArticleRow.content_hash)
             ).all()
         )
-        self._refresh_simhash_index(conn)
+        near = self._refresh_simhash_index(conn, rows)
         marked = 0
         for row in rows:
             original = first_with_hash.get(row.content_hash)
             if original == row.id:
                 original = None
             if original is None and row.simhash is not None:
-                original = self._near_duplicate(conn, row.id, row.simhash, row.body)
+                original = self._near_duplicate(conn, near, row.id, row.simhash, row.body)
             if original is not None:
                 # Point at the story's first copy, not at another repeat of it.
                 root = conn.execute(
