@@ -396,6 +396,61 @@ def store_bench(
     return result
 
 
+def store_ceiling(path: Path, articles: list[Any], batch: int) -> dict[str, float]:
+    """What SQLite alone costs for the same rows: the store's schema (indexes,
+    full-text index and its triggers) created by ``Store.open``, then the rows
+    written with the plain ``sqlite3`` module, one multi-row INSERT (new) or
+    one UPDATE of ``last_seen_at`` (unchanged) and one commit per batch, with
+    none of the store's checks (existing rows, duplicates, aliases, top-story
+    links). The store's figures over these are its own cost."""
+    import sqlite3
+
+    from crawler.storage.database import dispose_engines
+    from crawler.storage.store import Store, _article_values
+
+    Store.open(f"sqlite:///{path}")
+    dispose_engines()
+    columns = list(_article_values(articles[0], datetime.now(UTC)))
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, datetime):
+            return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        if isinstance(value, list | dict):
+            return json.dumps(value)
+        return value
+
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    batches = [articles[i : i + batch] for i in range(0, len(articles), batch)]
+    result = {}
+    started = time.perf_counter()
+    for chunk in batches:
+        now = datetime.now(UTC)
+        rows = [[plain(v) for v in _article_values(a, now).values()] for a in chunk]
+        marks = ", ".join(["(" + ", ".join("?" * len(columns)) + ")"] * len(rows))
+        conn.execute("BEGIN")
+        conn.execute(
+            f"INSERT INTO articles ({', '.join(columns)}) VALUES {marks}",
+            [v for row in rows for v in row],
+        )
+        conn.execute("COMMIT")
+    result["insert_new_rows_per_s"] = len(articles) / (time.perf_counter() - started)
+    started = time.perf_counter()
+    for chunk in batches:
+        now = plain(datetime.now(UTC))
+        conn.execute("BEGIN")
+        conn.execute(
+            "UPDATE articles SET last_seen_at = ? WHERE url IN "
+            f"({', '.join('?' * len(chunk))})",
+            [now, *(a.url for a in chunk)],
+        )
+        conn.execute("COMMIT")
+    result["update_unchanged_rows_per_s"] = len(articles) / (time.perf_counter() - started)
+    conn.close()
+    return result
+
+
 # --------------------------------------------------------------------------- daemon
 
 
@@ -722,6 +777,10 @@ def main() -> int:
                 articles,
                 STORE_BATCH_SIZE,
                 drop_search_index=True,
+            ),
+            # The ceiling: SQLite alone, the same rows, schema and full-text index.
+            "SQLite, plain sqlite3 inserts (no store)": store_ceiling(
+                workdir / "store-plain.db", articles, STORE_BATCH_SIZE
             ),
         }
         if pg_problem is None:
