@@ -20,7 +20,9 @@ def _quick_exit() -> None:
     """
     database = sys.modules.get("crawler.storage.database")
     if database is not None:
-        database.dispose_engines()
+        # A thread still running at exit may hold the engines' lock: never
+        # wait long for it.
+        database.dispose_engines(timeout=1.0)
     gc.freeze()
 
 

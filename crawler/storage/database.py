@@ -62,13 +62,23 @@ def get_engine(url: str | None = None) -> Engine:
         return _engines[url]
 
 
-def dispose_engines() -> None:
-    """Close every pooled connection (before dropping a database, or forking)."""
-    with _lock:
+def dispose_engines(timeout: float = -1) -> bool:
+    """Close every pooled connection (before dropping a database, or forking).
+
+    ``timeout``: seconds to wait for another thread creating an engine (the
+    default waits as long as it takes); False when that ran out and nothing
+    was closed.
+    """
+    if not _lock.acquire(timeout=timeout):
+        return False
+    try:
         for engine in _engines.values():
             engine.dispose()
         _engines.clear()
         _upgraded.clear()
+    finally:
+        _lock.release()
+    return True
 
 
 def upgrade(url: str | None = None, revision: str = "head") -> None:
