@@ -388,3 +388,41 @@ def test_spool_folders_tell_databases_apart(tmp_path, monkeypatch):
     assert PASSWORD not in (with_password.folder / "database.txt").read_text()
     assert PASSWORD not in str(with_password.path)
     with_password.close()
+
+
+def test_a_listing_page_read_while_the_database_is_down_loses_no_link(
+    tmp_path, monkeypatch, proxied
+):
+    url, direct, proxy = proxied
+    site = ScriptedSite()
+    links = [f"/a/{n}" for n in range(ARTICLES)]
+    half = ARTICLES // 2
+    site.page("/news/", listing_html(links[:half], "/news/2"))
+    # The second listing page arrives once the database is gone: its links
+    # cannot be checked against what is stored.
+    site.slow("/news/2", listing_html(links[half:]), delay=5.0)
+    for n, link in enumerate(links):
+        site.slow(link, article_html(f"Story {n}", paragraphs(n)), delay=0.1)
+    folder = tmp_path / "sites"
+    folder.mkdir()
+    (folder / "news.yaml").write_text(site_definition("news", site.url, ["/news/"]))
+    monkeypatch.setenv("NEWSCRAWL_SITES_DIR", str(folder))
+    monkeypatch.setenv("NEWSCRAWL_SPOOL_DIR", str(tmp_path / "spool"))
+    try:
+        output = Output(start_crawl(url, "-s", "STORE_OUTAGE_WAIT=30"))
+        wait_for(lambda: stored_count(direct) > 0)
+        proxy.cut()
+        wait_for(lambda: "links followed without checking" in output.text)
+        proxy.restore()
+        text = output.wait()
+        assert site.count("/news/2") == 1
+        assert [site.count(link) for link in links] == [1] * ARTICLES
+    finally:
+        site.close()
+    assert f"{half} article links followed without checking which are stored" in text
+    assert f"'newscrawl/links_unchecked': {half}" in text
+    assert PASSWORD not in text
+    archive = Archive(direct)
+    assert_every_story_once(archive)
+    run = archive.rows("select * from crawl_runs")[0]
+    assert (run["status"], run["articles_new"]) == ("finished", ARTICLES)

@@ -6,6 +6,11 @@ against the database in batches, off the reactor thread (the database is the
 one source of truth, so this works across runs and machines). It also ends
 pagination: once ``listing.stop_after_known_pages`` listing pages in a row
 brought no new article, the next listing page is not requested.
+
+While the database cannot be reached, nothing can be checked: the links are
+all followed as new (what is stored already is only touched again by the
+store, or spooled with the rest), so a listing page read during an outage
+loses none of its articles.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from scrapy.http import Response
 
 from crawler.revisit import is_due
 from crawler.storage.database import database_url
+from crawler.storage.spool import database_unreachable
 from crawler.storage.store import Store
 
 logger = logging.getLogger(__name__)
@@ -104,9 +110,22 @@ class IncrementalMiddleware:
         self, requests: list[Request], ages: list[float]
     ) -> tuple[list[Request], int]:
         """The requests to fetch (new or due), and how many of them are new."""
-        if self.store is None:
-            self.store = await asyncio.to_thread(Store.open, self.database_url)
-        known = await asyncio.to_thread(self.store.known_articles, [r.url for r in requests])
+        try:
+            if self.store is None:
+                self.store = await asyncio.to_thread(Store.open, self.database_url)
+            known = await asyncio.to_thread(self.store.known_articles, [r.url for r in requests])
+        except Exception as exc:
+            if not database_unreachable(exc):
+                raise
+            reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["?"])[0]
+            self.crawler.stats.inc_value("newscrawl/links_unchecked", len(requests))
+            logger.warning(
+                "database unreachable (%s): %d article links followed without checking "
+                "which are stored",
+                reason,
+                len(requests),
+            )
+            return list(requests), len(requests)
         now = datetime.now(UTC)
         wanted, fresh = [], 0
         for request in requests:
