@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import string
 from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urljoin, urlsplit
@@ -211,8 +212,23 @@ class ListingRules(_Strict):
     @field_validator("page_url_template")
     @classmethod
     def _has_page(cls, v: str | None) -> str | None:
-        if v is not None and "{page}" not in v:
+        if v is None:
+            return v
+        braces = "write a brace that belongs to the URL as {{ or }}"
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(v) if f is not None]
+        except ValueError as exc:
+            raise ValueError(f"cannot read the template ({exc}); {braces}") from None
+        others = sorted({f for f in fields if f != "page"})
+        if others:
+            names = ", ".join("{" + f + "}" for f in others)
+            raise ValueError(f"the template may only use {{page}}, not {names}; {braces}")
+        if "page" not in fields:
             raise ValueError("the template must contain {page}, e.g. '/news/page/{page}/'")
+        try:
+            v.format(page=2)  # a format spec such as {page:03d} is allowed
+        except ValueError as exc:
+            raise ValueError(f"cannot fill in the template ({exc})") from None
         return v
 
 

@@ -44,6 +44,16 @@ def test_relative_urls_resolve_against_base_url(tmp_path):
     assert [r.kind for r in site.article.title] == ["css", "meta"]  # the default title rules
 
 
+def test_a_page_template_may_pad_the_number_and_keep_literal_braces(tmp_path):
+    text = MINIMAL.replace(
+        "  start_urls: [/news/]\n",
+        "  start_urls: [/news/]\n  page_url_template: '/news/?f={{a}}&p={page:03d}'\n",
+    )
+    site = load_site_file(write(tmp_path, "mini.yaml", text))
+    template = site.listing.page_url_template
+    assert template.format(page=7).endswith("/news/?f={a}&p=007")
+
+
 def test_selector_shorthand_tells_css_from_xpath(tmp_path):
     text = MINIMAL.replace(
         "  body: 'div.body'\n",
@@ -95,6 +105,22 @@ def test_selector_shorthand_tells_css_from_xpath(tmp_path):
             ("  body: 'div.body'\n", "  body: {css: p, meta: x}\n"),
             "article.body[0]",
             "exactly one of",
+        ),
+        (
+            (
+                "  start_urls: [/news/]\n",
+                "  start_urls: [/news/]\n  page_url_template: /n/{page}/{order}\n",
+            ),
+            "listing.page_url_template",
+            "may only use {page}, not {order}",
+        ),
+        (
+            (
+                "  start_urls: [/news/]\n",
+                "  start_urls: [/news/]\n  page_url_template: '/n/?p={page'\n",
+            ),
+            "listing.page_url_template",
+            "cannot read the template",
         ),
     ],
 )
