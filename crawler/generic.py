@@ -10,6 +10,7 @@ Each value comes with its source: ``jsonld``, ``meta`` or ``generic``.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -79,6 +80,37 @@ class Found:
     source: str
 
 
+class _PageTrouble(logging.Filter):
+    """trafilatura and htmldate log at ERROR what is, for a crawl, a page they
+    cannot read ("empty HTML tree", "lxml parsing failed"). The crawl reports
+    such a page itself (a rejected item with its reason, extraction health), so
+    their records are logged as warnings and do not count among the run's
+    errors (``crawl_runs.errors``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.ERROR:
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+_PAGE_TROUBLE = _PageTrouble()
+_LIBRARIES = ("trafilatura", "htmldate", "justext", "courlan")
+_loggers_seen = 0
+
+
+def _library_errors_as_warnings() -> None:
+    """Put the filter on every logger of those libraries, once each (their
+    modules create loggers as they are imported)."""
+    global _loggers_seen
+    names = logging.root.manager.loggerDict
+    if len(names) == _loggers_seen:
+        return
+    _loggers_seen = len(names)
+    for name in list(names):
+        if name.split(".")[0] in _LIBRARIES:
+            logging.getLogger(name).addFilter(_PAGE_TROUBLE)  # no-op when already there
+
+
 class GenericPage:
     """Generic field finders over one :class:`~crawler.extraction.Page`."""
 
@@ -115,6 +147,7 @@ class GenericPage:
     def trafilatura_metadata(self) -> Any:
         import trafilatura
 
+        _library_errors_as_warnings()
         try:
             return trafilatura.extract_metadata(self.html, default_url=self.page.url)
         except Exception:  # noqa: BLE001 - a third-party parser on hostile input
@@ -124,6 +157,7 @@ class GenericPage:
     def trafilatura_body(self) -> str | None:
         import trafilatura
 
+        _library_errors_as_warnings()
         try:
             text = trafilatura.extract(
                 self.html,
@@ -233,6 +267,8 @@ class GenericPage:
         if time_attr and time_attr.strip():
             return Found(time_attr.strip(), "generic")
         from htmldate import find_date
+
+        _library_errors_as_warnings()
 
         try:
             found = find_date(

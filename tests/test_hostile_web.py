@@ -156,10 +156,13 @@ PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 10
 def test_broken_pages_are_extracted_or_rejected_with_a_reason(site, archive):
     site.page("/a/malformed", MALFORMED)
     site.page("/a/empty", "")
+    # Markup with no element: the fallbacks' libraries cannot parse it and log
+    # errors of their own, which are not the crawl's.
+    site.page("/a/blank", "<!-- nothing here -->")
     site.raw("/a/report", PDF, {"Content-Type": "application/pdf"})
     site.raw("/a/photo", PNG, {"Content-Type": "image/png"})
     story(site, "/a/fine", 1)
-    define(site, ["/a/malformed", "/a/empty", "/a/report", "/a/photo", "/a/fine"])
+    define(site, ["/a/malformed", "/a/empty", "/a/blank", "/a/report", "/a/photo", "/a/fine"])
 
     crawl()
 
@@ -172,14 +175,16 @@ def test_broken_pages_are_extracted_or_rejected_with_a_reason(site, archive):
     assert body[-1] == "Third paragraph: the parser keeps going."
     rejected = archive.rows("select url, stage, reason, item from rejected_items order by url")
     assert [(r["url"].rsplit("/", 1)[1], r["stage"], r["reason"]) for r in rejected] == [
+        ("blank", "validate", "no title found; no body found"),
         ("empty", "fetch", "empty page (HTTP 200, 0 bytes)"),
         ("photo", "fetch", f"not an HTML page (image/png, {len(PNG)} bytes)"),
         ("report", "fetch", f"not an HTML page (application/pdf, {len(PDF)} bytes)"),
     ]
-    assert json.loads(rejected[0]["item"])["url"] == f"{site.url}/a/empty"
+    assert json.loads(rejected[1]["item"])["url"] == f"{site.url}/a/empty"
     run = last_run(archive)
     assert (run["status"], run["finish_reason"]) == ("finished", "finished")
-    assert (run["articles_new"], run["items_rejected"]) == (2, 3)
+    assert (run["articles_new"], run["items_rejected"]) == (2, 4)
+    assert run["errors"] == 0
 
 
 def test_oversized_pages_are_refused_and_the_crawl_goes_on(site, archive):
