@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from conftest import Archive
@@ -110,14 +111,19 @@ def news(tmp_path, monkeypatch):
     site.page("/news/", listing_html(links))
     for n, link in enumerate(links):
         site.slow(link, article_html(f"Story {n}", paragraphs(n)), delay=0.25)
-    folder = tmp_path / "sites"
-    folder.mkdir()
-    (folder / "news.yaml").write_text(site_definition("news", site.url, ["/news/"]))
-    monkeypatch.setenv("NEWSCRAWL_SITES_DIR", str(folder))
-    monkeypatch.setenv("NEWSCRAWL_SPOOL_DIR", str(tmp_path / "spool"))
-    site.spool = tmp_path / "spool"
+    define_news(site, tmp_path, monkeypatch)
     yield site
     site.close()
+
+
+def define_news(site: ScriptedSite, folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ``news`` site of ``site``, with its sites folder and spool under ``folder``."""
+    sites = folder / "sites"
+    sites.mkdir()
+    (sites / "news.yaml").write_text(site_definition("news", site.url, ["/news/"]))
+    monkeypatch.setenv("NEWSCRAWL_SITES_DIR", str(sites))
+    monkeypatch.setenv("NEWSCRAWL_SPOOL_DIR", str(folder / "spool"))
+    site.spool = folder / "spool"
 
 
 @pytest.fixture
@@ -403,11 +409,7 @@ def test_a_listing_page_read_while_the_database_is_down_loses_no_link(
     site.slow("/news/2", listing_html(links[half:]), delay=5.0)
     for n, link in enumerate(links):
         site.slow(link, article_html(f"Story {n}", paragraphs(n)), delay=0.1)
-    folder = tmp_path / "sites"
-    folder.mkdir()
-    (folder / "news.yaml").write_text(site_definition("news", site.url, ["/news/"]))
-    monkeypatch.setenv("NEWSCRAWL_SITES_DIR", str(folder))
-    monkeypatch.setenv("NEWSCRAWL_SPOOL_DIR", str(tmp_path / "spool"))
+    define_news(site, tmp_path, monkeypatch)
     try:
         output = Output(start_crawl(url, "-s", "STORE_OUTAGE_WAIT=30"))
         wait_for(lambda: stored_count(direct) > 0)
