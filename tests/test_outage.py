@@ -234,16 +234,21 @@ def stored_count(url: str) -> int:
     return Archive(url).scalar("select count(*) from articles") or 0
 
 
-def test_database_back_during_the_crawl(news, proxied):
+def crawl_through_an_outage(proxied: tuple, until: str) -> str:
+    """A crawl whose first batch is stored, then the database goes away until
+    the crawl logs ``until``, and comes back before the crawl ends. Its output."""
     url, direct, proxy = proxied
     output = Output(start_crawl(url, "-s", "STORE_OUTAGE_WAIT=30"))
-    # The first batch is stored, then the database goes away ...
     wait_for(lambda: stored_count(direct) > 0)
     proxy.cut()
-    wait_for(lambda: "database unreachable" in output.text)
-    # ... and comes back before the crawl ends.
+    wait_for(lambda: until in output.text)
     proxy.restore()
-    text = output.wait()
+    return output.wait()
+
+
+def test_database_back_during_the_crawl(news, proxied):
+    direct = proxied[1]
+    text = crawl_through_an_outage(proxied, until="database unreachable")
 
     archive = Archive(direct)
     assert_every_story_once(archive)
@@ -399,7 +404,7 @@ def test_spool_folders_tell_databases_apart(tmp_path, monkeypatch):
 def test_a_listing_page_read_while_the_database_is_down_loses_no_link(
     tmp_path, monkeypatch, proxied
 ):
-    url, direct, proxy = proxied
+    direct = proxied[1]
     site = ScriptedSite()
     links = [f"/a/{n}" for n in range(ARTICLES)]
     half = ARTICLES // 2
@@ -411,12 +416,7 @@ def test_a_listing_page_read_while_the_database_is_down_loses_no_link(
         site.slow(link, article_html(f"Story {n}", paragraphs(n)), delay=0.1)
     define_news(site, tmp_path, monkeypatch)
     try:
-        output = Output(start_crawl(url, "-s", "STORE_OUTAGE_WAIT=30"))
-        wait_for(lambda: stored_count(direct) > 0)
-        proxy.cut()
-        wait_for(lambda: "links followed without checking" in output.text)
-        proxy.restore()
-        text = output.wait()
+        text = crawl_through_an_outage(proxied, until="links followed without checking")
         assert site.count("/news/2") == 1
         assert [site.count(link) for link in links] == [1] * ARTICLES
     finally:
