@@ -132,10 +132,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OperationalError as exc:
         # The database is unreachable or refuses us: one line, password masked.
         from crawler.storage.database import database_url, safe_url
+        from crawler.storage.spool import short_error
 
         url = safe_url(database_url(getattr(args, "database", None)))
-        reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["?"])[0]
-        print(f"newscrawl: cannot use the database {url}: {reason}", file=sys.stderr)
+        print(f"newscrawl: cannot use the database {url}: {short_error(exc)}", file=sys.stderr)
         return 1
     except BrokenPipeError:
         # The reader went away (`newscrawl export | head`): stop quietly.

@@ -26,6 +26,7 @@ from crawler.storage.spool import (
     database_unreachable,
     get_spool,
     record_size,
+    short_error,
     spool_dir,
     top_stories_record,
     write_record,
@@ -36,11 +37,6 @@ logger = logging.getLogger(__name__)
 
 FIRST_RETRY = 1.0  # seconds after a failed write; doubled after each failed retry
 LAST_RETRY = 30.0
-
-
-def short_error(exc: BaseException) -> str:
-    """The driver's first line, without SQLAlchemy's statement and parameters."""
-    return (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 class StorePipeline:

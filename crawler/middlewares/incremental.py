@@ -26,7 +26,7 @@ from scrapy.http import Response
 
 from crawler.revisit import is_due
 from crawler.storage.database import database_url
-from crawler.storage.spool import database_unreachable
+from crawler.storage.spool import database_unreachable, short_error
 from crawler.storage.store import Store
 
 logger = logging.getLogger(__name__)
@@ -117,12 +117,11 @@ class IncrementalMiddleware:
         except Exception as exc:
             if not database_unreachable(exc):
                 raise
-            reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or ["?"])[0]
             self.crawler.stats.inc_value("newscrawl/links_unchecked", len(requests))
             logger.warning(
                 "database unreachable (%s): %d article links followed without checking "
                 "which are stored",
-                reason,
+                short_error(exc),
                 len(requests),
             )
             return list(requests), len(requests)

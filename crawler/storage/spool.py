@@ -64,6 +64,11 @@ def database_unreachable(exc: BaseException) -> bool:
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
+def short_error(exc: BaseException) -> str:
+    """The driver's first line, without SQLAlchemy's statement and parameters."""
+    return (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 def database_label(db_url: str) -> str:
     """The database's URL without its password (given or not, the same
     database); a SQLite file by its absolute path, so two working folders'
