@@ -6,6 +6,7 @@ import functools
 import hashlib
 import re
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 from crawler.text import normalize_text
@@ -129,6 +130,15 @@ class SimHashIndex:
         self._ids[self._size] = article_id
         self._values[self._size] = value & _U64
         self._size += 1
+
+    def add_new(self, rows: Iterable[tuple[int, int]], above: int) -> None:
+        """Add the (id, SimHash) pairs not held yet, all with ids over ``above``."""
+        held = self._ids[: self._size]
+        seen = set(held[held > above].tolist())
+        for article_id, value in rows:
+            if article_id not in seen:
+                self.add(article_id, value)
+                seen.add(article_id)
 
     def close_to(self, value: int, below: int) -> list[int]:
         """Ids under ``below`` whose SimHash is within NEAR_DUPLICATE_BITS bits

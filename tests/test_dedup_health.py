@@ -14,7 +14,7 @@ from crawler.items import Article
 from crawler.revisit import is_due
 from crawler.storage.database import dispose_engines, get_engine, upgrade
 from crawler.storage.models import ArticleRow
-from crawler.storage.store import Store
+from crawler.storage.store import Store, _article_values
 
 H = 3600.0
 AGES = [1 * H, 6 * H, 24 * H, 72 * H]
@@ -81,6 +81,11 @@ def test_simhash_index_finds_exactly_what_a_bit_by_bit_comparison_finds():
         with_copies += bool(expected)
     assert with_copies >= 100
     assert SimHashIndex().close_to(values[0], below=10) == []
+    # Loading rows again adds only those not held yet.
+    extra = len(values) + 1
+    index.add_new([(3000, values[2999]), (extra, values[0])], above=2000)
+    assert len(index) == extra
+    assert index.close_to(values[0], below=extra + 1)[-1] == extra
 
 
 def stored(url: str, body: str, site: str = "one") -> Article:
@@ -120,6 +125,26 @@ def test_store_marks_exact_and_near_duplicates_across_sites(any_database_url):
         again.save_articles([stored("https://three.example/x", original + " Update.")]).duplicates
         == 1
     )
+
+
+def test_a_near_copy_of_a_story_another_writer_committed_late_is_found(postgres_url):
+    """On PostgreSQL a writer's ids are drawn when it inserts, and its batch may
+    commit after a later one has been seen."""
+    store = Store.open(postgres_url)
+    store.save_articles([stored("https://one.example/0", text(3))])  # the index is loaded
+    original = text(1)
+    with get_engine(postgres_url).connect() as other:  # a second writer's connection
+        late = other.begin()
+        other.execute(
+            insert(ArticleRow).values(
+                **_article_values(stored("https://one.example/1", original), datetime.now(UTC))
+            )
+        )
+        # Meanwhile this store writes a batch with higher ids and looks again.
+        assert store.save_articles([stored("https://one.example/2", text(2))]).new == 1
+        late.commit()
+    copy = stored("https://two.example/9", "Agency intro line. " + original, "two")
+    assert store.save_articles([copy]).duplicates == 1
 
 
 def test_upgrade_recomputes_simhashes_of_an_earlier_version(any_database_url):

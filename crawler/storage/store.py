@@ -44,6 +44,11 @@ RUN_STATUSES = ("running", "finished", "failed", "timeout", "interrupted")
 # Near duplicates are looked for among articles first stored this recently
 # (exact copies, by content fingerprint, among all).
 NEAR_DUPLICATE_WINDOW = timedelta(days=30)
+# SimHashes are loaded by id. On PostgreSQL a concurrent writer's transaction
+# can commit ids lower than some already seen, so each refresh looks this many
+# ids back (10 writers' batches of 100). SQLite has one writer at a time, and
+# its ids are committed in order.
+SIMHASH_LOOKBACK = 1000
 WRITE_ATTEMPTS = 6
 WRITE_BACKOFF = 0.05  # seconds, doubled on each retry
 # SQLSTATEs worth retrying: serialization failure, deadlock, unique violation
@@ -346,18 +351,18 @@ class Store:
         process: the batch just inserted included."""
         if self._near is None:
             self._near = SimHashIndex()
+        lookback = 0 if conn.dialect.name == "sqlite" else SIMHASH_LOOKBACK
+        since = max(self._indexed_up_to - lookback, 0)
         rows = conn.execute(
             select(ArticleRow.id, ArticleRow.simhash)
             .where(
-                ArticleRow.id > self._indexed_up_to,
+                ArticleRow.id > since,
                 ArticleRow.simhash.is_not(None),
                 ArticleRow.first_seen_at >= utcnow() - NEAR_DUPLICATE_WINDOW,
             )
             .order_by(ArticleRow.id)
         ).all()
-        for article_id, value in rows:
-            self._near.add(article_id, value)
-        # Rows without a SimHash are looked past too: ids only grow.
+        self._near.add_new(rows, above=since)
         last = max([self._indexed_up_to, *(r.id for r in inserted)])
         self._indexed_up_to = max(last, rows[-1][0] if rows else 0)
         return self._near
