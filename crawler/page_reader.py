@@ -24,20 +24,30 @@ was found. Log records of that work are sent back with the article and
 logged by the crawl process, so they count in the run as always. If an
 extraction process dies, the pages it was reading are read in the crawl
 process and the crawl goes on there; nothing is lost.
+
+Pages go to an extraction process, and its answers come back, over a Unix
+socket pair that the crawl process reads on its event loop: handing a page
+over starts no thread and waits for none. At most ``IN_FLIGHT`` pages per
+process are on their way at a time. An extraction process ends when its end
+of the connection closes: when the crawl is over, and when the crawl
+process is gone, however it ended.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import logging
 import multiprocessing
 import os
+import pickle
 import resource
 import signal
-import threading
+import socket
+import struct
 import time
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+import traceback
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -53,8 +63,8 @@ logger = logging.getLogger(__name__)
 AUTO = "auto"
 AUTO_MIN_PAGES = 100  # pages read in the crawl process between judgements of "auto"
 AUTO_SHARE = 0.15  # of the time since the first of them, spent reading pages
-PARENT_CHECK_SECONDS = 1.0
 PEAK_RSS_EVERY = 1.0  # seconds between two readings of an extraction process's peak RSS
+IN_FLIGHT = 4  # pages sent to an extraction process at a time
 
 
 def parse_processes(value: Any) -> int | str:
@@ -126,6 +136,11 @@ def read_article_page(
 
 # --------------------------------------------------------------------------- extraction processes
 
+# An extraction process and the crawl process talk over a Unix socket pair:
+# each message is a pickle after its length. The crawl process reads answers on
+# its event loop, so a page handed over costs it no thread switch.
+_LENGTH = struct.Struct("!Q")
+
 
 @dataclass
 class _Result:
@@ -133,6 +148,23 @@ class _Result:
     logs: list[tuple[str, int, str]]  # (logger, level, message)
     pid: int
     peak_rss_mb: float
+
+
+@dataclass
+class _Failure:
+    """An exception raised while reading a page in an extraction process."""
+
+    error: BaseException
+    traceback: str
+
+
+class _RemoteTraceback(Exception):
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class ExtractionProcessGone(Exception):
+    """The extraction process ended (or its connection broke) before answering."""
 
 
 class _Collect(logging.Handler):
@@ -147,36 +179,53 @@ class _Collect(logging.Handler):
         self.records.append((record.name, record.levelno, message))
 
 
-_site: Site | None = None
-_collect: _Collect | None = None
+def _send(sock: socket.socket, message: Any) -> None:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    sock.sendall(_LENGTH.pack(len(data)) + data)
 
 
-def _watch_parent(parent: int) -> None:
-    """End this process when the crawl process is gone (a SIGKILL leaves no
-    one to shut the pool down)."""
-    while True:
-        time.sleep(PARENT_CHECK_SECONDS)
-        if os.getppid() != parent:
-            os._exit(0)
-
-
-def _start_worker(site: Site, log_level: int, parent: int) -> None:
-    global _site, _collect
+def _serve(sock: socket.socket, site: Site, log_level: int) -> None:
+    """An extraction process: read the pages the crawl process sends, answer
+    each with its article, until the crawl process closes the connection or
+    is gone (a SIGKILL closes its end too), then end."""
     # Ctrl-C reaches the whole process group: the crawl process decides.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _site = site
-    _collect = _Collect()
+    collect = _Collect()
     root = logging.getLogger()
-    root.handlers[:] = [_collect]
+    root.handlers[:] = [collect]
     root.setLevel(log_level)
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    stream = sock.makefile("rb")
+    try:
+        _send(sock, (0, os.getpid()))  # ready
+        while True:
+            header = stream.read(_LENGTH.size)
+            if len(header) < _LENGTH.size:
+                return
+            request_id, html, url, guessed, fetched_at = pickle.loads(
+                stream.read(_LENGTH.unpack(header)[0])
+            )
+            collect.records = []
+            answer: _Result | _Failure
+            try:
+                article = read_article_page(html, url, site, guessed, fetched_at, clean=True)
+                answer = _Result(article, collect.records, os.getpid(), _recent_peak_rss_mb())
+            except Exception as exc:
+                answer = _Failure(_picklable(exc), traceback.format_exc())
+            _send(sock, (request_id, answer))
+    except OSError:
+        return  # the crawl process is gone
+    finally:
+        stream.close()
+        sock.close()
 
 
-def _read_in_worker(html: str, url: str, guessed: bool, fetched_at: datetime | None) -> _Result:
-    assert _site is not None and _collect is not None
-    _collect.records = []
-    article = read_article_page(html, url, _site, guessed, fetched_at, clean=True)
-    return _Result(article, _collect.records, os.getpid(), _recent_peak_rss_mb())
+def _picklable(exc: Exception) -> Exception:
+    """The exception itself if it can be sent to the crawl process, else its text."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+    except Exception:
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+    return exc
 
 
 _peak = (0.0, -PEAK_RSS_EVERY)  # (MB, when read)
@@ -205,8 +254,94 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _ready() -> bool:
-    return True
+class ExtractionProcess:
+    """One extraction process, as the crawl process sees it: pages are sent
+    down its socket, and its answers are read on the crawl's event loop."""
+
+    def __init__(self, site: Site, log_level: int) -> None:
+        self._sock, theirs = socket.socketpair()
+        self.process = multiprocessing.get_context("spawn").Process(
+            target=_serve,
+            args=(theirs, site, log_level),
+            name="newscrawl-extraction",
+            daemon=True,
+        )
+        try:
+            self.process.start()
+        finally:
+            theirs.close()
+        self.pid = self.process.pid
+        self.ready = False  # it said it is ready
+        self.gone = False
+        self.pending: dict[int, asyncio.Future[Any]] = {}
+        self._ids = itertools.count(1)
+        self._writer: asyncio.StreamWriter | None = None
+        # Pages sent and not yet answered: enough to keep the process busy;
+        # the others wait here, not pickled in a buffer.
+        self._in_flight = asyncio.Semaphore(IN_FLIGHT)
+
+    async def serve(self) -> None:
+        """Read the process's answers until it ends; then every page still
+        waiting for one fails with :class:`ExtractionProcessGone`."""
+        why: BaseException = ExtractionProcessGone("the extraction process ended")
+        try:
+            reader, self._writer = await asyncio.open_unix_connection(sock=self._sock)
+            while True:
+                header = await reader.readexactly(_LENGTH.size)
+                request_id, answer = pickle.loads(
+                    await reader.readexactly(_LENGTH.unpack(header)[0])
+                )
+                if request_id == 0:
+                    self.ready = True
+                    continue
+                future = self.pending.pop(request_id, None)
+                if future is not None and not future.done():
+                    future.set_result(answer)
+        except (OSError, EOFError, asyncio.IncompleteReadError, pickle.UnpicklingError) as exc:
+            why = ExtractionProcessGone(f"the extraction process ended ({exc!r})")
+        finally:
+            self.gone, self.ready = True, False
+            for future in self.pending.values():
+                if not future.done():
+                    future.set_exception(why)
+            self.pending.clear()
+
+    async def read(
+        self, html: str, url: str, guessed: bool, fetched_at: datetime | None
+    ) -> _Result:
+        if self.gone or self._writer is None:
+            raise ExtractionProcessGone("the extraction process ended")
+        async with self._in_flight:
+            request_id = next(self._ids)
+            future = asyncio.get_running_loop().create_future()
+            self.pending[request_id] = future
+            data = pickle.dumps(
+                (request_id, html, url, guessed, fetched_at), protocol=pickle.HIGHEST_PROTOCOL
+            )
+            try:
+                self._writer.write(_LENGTH.pack(len(data)) + data)
+                await self._writer.drain()
+            except OSError as exc:
+                self.pending.pop(request_id, None)
+                raise ExtractionProcessGone(f"the extraction process ended ({exc!r})") from exc
+            answer = await future
+        if isinstance(answer, _Failure):
+            raise answer.error from _RemoteTraceback(answer.traceback)
+        return answer
+
+    def close(self, timeout: float = 10.0) -> None:
+        """End the process: it sees its connection close, finishes the page it
+        is reading and ends; one still there after ``timeout`` is killed."""
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        if self._writer is not None:
+            self._writer.close()
+        else:
+            self._sock.close()
+        self.process.join(timeout)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join()
 
 
 class PageReader:
@@ -216,8 +351,8 @@ class PageReader:
         self.site = site
         self.mode = processes
         self.crawler = crawler
-        self.pool: ProcessPoolExecutor | None = None
-        self.ready = False  # the pool answered its first call
+        self.processes: list[ExtractionProcess] = []
+        self._serving: list[asyncio.Task[None]] = []
         self.broken = False
         self.read_here = 0
         self.seconds_here = 0.0
@@ -228,37 +363,37 @@ class PageReader:
     def stats(self) -> Any:
         return self.crawler.stats
 
+    @property
+    def ready(self) -> bool:
+        """An extraction process is there to read the next page."""
+        return not self.broken and any(p.ready for p in self.processes)
+
     def open(self) -> None:
         if isinstance(self.mode, int) and self.mode > 0:
-            self._start_pool(self.mode)
+            self._start_processes(self.mode)
 
-    def _start_pool(self, processes: int) -> None:
-        self.pool = ProcessPoolExecutor(
-            max_workers=processes,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_start_worker,
-            initargs=(self.site, logging.getLogger().getEffectiveLevel(), os.getpid()),
-        )
-        self.stats.set_value("newscrawl/extraction_processes", processes)
-        logger.info("article pages are read in %d extraction process(es)", processes)
-        future = self.pool.submit(_ready)
-        future.add_done_callback(self._pool_ready)
-
-    def _pool_ready(self, future: Any) -> None:
-        problem = future.exception()
-        self.ready = problem is None
-        if problem is not None:
+    def _start_processes(self, count: int) -> None:
+        level = logging.getLogger().getEffectiveLevel()
+        try:
+            for _ in range(count):
+                self.processes.append(ExtractionProcess(self.site, level))
+        except OSError as exc:
             logger.warning(
                 "extraction processes could not start (%s): article pages are read in the "
                 "crawl process",
-                problem,
+                exc,
             )
+            self.broken = True
+            return
+        self._serving = [asyncio.ensure_future(p.serve()) for p in self.processes]
+        self.stats.set_value("newscrawl/extraction_processes", count)
+        logger.info("article pages are read in %d extraction process(es)", count)
 
     def _auto_start(self) -> None:
         """``auto``: judge the last AUTO_MIN_PAGES pages read here; start an
         extraction process if they took a large share of the time, else look
         again after the next ones."""
-        if self.mode != AUTO or self.pool is not None or self.read_here < AUTO_MIN_PAGES:
+        if self.mode != AUTO or self.processes or self.read_here < AUTO_MIN_PAGES:
             return
         assert self.first_read is not None
         since_first = time.perf_counter() - self.first_read
@@ -270,19 +405,18 @@ class PageReader:
                 "starting an extraction process (EXTRACTION_PROCESSES=auto)",
                 self.seconds_here / since_first * 100,
             )
-            self._start_pool(1)
+            self._start_processes(1)
         self.read_here, self.seconds_here, self.first_read = 0, 0.0, None
 
     async def read(
         self, html: str, url: str, guessed: bool, fetched_at: datetime | None
     ) -> Article | None:
         """The article of a page (cleaned already when an extraction process read it)."""
-        if self.pool is not None and self.ready and not self.broken:
+        if self.ready:
+            process = min((p for p in self.processes if p.ready), key=lambda p: len(p.pending))
             try:
-                result = await asyncio.wrap_future(
-                    self.pool.submit(_read_in_worker, html, url, guessed, fetched_at)
-                )
-            except BrokenProcessPool:
+                result = await process.read(html, url, guessed, fetched_at)
+            except ExtractionProcessGone:
                 if not self.broken:
                     self.broken = True
                     logger.error(
@@ -306,10 +440,14 @@ class PageReader:
         return article
 
     def close(self) -> None:
-        if self.pool is None:
+        if not self.processes:
             return
-        pool, self.pool = self.pool, None
+        processes, self.processes = self.processes, []
         if self.peaks:
             total = round(sum(self.peaks.values()), 1)
             self.stats.set_value("newscrawl/extraction_processes/peak_rss_mb", total)
-        pool.shutdown(wait=True, cancel_futures=True)
+        for process in processes:
+            process.close()
+        for task in self._serving:
+            task.cancel()
+        self._serving = []

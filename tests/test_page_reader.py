@@ -89,7 +89,7 @@ def test_auto_starts_an_extraction_process_for_a_busy_crawl_only():
             for _ in range(AUTO_MIN_PAGES):
                 await reader.read(PAGE, "https://reader.example/a/1/", False, None)
                 await asyncio.sleep(pause)  # waiting for the network, in a polite crawl
-            return reader.pool is not None
+            return bool(reader.processes)
         finally:
             reader.close()
 
@@ -160,6 +160,15 @@ def test_an_extraction_process_cleans_forwards_logs_and_can_die(caplog):
             # extraction process, and logged again here.
             assert "could not read the date 'sometime soon'" in caplog.text
             assert reader.stats.values["newscrawl/extraction_processes/pages"] == 1
+
+            # A page that cannot be read raises here what it raised there, with
+            # its traceback, and the extraction process reads the next one.
+            with pytest.raises(TypeError) as raised:
+                await reader.read(PAGE, 42, False, None)  # type: ignore[arg-type]
+            assert "read_article_page" in str(raised.value.__cause__)
+            assert reader.ready
+            assert await reader.read(PAGE, "https://reader.example/a/1/", False, None) == article
+            assert reader.stats.values["newscrawl/extraction_processes/pages"] == 2
 
             # The extraction process dies: its pages are read here, the crawl goes on.
             (pid,) = reader.peaks
