@@ -198,3 +198,28 @@ def test_a_broken_selector_shows_in_extraction_health(sites_dir, archive):
         in runs[2]["health_warnings"]
     )
     assert "extraction health: site demo: the author rules matched" in proc.stderr
+
+
+def test_a_crawl_builds_no_log_record_below_its_log_level(sites_dir):
+    """Scrapy's handler would drop them; with the root logger at LOG_LEVEL the
+    messages below it (one per response, one per item) are not even built."""
+    import logging
+
+    from scrapy import signals
+    from scrapy.utils.test import get_crawler
+
+    from crawler.spiders.articles import ArticlesSpider
+
+    root = logging.getLogger()
+    before = root.level
+    try:
+        for level in ("WARNING", "DEBUG"):
+            root.setLevel(logging.NOTSET)  # as Scrapy's log handler leaves it
+            crawler = get_crawler(ArticlesSpider, {"LOG_LEVEL": level})
+            spider = ArticlesSpider.from_crawler(crawler, site="demo")
+            crawler.signals.send_catch_log(signals.spider_opened, spider=spider)
+            engine = logging.getLogger("scrapy.core.engine")
+            assert engine.isEnabledFor(logging.INFO) is (level == "DEBUG")
+            assert engine.isEnabledFor(logging.WARNING)
+    finally:
+        root.setLevel(before)

@@ -110,6 +110,10 @@ class NewsSpider(scrapy.Spider):
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:
         spider = super().from_crawler(crawler, *args, **kwargs)
+        # First: the extraction processes opened next take the level over.
+        crawler.signals.connect(
+            spider.skip_records_below_log_level, signal=scrapy.signals.spider_opened
+        )
         spider.page_reader = PageReader(
             spider.site,
             parse_processes(crawler.settings.get("EXTRACTION_PROCESSES")),
@@ -118,6 +122,15 @@ class NewsSpider(scrapy.Spider):
         crawler.signals.connect(spider.page_reader.open, signal=scrapy.signals.spider_opened)
         crawler.signals.connect(spider.page_reader.close, signal=scrapy.signals.spider_closed)
         return spider
+
+    def skip_records_below_log_level(self) -> None:
+        """Scrapy's log handler drops records below ``LOG_LEVEL`` but leaves the
+        root logger at every level, so each message below it (two for every
+        article: its response crawled, its item scraped) is built as a record
+        first, then dropped. With the root logger at ``LOG_LEVEL`` they are
+        not built."""
+        if self.settings.getbool("LOG_ENABLED", True):
+            logging.getLogger().setLevel(self.settings.get("LOG_LEVEL") or logging.DEBUG)
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         """The crawl's start requests; with Redis, into the shared queue (once per
