@@ -53,6 +53,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from w3lib.encoding import html_to_unicode
+
 from crawler.config import Site
 from crawler.extraction import Page, extract_article
 from crawler.items import Article
@@ -106,6 +108,12 @@ def article_url(page: Page, response_url: str, site: Site) -> str:
             ):
                 return site_canonical_url(absolute, site)
     return site_canonical_url(response_url, site)
+
+
+def decode(body: bytes, encoding: str) -> str:
+    """A page's text, decoded as Scrapy's ``TextResponse.text`` decodes it once
+    its ``encoding`` is known."""
+    return html_to_unicode(f"charset={encoding}", body)[1]
 
 
 def read_article_page(
@@ -201,12 +209,13 @@ def _serve(sock: socket.socket, site: Site, log_level: int) -> None:
             header = stream.read(_LENGTH.size)
             if len(header) < _LENGTH.size:
                 return
-            request_id, html, url, guessed, fetched_at = pickle.loads(
+            request_id, body, encoding, url, guessed, fetched_at = pickle.loads(
                 stream.read(_LENGTH.unpack(header)[0])
             )
             collect.records = []
             answer: _Result | _Failure
             try:
+                html = decode(body, encoding)
                 article = read_article_page(html, url, site, guessed, fetched_at, clean=True)
                 answer = _Result(article, collect.records, os.getpid(), _recent_peak_rss_mb())
             except Exception as exc:
@@ -307,7 +316,7 @@ class ExtractionProcess:
             self.pending.clear()
 
     async def read(
-        self, html: str, url: str, guessed: bool, fetched_at: datetime | None
+        self, body: bytes, encoding: str, url: str, guessed: bool, fetched_at: datetime | None
     ) -> _Result:
         if self.gone or self._writer is None:
             raise ExtractionProcessGone("the extraction process ended")
@@ -316,7 +325,8 @@ class ExtractionProcess:
             future = asyncio.get_running_loop().create_future()
             self.pending[request_id] = future
             data = pickle.dumps(
-                (request_id, html, url, guessed, fetched_at), protocol=pickle.HIGHEST_PROTOCOL
+                (request_id, body, encoding, url, guessed, fetched_at),
+                protocol=pickle.HIGHEST_PROTOCOL,
             )
             try:
                 self._writer.write(_LENGTH.pack(len(data)) + data)
@@ -409,13 +419,15 @@ class PageReader:
         self.read_here, self.seconds_here, self.first_read = 0, 0.0, None
 
     async def read(
-        self, html: str, url: str, guessed: bool, fetched_at: datetime | None
+        self, body: bytes, encoding: str, url: str, guessed: bool, fetched_at: datetime | None
     ) -> Article | None:
-        """The article of a page (cleaned already when an extraction process read it)."""
+        """The article of a page, from its body and encoding (a Scrapy response's
+        ``body`` and ``encoding``); cleaned already when an extraction process
+        read it, which is also where the body is decoded."""
         if self.ready:
             process = min((p for p in self.processes if p.ready), key=lambda p: len(p.pending))
             try:
-                result = await process.read(html, url, guessed, fetched_at)
+                result = await process.read(body, encoding, url, guessed, fetched_at)
             except ExtractionProcessGone:
                 if not self.broken:
                     self.broken = True
@@ -433,6 +445,7 @@ class PageReader:
         started = time.perf_counter()
         if self.first_read is None:
             self.first_read = started
+        html = decode(body, encoding)
         article = read_article_page(html, url, self.site, guessed, fetched_at, clean=False)
         self.seconds_here += time.perf_counter() - started
         self.read_here += 1

@@ -87,7 +87,7 @@ def test_auto_starts_an_extraction_process_for_a_busy_crawl_only():
         reader.open()
         try:
             for _ in range(AUTO_MIN_PAGES):
-                await reader.read(PAGE, "https://reader.example/a/1/", False, None)
+                await reader.read(BODY, "utf-8", "https://reader.example/a/1/", False, None)
                 await asyncio.sleep(pause)  # waiting for the network, in a polite crawl
             return bool(reader.processes)
         finally:
@@ -129,6 +129,7 @@ PAGE = """<html><head><link rel="canonical" href="https://reader.example/a/1/"><
 <h1>Harbour  reopens</h1><p class="when">sometime soon</p>
 <div class="story"><p>The harbour reopened on Monday after a storm closed it for a week.</p>
 <p>Ferries run again from Tuesday.</p></div></body></html>"""
+BODY = PAGE.encode()
 
 
 async def wait_ready(reader: PageReader) -> None:
@@ -152,7 +153,7 @@ def test_an_extraction_process_cleans_forwards_logs_and_can_die(caplog):
             await wait_ready(reader)
             caplog.clear()
             article = await reader.read(
-                PAGE, "https://reader.example/a/1/?utm_source=x", False, None
+                BODY, "utf-8", "https://reader.example/a/1/?utm_source=x", False, None
             )
             assert article == expected  # cleaned, fingerprints and all
             assert article.title == "Harbour reopens" and article.simhash is None  # short body
@@ -164,16 +165,24 @@ def test_an_extraction_process_cleans_forwards_logs_and_can_die(caplog):
             # A page that cannot be read raises here what it raised there, with
             # its traceback, and the extraction process reads the next one.
             with pytest.raises(TypeError) as raised:
-                await reader.read(PAGE, 42, False, None)  # type: ignore[arg-type]
+                await reader.read(BODY, "utf-8", 42, False, None)  # type: ignore[arg-type]
             assert "read_article_page" in str(raised.value.__cause__)
             assert reader.ready
-            assert await reader.read(PAGE, "https://reader.example/a/1/", False, None) == article
+            url = "https://reader.example/a/1/"
+            assert await reader.read(BODY, "utf-8", url, False, None) == article
             assert reader.stats.values["newscrawl/extraction_processes/pages"] == 2
+
+            # The body is decoded there as Scrapy would decode it here.
+            cyrillic = PAGE.replace("Harbour  reopens", "Гавань открыта")
+            assert cyrillic != PAGE
+            there = await reader.read(cyrillic.encode("cp1251"), "cp1251", url, False, None)
+            assert there == read_article_page(cyrillic, url, SITE, False, None, True)
+            assert there is not None and there.title == "Гавань открыта"
 
             # The extraction process dies: its pages are read here, the crawl goes on.
             (pid,) = reader.peaks
             os.kill(pid, signal.SIGKILL)
-            again = await reader.read(PAGE, "https://reader.example/a/1/", False, None)
+            again = await reader.read(BODY, "utf-8", url, False, None)
             assert again is not None and again.url == article.url
             assert not again.cleaned and again.content_hash is None  # the clean stage's job
             assert reader.stats.values["newscrawl/extraction_processes/broken"] == 1
@@ -201,7 +210,7 @@ def test_extraction_processes_end_with_a_killed_crawl(tmp_path):
                 reader = PageReader(SITE, 1, Crawler())
                 reader.open()
                 await wait_ready(reader)
-                await reader.read("<html><h1>x</h1></html>", "https://reader.example/", False, None)
+                await reader.read(b"<h1>x</h1>", "utf-8", "https://reader.example/", False, None)
                 print(*reader.peaks, flush=True)
                 time.sleep(600)
 

@@ -202,8 +202,14 @@ class NewsSpider(scrapy.Spider):
                 spider=self,
             )
             return
+        # The body is decoded where the page is read: in an extraction process,
+        # the crawl process never needs its text.
         article = await self.page_reader.read(
-            response.text, response.url, bool(response.meta.get(GUESSED)), datetime.now(UTC)
+            response.body,
+            response.encoding,
+            response.url,
+            bool(response.meta.get(GUESSED)),
+            datetime.now(UTC),
         )
         if article is None:
             # A link guessed from its shape led to a section or tag page: not an item.
