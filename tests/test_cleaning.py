@@ -118,10 +118,14 @@ def test_relative_dates_count_from_now():
         ("https://example.com:8443/a", "https://example.com:8443/a"),
         ("https://example.com", "https://example.com/"),
         ("https://example.com/a?q=", "https://example.com/a?q="),
+        ("https://example.com/a?q=%ZZ&r=a+b%2Bc", "https://example.com/a?q=%25ZZ&r=a+b%2Bc"),
+        ("https://example.com/новости/1?x=ä", "https://example.com/новости/1?x=%C3%A4"),
     ],
 )
 def test_canonical_url(url, expected):
     assert canonical_url(url) == expected
+    # A canonical URL is its own canonical form (the spider relies on it).
+    assert canonical_url(expected) == expected
 
 
 @pytest.mark.parametrize(
@@ -149,6 +153,7 @@ def test_site_canonical_url(url, rules, expected):
         {"name": "x", "base_url": "https://x.example/", "article": {"body": "p"}, "urls": rules}
     )
     assert site_canonical_url(url, site) == expected
+    assert site_canonical_url(expected, site) == expected
 
 
 def test_dates_outside_sane_bounds_are_rejected():

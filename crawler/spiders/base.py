@@ -219,7 +219,9 @@ class NewsSpider(scrapy.Spider):
         chain = response.meta.get("redirect_urls") or [
             response.request.url if response.request else response.url
         ]
-        requested = self.canonical(chain[0])
+        # Canonical URLs are their own canonical form: the common case, the link
+        # followed is the article's URL, needs no second look.
+        requested = chain[0] if chain[0] == article.url else self.canonical(chain[0])
         if requested != article.url:
             article.requested_url = requested
         yield article
