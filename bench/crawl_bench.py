@@ -266,6 +266,15 @@ def crawl_newscrawl(
     )
 
 
+def crawl_postgres(site: SiteServer, sites_dir: Path, scenario: Scenario) -> CrawlResult:
+    """A newscrawl crawl into a new PostgreSQL database, dropped afterwards."""
+    database = PostgresDatabase()
+    try:
+        return crawl_newscrawl(site, database.url, sites_dir, "newscrawl → PostgreSQL", scenario)
+    finally:
+        database.drop()
+
+
 def write_definition(site: SiteServer, folder: Path, schedule: str = "") -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "benchnews.yaml").write_text(news_site.site_definition(site.url) + schedule)
@@ -605,11 +614,18 @@ def markdown(results: dict[str, Any]) -> str:
         size = results["crawls"][0][0]["articles_in_site"]
         lines += [
             "",
-            f"The plain baseline and the SQLite crawl of the {size:,}-article site ran "
+            f"The plain baseline and newscrawl's crawls of the {size:,}-article site ran "
             f"{len(rounds)} times, alternating; their rows show the median run. "
             "newscrawl → SQLite against the baseline, round by round: "
             + ", ".join(f"{r['ratio']:.2f}x" for r in rounds)
-            + ".",
+            + "."
+            + (
+                " newscrawl → PostgreSQL: "
+                + ", ".join(f"{r['postgresql_ratio']:.2f}x" for r in rounds)
+                + "."
+                if "postgresql_ratio" in rounds[0]
+                else ""
+            ),
         ]
     r = results["recrawl"]
     lines += [
@@ -700,39 +716,52 @@ def run_scenario(
             }
             log(f"re-crawl: {again.pages} pages")
             if pg_problem is None:
-                database = PostgresDatabase()
-                try:
-                    pg = crawl_newscrawl(
-                        site, database.url, sites_dir, "newscrawl → PostgreSQL", scenario
-                    )
-                finally:
-                    database.drop()
+                pg = crawl_postgres(site, sites_dir, scenario)
                 group.append(pg)
                 log(f"newscrawl → PostgreSQL: {pg.pages} pages in {pg.seconds:.1f} s")
             else:
                 results["postgres_skipped"] = pg_problem
             # The machine's speed drifts from run to run: more rounds of the
-            # plain baseline and the SQLite crawl, alternating, and each row
-            # shows its median run.
+            # plain baseline and the SQLite and PostgreSQL crawls, alternating,
+            # and each row shows its median run.
             baselines, sqlites = [group[0]], [first]
+            postgres = [pg] if pg_problem is None else []
             for round_ in range(2, args.rounds + 1):
                 baselines.append(crawl_baseline(site, workdir, scenario))
                 url = f"sqlite:///{workdir / f'archive-{number}-{round_}.db'}"
                 sqlites.append(
                     crawl_newscrawl(site, url, sites_dir, "newscrawl → SQLite", scenario)
                 )
-                log(
+                message = (
                     f"round {round_}: baseline {baselines[-1].seconds:.1f} s, "
                     f"newscrawl → SQLite {sqlites[-1].seconds:.1f} s"
                 )
+                if postgres:
+                    postgres.append(crawl_postgres(site, sites_dir, scenario))
+                    message += f", newscrawl → PostgreSQL {postgres[-1].seconds:.1f} s"
+                log(message)
+
+            def ratio(crawl: CrawlResult, baseline: CrawlResult) -> float:
+                return crawl.pages_per_s / baseline.pages_per_s
+
             results["rounds"] = [
                 {
                     "baseline_s": b.seconds,
                     "sqlite_s": n.seconds,
-                    "ratio": (n.pages / n.seconds) / (b.pages / b.seconds),
+                    "ratio": ratio(n, b),
+                    **(
+                        {
+                            "postgresql_s": postgres[i].seconds,
+                            "postgresql_ratio": ratio(postgres[i], b),
+                        }
+                        if postgres
+                        else {}
+                    ),
                 }
-                for b, n in zip(baselines, sqlites, strict=True)
+                for i, (b, n) in enumerate(zip(baselines, sqlites, strict=True))
             ]
+            if postgres:
+                group[group.index(pg)] = median_run(postgres)
             group[0] = median_run(baselines)
             group[group.index(first)] = median_run(sqlites)
             log("extraction")
@@ -770,7 +799,7 @@ def main() -> int:
         "--rounds",
         type=int,
         default=3,
-        help="rounds of the baseline and the SQLite crawl on the main site, alternating; "
+        help="rounds of the baseline and newscrawl's crawls on the main site, alternating; "
         "the table shows each one's median run (default 3)",
     )
     parser.add_argument("--extraction-pages", type=int, default=300)
