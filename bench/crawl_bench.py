@@ -29,6 +29,7 @@ import platform
 import re
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -321,6 +322,9 @@ def postgres_available() -> str | None:
 # --------------------------------------------------------------------------- extraction
 
 
+EXTRACTION_ROUNDS = 3
+
+
 def extraction_bench(pages: int, total: int, definition: Path) -> dict[str, Any]:
     import trafilatura
 
@@ -343,8 +347,15 @@ def extraction_bench(pages: int, total: int, definition: Path) -> dict[str, Any]
             function(url, html)
         return (time.perf_counter() - started) / len(sample) * 1000
 
-    newscrawl_ms = per_page(lambda url, html: clean_article(extract_article(html, url, site), site))
-    trafilatura_ms = per_page(lambda url, html: trafilatura.extract(html, url=url))
+    # Alternating rounds, each side's median: the machine's speed drifts.
+    newscrawl_runs, trafilatura_runs = [], []
+    for _ in range(EXTRACTION_ROUNDS):
+        newscrawl_runs.append(
+            per_page(lambda url, html: clean_article(extract_article(html, url, site), site))
+        )
+        trafilatura_runs.append(per_page(lambda url, html: trafilatura.extract(html, url=url)))
+    newscrawl_ms = statistics.median(newscrawl_runs)
+    trafilatura_ms = statistics.median(trafilatura_runs)
     return {
         "pages": len(sample),
         "mean_page_kb": sum(len(h) for _, h in sample) / len(sample) / 1024,
