@@ -308,6 +308,13 @@ class ExtractionProcess:
                     future.set_result(answer)
         except (OSError, EOFError, asyncio.IncompleteReadError, pickle.UnpicklingError) as exc:
             why = ExtractionProcessGone(f"the extraction process ended ({exc!r})")
+            if not self.ready:
+                logger.warning(
+                    "extraction process %s ended before it was ready (%r): article pages "
+                    "are read in the crawl process",
+                    self.pid,
+                    exc,
+                )
         finally:
             self.gone, self.ready = True, False
             for future in self.pending.values():
@@ -321,6 +328,8 @@ class ExtractionProcess:
         if self.gone or self._writer is None:
             raise ExtractionProcessGone("the extraction process ended")
         async with self._in_flight:
+            if self.gone:  # it ended while this page waited for a slot
+                raise ExtractionProcessGone("the extraction process ended")
             request_id = next(self._ids)
             future = asyncio.get_running_loop().create_future()
             self.pending[request_id] = future
@@ -328,12 +337,11 @@ class ExtractionProcess:
                 (request_id, body, encoding, url, guessed, fetched_at),
                 protocol=pickle.HIGHEST_PROTOCOL,
             )
-            try:
-                self._writer.write(_LENGTH.pack(len(data)) + data)
+            self._writer.write(_LENGTH.pack(len(data)) + data)
+            # A connection that breaks meanwhile ends serve(), which fails the
+            # future with ExtractionProcessGone: the answer, either way.
+            with contextlib.suppress(ConnectionError):
                 await self._writer.drain()
-            except OSError as exc:
-                self.pending.pop(request_id, None)
-                raise ExtractionProcessGone(f"the extraction process ended ({exc!r})") from exc
             answer = await future
         if isinstance(answer, _Failure):
             raise answer.error from _RemoteTraceback(answer.traceback)

@@ -22,7 +22,11 @@ from crawler.config import Site
 from crawler.page_reader import (
     AUTO,
     AUTO_MIN_PAGES,
+    IN_FLIGHT,
+    ExtractionProcess,
+    ExtractionProcessGone,
     PageReader,
+    _Result,
     parse_processes,
     read_article_page,
     wants_extraction_process,
@@ -249,3 +253,65 @@ def running(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_an_extraction_process_that_cannot_start_is_reported_and_pages_are_read_here(caplog):
+    async def scenario() -> None:
+        process = ExtractionProcess(SITE, "NO SUCH LEVEL")  # type: ignore[arg-type]
+        serving = asyncio.ensure_future(process.serve())
+        await asyncio.wait_for(serving, 60)  # it fails setting up logging, and ends
+        assert process.gone and not process.ready
+        with pytest.raises(ExtractionProcessGone):
+            await process.read(BODY, "utf-8", "https://reader.example/a/1/", False, None)
+        process.close()
+
+        # A reader whose only process is gone reads the page itself.
+        reader = PageReader(SITE, 0, Crawler())
+        reader.processes = [process]
+        article = await reader.read(BODY, "utf-8", "https://reader.example/a/1/", False, None)
+        assert article is not None and article.title == "Harbour reopens"
+
+    with caplog.at_level(logging.WARNING):
+        asyncio.run(scenario())
+    assert "ended before it was ready" in caplog.text
+
+
+def test_pages_waiting_for_a_dead_extraction_process_are_all_answered():
+    """More pages than IN_FLIGHT at once, and the process dies while it reads
+    them: every read ends, none waits for ever."""
+    slow = PAGE.replace(
+        "<p>Ferries run again from Tuesday.</p>",
+        "<p>Ferries run again from Tuesday, and the harbour office stays open.</p>" * 30_000,
+    ).encode()
+
+    async def scenario() -> list[object]:
+        process = ExtractionProcess(SITE, logging.WARNING)
+        serving = asyncio.ensure_future(process.serve())
+        for _ in range(600):
+            if process.ready:
+                break
+            await asyncio.sleep(0.05)
+        assert process.ready
+        url = "https://reader.example/a/1/"
+        reads = asyncio.gather(
+            *(process.read(slow, "utf-8", url, False, None) for _ in range(IN_FLIGHT + 2)),
+            return_exceptions=True,
+        )
+        for _ in range(600):  # the first page was sent whole, the others wait
+            await asyncio.sleep(0.01)
+            if process.pending and not process._writer.transport.get_write_buffer_size():
+                break
+        assert process.pending
+        os.kill(process.pid, signal.SIGKILL)
+        try:
+            return await asyncio.wait_for(reads, 30)
+        finally:
+            process.close()
+            await serving
+
+    outcomes = asyncio.run(scenario())
+    assert len(outcomes) == IN_FLIGHT + 2
+    # Answered before the kill, or told the process is gone (and then read
+    # in the crawl process by PageReader).
+    assert all(isinstance(o, _Result | ExtractionProcessGone) for o in outcomes), outcomes
+    assert isinstance(outcomes[-1], ExtractionProcessGone)
