@@ -282,7 +282,8 @@ class ExtractionProcess:
         self.pid = self.process.pid
         self.ready = False  # it said it is ready
         self.gone = False
-        self.pending: dict[int, asyncio.Future[Any]] = {}
+        self.pending: dict[int, asyncio.Future[Any]] = {}  # sent, not yet answered
+        self.load = 0  # pages given to read(): sent, or waiting to be sent
         self._ids = itertools.count(1)
         self._writer: asyncio.StreamWriter | None = None
         # Pages sent and not yet answered: enough to keep the process busy;
@@ -327,8 +328,17 @@ class ExtractionProcess:
     ) -> _Result:
         if self.gone or self._writer is None:
             raise ExtractionProcessGone("the extraction process ended")
+        self.load += 1
+        try:
+            return await self._read(body, encoding, url, guessed, fetched_at)
+        finally:
+            self.load -= 1
+
+    async def _read(
+        self, body: bytes, encoding: str, url: str, guessed: bool, fetched_at: datetime | None
+    ) -> _Result:
         async with self._in_flight:
-            if self.gone:  # it ended while this page waited for a slot
+            if self.gone or self._writer is None:  # it ended while this page waited
                 raise ExtractionProcessGone("the extraction process ended")
             request_id = next(self._ids)
             future = asyncio.get_running_loop().create_future()
@@ -433,7 +443,7 @@ class PageReader:
         ``body`` and ``encoding``); cleaned already when an extraction process
         read it, which is also where the body is decoded."""
         if self.ready:
-            process = min((p for p in self.processes if p.ready), key=lambda p: len(p.pending))
+            process = min((p for p in self.processes if p.ready), key=lambda p: p.load)
             try:
                 result = await process.read(body, encoding, url, guessed, fetched_at)
             except ExtractionProcessGone:

@@ -315,3 +315,28 @@ def test_pages_waiting_for_a_dead_extraction_process_are_all_answered():
     # in the crawl process by PageReader).
     assert all(isinstance(o, _Result | ExtractionProcessGone) for o in outcomes), outcomes
     assert isinstance(outcomes[-1], ExtractionProcessGone)
+
+
+def test_pages_are_shared_between_extraction_processes_by_their_load():
+    async def scenario() -> None:
+        reader = PageReader(SITE, 2, Crawler())
+        reader.open()
+        try:
+            for _ in range(600):
+                if all(p.ready for p in reader.processes):
+                    break
+                await asyncio.sleep(0.05)
+            url = "https://reader.example/a/1/"
+            pages = 3 * IN_FLIGHT  # more than both processes take at once
+            reads = [
+                asyncio.ensure_future(reader.read(BODY, "utf-8", url, False, None))
+                for _ in range(pages)
+            ]
+            await asyncio.sleep(0)  # each read has picked its process
+            assert [p.load for p in reader.processes] == [pages // 2, pages // 2]
+            assert all(a is not None and a.cleaned for a in await asyncio.gather(*reads))
+            assert [p.load for p in reader.processes] == [0, 0]
+        finally:
+            reader.close()
+
+    asyncio.run(scenario())
