@@ -4,12 +4,16 @@ the SQLite rows a user would query."""
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 
 from conftest import scrapy_crawl
+from scrapy import signals
+from scrapy.utils.test import get_crawler
 
 from crawler.demo_site import ARTICLES, SEED_ARTICLE_ID, TOP_STORY_IDS
+from crawler.spiders.articles import ArticlesSpider
 
 SEED_TITLE = 'Blinken, Cavusoglu hold "relatively long conversation" on Karabakh'
 TOP_STORY_TITLES = [
@@ -203,13 +207,6 @@ def test_a_broken_selector_shows_in_extraction_health(sites_dir, archive):
 def test_a_crawl_builds_no_log_record_below_its_log_level(sites_dir):
     """Scrapy's handler would drop them; with the root logger at LOG_LEVEL the
     messages below it (one per response, one per item) are not even built."""
-    import logging
-
-    from scrapy import signals
-    from scrapy.utils.test import get_crawler
-
-    from crawler.spiders.articles import ArticlesSpider
-
     root = logging.getLogger()
     before = root.level
     try:
