@@ -354,7 +354,25 @@ def cmd_sites(args: argparse.Namespace) -> int:
             s for s, part in (("articles", site.listing), ("top_stories", site.top_stories)) if part
         ]
         print(f"{name:<16}{site.base_url:<40}{', '.join(spiders):<24}{site.source_file}")
+    _warn_nested_quantifiers(sites)
     return 0
+
+
+def _warn_nested_quantifiers(sites: dict) -> None:
+    """One warning line on stderr per pattern that repeats a quantified group
+    (``(a+)+``): it can backtrack for long on some pages, which then hit the
+    time bound of crawler/patterns.py and are rejected."""
+    from crawler.config import site_patterns
+    from crawler.patterns import TIMEOUT, nested_quantifiers
+
+    for name, site in sorted(sites.items()):
+        for key, pattern in site_patterns(site):
+            if nested_quantifiers(pattern):
+                print(
+                    f"warning: site {name}: {key} {pattern!r} has nested quantifiers and can "
+                    f"backtrack for long; a page where it takes over {TIMEOUT:g} s is rejected",
+                    file=sys.stderr,
+                )
 
 
 def _redis_url_or_exit() -> str:

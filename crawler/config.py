@@ -42,9 +42,15 @@ class SiteConfigError(Exception):
 
 
 def _check_regex(pattern: str) -> str:
+    # Compiled by the engine that runs it (crawler/patterns.py), so a pattern
+    # that would fail during a crawl fails here, when the definition loads.
+    import regex
+
+    from crawler.patterns import check_pattern
+
     try:
-        re.compile(pattern)
-    except re.error as exc:
+        check_pattern(pattern)
+    except regex.error as exc:
         raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
     return pattern
 
@@ -117,8 +123,11 @@ class FieldRule(_Strict):
                 "give exactly one of selector, css, xpath, jsonld, meta"
                 + (f" (got {', '.join(given)})" if given else "")
             )
-        if self.regex is not None and re.compile(self.regex).groups > 1:
-            if "value" not in re.compile(self.regex).groupindex:
+        if self.regex is not None:
+            from crawler.patterns import compile_pattern
+
+            pattern = compile_pattern(self.regex, "regex")
+            if pattern.groups > 1 and "value" not in pattern.groupindex:
                 raise ValueError("a regex with several groups must name one (?P<value>...)")
         return self
 
@@ -406,6 +415,44 @@ class Site(_Strict):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+
+# The keys whose values are regular expressions (run by crawler/patterns.py).
+PATTERN_KEYS = frozenset(
+    {
+        "regex",
+        "strip",
+        "drop_paragraphs",
+        "truncate_at",
+        "article_url_pattern",
+        "exclude_url_pattern",
+    }
+)
+
+
+def site_patterns(site: Site) -> list[tuple[str, str]]:
+    """Every regular expression of a site definition, with its key as a path
+    (``article.title[0].regex``, ``article.strip[1]``, ``listing.article_url_pattern``)."""
+    found: list[tuple[str, str]] = []
+
+    def walk(node: Any, path: str) -> None:
+        if isinstance(node, BaseModel):
+            for name in type(node).model_fields:
+                value = getattr(node, name)
+                key = f"{path}.{name}" if path else name
+                if name in PATTERN_KEYS:
+                    if isinstance(value, str):
+                        found.append((key, value))
+                    elif isinstance(value, list):
+                        found.extend((f"{key}[{i}]", v) for i, v in enumerate(value))
+                else:
+                    walk(value, key)
+        elif isinstance(node, list):
+            for i, item in enumerate(node):
+                walk(item, f"{path}[{i}]")
+
+    walk(site, "")
+    return found
 
 
 # --------------------------------------------------------------------------- loading

@@ -21,6 +21,7 @@ from parsel import Selector
 
 from crawler.config import FieldRule, Site, TopStoriesRules
 from crawler.items import Article, TopStoriesSnapshot, TopStory
+from crawler.patterns import compile_pattern
 from crawler.text import element_paragraphs, normalize_text
 
 ARTICLE_TYPES = frozenset(
@@ -173,10 +174,12 @@ def _matches(page: Page, rule: FieldRule, scope: Selector | None = None) -> list
     return out
 
 
-def _apply_regex(rule: FieldRule, values: Iterable[str]) -> list[str]:
+def _apply_regex(rule: FieldRule, values: Iterable[str], where: str) -> list[str]:
+    """The rule's ``regex`` on each value, bounded in time (crawler/patterns.py):
+    a value that takes too long raises PatternTimeout naming ``where``."""
     if rule.regex is None:
         return list(values)
-    pattern = re.compile(rule.regex)
+    pattern = compile_pattern(rule.regex, where)
     out = []
     for value in values:
         m = pattern.search(value)
@@ -210,16 +213,18 @@ def _outermost(matches: list[Match]) -> list[Match]:
     return out
 
 
-def rule_texts(page: Page, rule: FieldRule, scope: Selector | None = None) -> list[str]:
-    """One rule's values as single-line texts."""
+def rule_texts(
+    page: Page, rule: FieldRule, scope: Selector | None = None, where: str = "a field rule"
+) -> list[str]:
+    """One rule's values as single-line texts. ``where``: the rule's key, for messages."""
     texts = []
     for m in _outermost(_matches(page, rule, scope)):
         raw = " ".join(element_paragraphs(m.root)) if isinstance(m, Selector) else m
         texts.append(raw)
-    return [t for t in (normalize_text(v) for v in _apply_regex(rule, texts)) if t]
+    return [t for t in (normalize_text(v) for v in _apply_regex(rule, texts, where)) if t]
 
 
-def rule_paragraphs(page: Page, rule: FieldRule) -> list[str]:
+def rule_paragraphs(page: Page, rule: FieldRule, where: str = "a field rule") -> list[str]:
     """One rule's values as paragraphs: each matched element split at block elements."""
     paragraphs: list[str] = []
     for m in _outermost(_matches(page, rule)):
@@ -228,14 +233,16 @@ def rule_paragraphs(page: Page, rule: FieldRule) -> list[str]:
         else:
             paragraphs.extend(p for p in (normalize_text(x) for x in re.split(r"\n\s*\n", m)) if p)
     if rule.regex is not None:
-        paragraphs = [normalize_text(p) for p in _apply_regex(rule, paragraphs)]
+        paragraphs = [normalize_text(p) for p in _apply_regex(rule, paragraphs, where)]
     return [p for p in paragraphs if p]
 
 
-def first_texts(page: Page, rules: list[FieldRule]) -> tuple[list[str], str | None]:
+def first_texts(
+    page: Page, rules: list[FieldRule], where: str = "a field rule"
+) -> tuple[list[str], str | None]:
     """The values of the first rule that finds any, and that rule's source."""
     for rule in rules:
-        values = rule_texts(page, rule)
+        values = rule_texts(page, rule, where=where)
         if values:
             return values, source_of(rule)
     return [], None
@@ -267,7 +274,7 @@ def extract_article(
     article = Article(url=url, site=site.name, language=site.language, fetched_at=fetched_at)
 
     for rule in rules.title:
-        for value in rule_texts(page, rule):
+        for value in rule_texts(page, rule, where="title"):
             if value not in article.title_candidates:
                 article.title_candidates.append(value)
                 article.title_candidate_kinds.append(source_of(rule))
@@ -276,14 +283,14 @@ def extract_article(
         article.sources["title"] = article.title_candidate_kinds[0]
 
     for rule in rules.body:
-        paragraphs = rule_paragraphs(page, rule)
+        paragraphs = rule_paragraphs(page, rule, where="body")
         if paragraphs:
             article.body = "\n\n".join(paragraphs)
             article.sources["body"] = source_of(rule)
             break
 
     for date_rule in rules.published:
-        values = rule_texts(page, date_rule)
+        values = rule_texts(page, date_rule, where="published")
         if values:
             article.published_raw = values[0]
             article.published_format = list(date_rule.format)
@@ -291,17 +298,17 @@ def extract_article(
             article.sources["published_at"] = source_of(date_rule)
             break
 
-    authors, kind = first_texts(page, rules.author)
+    authors, kind = first_texts(page, rules.author, "author")
     if authors:
         article.author = ", ".join(_unique(authors))
         article.sources["author"] = kind or ""
 
-    sections, kind = first_texts(page, rules.section)
+    sections, kind = first_texts(page, rules.section, "section")
     if sections:
         article.section = sections[0]
         article.sources["section"] = kind or ""
 
-    tags, kind = first_texts(page, rules.tags)
+    tags, kind = first_texts(page, rules.tags, "tags")
     if tags:
         # One value is a list in a string ("a, b, c": keywords); several values
         # are one tag each, commas and all.
@@ -348,7 +355,12 @@ def fill_from_page(article: Article, page: Page, html: str, site: Site) -> None:
 
 
 def extract_links(
-    selector: Selector, rules: list[FieldRule], base_url: str, *, first_rule_only: bool = False
+    selector: Selector,
+    rules: list[FieldRule],
+    base_url: str,
+    *,
+    first_rule_only: bool = False,
+    where: str = "a link rule",
 ) -> list[str]:
     """Absolute http(s) URLs found by link rules: attribute values, or the
     ``href`` of matched elements (or of the links inside them)."""
@@ -362,7 +374,7 @@ def extract_links(
                 found.extend([href] if href else m.xpath(".//a/@href").getall())
             else:
                 found.append(m)
-        found = _apply_regex(rule, found)
+        found = _apply_regex(rule, found, where)
         for href in found:
             absolute = urljoin(base_url, href.strip())
             if urlsplit(absolute).scheme in ("http", "https"):
@@ -421,7 +433,7 @@ def _entry_link(page: Page, entry: Selector, rules: list[FieldRule]) -> str | No
             (m.root.get("href") or "") if isinstance(m, Selector) else m
             for m in _matches(page, rule, scope=entry)
         ]
-        values = [v.strip() for v in _apply_regex(rule, values) if v.strip()]
+        values = [v.strip() for v in _apply_regex(rule, values, "top_stories.link") if v.strip()]
         if values:
             return values[0]
     if isinstance(entry.root, etree._Element):
@@ -432,7 +444,7 @@ def _entry_link(page: Page, entry: Selector, rules: list[FieldRule]) -> str | No
 
 def _entry_title(page: Page, entry: Selector, rules: list[FieldRule]) -> str | None:
     for rule in rules:
-        values = rule_texts(page, rule, scope=entry)
+        values = rule_texts(page, rule, scope=entry, where="top_stories.title")
         if values:
             return values[0]
     if isinstance(entry.root, etree._Element):

@@ -22,6 +22,7 @@ from crawler import __version__
 from crawler.config import Site
 from crawler.extraction import Page, extract_article, extract_links
 from crawler.generic import GenericPage
+from crawler.patterns import compile_pattern
 from crawler.sources import FEED_TYPES, looks_like_article_url, sitemaps_in_robots
 from crawler.text import element_paragraphs, normalize_text
 from pipelines.clean import clean_article
@@ -128,13 +129,19 @@ def first_article_url(site: Site) -> tuple[str, str, list[str], str | None]:
         raise FetchError("the site has no listing start_urls; give an article URL to check")
     final, html = fetch(listing.start_urls[0])
     page = Page(html, final)
-    links = extract_links(page.selector, listing.article_links, final)
-    pattern = re.compile(listing.article_url_pattern) if listing.article_url_pattern else None
+    links = extract_links(page.selector, listing.article_links, final, where="article_links")
+    pattern = (
+        compile_pattern(listing.article_url_pattern, "article_url_pattern", stage="discover")
+        if listing.article_url_pattern
+        else None
+    )
     if pattern is not None:
         links = [u for u in links if pattern.search(u)]
     elif listing.discover:
         links = [u for u in links if looks_like_article_url(u)]
-    nxt = extract_links(page.selector, listing.next_page, final, first_rule_only=True)
+    nxt = extract_links(
+        page.selector, listing.next_page, final, first_rule_only=True, where="next_page"
+    )
     return final, html, links, nxt[0] if nxt else None
 
 

@@ -14,7 +14,9 @@ from crawler.dates import read_date
 from crawler.fingerprints import content_fingerprint, simhash
 from crawler.health import HEALTH_FIELDS
 from crawler.items import Article, TopStoriesSnapshot
+from crawler.patterns import BoundedPattern, PatternTimeout, compile_pattern
 from crawler.text import normalize_text, split_paragraphs
+from pipelines import RejectItem
 
 logger = logging.getLogger(__name__)
 
@@ -44,18 +46,28 @@ def choose_title(candidates: list[str]) -> int | None:
     return chosen
 
 
+def _bounded(patterns: list[str], key: str) -> list[BoundedPattern]:
+    return [compile_pattern(p, key, stage="clean") for p in patterns]
+
+
 def clean_body(body: str | None, rules: ArticleRules) -> str | None:
-    """Apply ``truncate_at``, ``drop_paragraphs`` and ``strip`` paragraph by paragraph."""
+    """Apply ``truncate_at``, ``drop_paragraphs`` and ``strip`` paragraph by paragraph.
+
+    Each pattern runs with a time bound (crawler/patterns.py): one that takes
+    too long on a paragraph raises PatternTimeout, and the article is rejected."""
     if not body:
         return None
+    truncate_at = _bounded(rules.truncate_at, "truncate_at")
+    drop_paragraphs = _bounded(rules.drop_paragraphs, "drop_paragraphs")
+    strip = _bounded(rules.strip, "strip")
     kept: list[str] = []
     for paragraph in split_paragraphs(body):
-        if any(re.search(p, paragraph) for p in rules.truncate_at):
+        if any(p.search(paragraph) for p in truncate_at):
             break
-        if any(re.search(p, paragraph) for p in rules.drop_paragraphs):
+        if any(p.search(paragraph) for p in drop_paragraphs):
             continue
-        for pattern in rules.strip:
-            paragraph = re.sub(pattern, "", paragraph)
+        for pattern in strip:
+            paragraph = pattern.sub("", paragraph)
         paragraph = normalize_text(paragraph)
         if paragraph:
             kept.append(paragraph)
@@ -112,7 +124,11 @@ class CleanPipeline:
         if isinstance(item, Article):
             site: Site = self.crawler.spider.site
             if not item.cleaned:  # an extraction process may have (crawler/page_reader.py)
-                clean_article(item, site)
+                try:
+                    clean_article(item, site)
+                except PatternTimeout as exc:
+                    self.counts["newscrawl/pattern_timeouts"] += 1
+                    raise RejectItem(str(exc), stage=exc.stage) from None
             counts = self.counts
             if item.published_raw and item.published_at is None:
                 counts["newscrawl/dates_unreadable"] += 1

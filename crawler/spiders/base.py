@@ -16,6 +16,7 @@ from crawler.config import Site, get_site
 from crawler.items import Article
 from crawler.middlewares.incremental import ARTICLE, KIND
 from crawler.page_reader import PageReader, parse_processes
+from crawler.patterns import PatternTimeout
 from crawler.urls import site_canonical_url
 
 logger = logging.getLogger(__name__)
@@ -170,6 +171,17 @@ class NewsSpider(scrapy.Spider):
             return False
         return not (self.until is not None and moment >= self.until)
 
+    def reject(self, url: str, exception: Exception, response: Response | None = None) -> None:
+        """Record the page at ``url`` as refused (a ``RejectItem``): sent as a
+        dropped item, so the run history keeps it in rejected_items."""
+        self.crawler.signals.send_catch_log(
+            scrapy.signals.item_dropped,
+            item=Article(url=self.canonical(url), site=self.site.name),
+            response=response,
+            exception=exception,
+            spider=self,
+        )
+
     async def parse_article(self, response: Response) -> AsyncIterator[Article]:
         # A PDF, an image or an empty page at an article URL is refused with its
         # reason: sent as a dropped item, so the run history keeps it in rejected_items.
@@ -194,23 +206,24 @@ class NewsSpider(scrapy.Spider):
                 return  # only a guess that this link was an article
             self.crawler.stats.inc_value("newscrawl/unreadable_article_pages")
             logger.warning("%s: %s", problem, response.url)
-            self.crawler.signals.send_catch_log(
-                scrapy.signals.item_dropped,
-                item=Article(url=self.canonical(response.url), site=self.site.name),
-                response=response,
-                exception=RejectItem(problem, stage="fetch"),
-                spider=self,
-            )
+            self.reject(response.url, RejectItem(problem, stage="fetch"), response)
             return
         # The body is decoded where the page is read: in an extraction process,
         # the crawl process never needs its text.
-        article = await self.page_reader.read(
-            response.body,
-            response.encoding,
-            response.url,
-            bool(response.meta.get(GUESSED)),
-            datetime.now(UTC),
-        )
+        try:
+            article = await self.page_reader.read(
+                response.body,
+                response.encoding,
+                response.url,
+                bool(response.meta.get(GUESSED)),
+                datetime.now(UTC),
+            )
+        except PatternTimeout as exc:
+            # A site pattern that ran past its time bound on this page (crawler/patterns.py).
+            self.crawler.stats.inc_value("newscrawl/pattern_timeouts")
+            logger.warning("%s: %s", exc, response.url)
+            self.reject(response.url, RejectItem(str(exc), stage=exc.stage), response)
+            return
         if article is None:
             # A link guessed from its shape led to a section or tag page: not an item.
             self.crawler.stats.inc_value("newscrawl/not_article_pages")
