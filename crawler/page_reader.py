@@ -42,6 +42,7 @@ import logging
 import multiprocessing
 import os
 import pickle
+import re
 import resource
 import signal
 import socket
@@ -50,10 +51,15 @@ import time
 import traceback
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urljoin, urlsplit
 
-from w3lib.encoding import html_to_unicode
+from w3lib.encoding import (
+    html_body_declared_encoding,
+    read_bom,
+    resolve_encoding,
+    to_unicode,
+)
 
 from crawler.config import Site
 from crawler.extraction import Page, extract_article
@@ -110,10 +116,120 @@ def article_url(page: Page, response_url: str, site: Site) -> str:
     return site_canonical_url(response_url, site)
 
 
-def decode(body: bytes, encoding: str) -> str:
+# --------------------------------------------------------------------------- decoding
+
+# A page whose bytes no charset decodes cleanly is kept, with its bad bytes as
+# U+FFFD, while they are at most this share of its text (markup left out);
+# beyond it the page is rejected (stage ``fetch``): never replacement-character soup.
+MAX_REPLACED_SHARE = 0.01
+REPLACEMENT = "\ufffd"
+_NOT_TEXT = re.compile(
+    r"<script\b.*?</script\s*>|<style\b.*?</style\s*>|<!--.*?-->|<[^>]*>|\s+",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+class UndecodablePage(Exception):
+    """A page no charset decodes, with too much of its text lost to bad bytes.
+    Its text is the reason the page is rejected with."""
+
+
+class Decoded(NamedTuple):
+    text: str
+    charset: str  # the charset the text was decoded with
+    mislabelled: bool  # not the charset the response declared: the page's meta or detected
+    replaced: int  # bad bytes replaced by U+FFFD (tolerated, up to MAX_REPLACED_SHARE)
+
+
+def _strict(body: bytes, charset: str | None) -> str | None:
+    if not charset:
+        return None
+    try:
+        return body.decode(charset)
+    except (UnicodeDecodeError, LookupError):
+        return None
+
+
+def _replaced_share(html: str) -> float:
+    """The share of U+FFFD in the page's text, without its markup and spaces."""
+    text = _NOT_TEXT.sub("", html)
+    return text.count(REPLACEMENT) / max(1, len(text))
+
+
+def decode(body: bytes, encoding: str, url: str = "") -> Decoded:
     """A page's text, decoded as Scrapy's ``TextResponse.text`` decodes it once
-    its ``encoding`` is known."""
-    return html_to_unicode(f"charset={encoding}", body)[1]
+    its ``encoding`` is known (a byte-order mark first, then that encoding),
+    when the bytes are valid in it: the common case, one strict decode.
+
+    Otherwise the charset was mislabelled or the bytes are broken. The page's
+    own ``<meta charset>``/``http-equiv`` declaration, when it differs, then
+    the charset charset-normalizer detects, are tried in turn; the first that
+    decodes the bytes cleanly is used, with a warning. The detector is only
+    asked when the declared charset decodes fewer than half of the page's
+    non-ASCII characters: a UTF-8 page with a stray byte stays UTF-8 (one
+    U+FFFD), not mojibake in some charset that happens to decode every byte.
+    When nothing decodes cleanly, the declared charset is used if the bad bytes
+    are at most MAX_REPLACED_SHARE of the text; else :class:`UndecodablePage`.
+    """
+    bom_encoding, bom = read_bom(body)
+    if bom_encoding is not None and bom is not None:
+        declared: str = bom_encoding
+        body = body[len(bom) :]
+    else:
+        # As html_to_unicode picks it from "charset=ENCODING".
+        declared = resolve_encoding(encoding) or html_body_declared_encoding(body) or "utf8"
+        if declared in {"utf-16", "utf-32"}:
+            declared += "-be"
+    text = _strict(body, declared)
+    if text is not None:
+        return Decoded(text, declared, False, 0)
+    return _decode_mislabelled(body, declared, url)
+
+
+def _decode_mislabelled(body: bytes, declared: str, url: str) -> Decoded:
+    """:func:`decode` once the declared charset failed a strict decode."""
+    damaged = to_unicode(body, declared)  # as Scrapy decodes it: bad bytes as U+FFFD
+    replaced = damaged.count(REPLACEMENT)
+    if not replaced:  # only what w3lib decodes more leniently (a GB18030 euro sign)
+        return Decoded(damaged, declared, False, 0)
+    candidates = []
+    meta = html_body_declared_encoding(body)
+    if meta and meta != declared:
+        candidates.append((meta, "its <meta> declaration"))
+    non_ascii = len(damaged) - len(damaged.encode("ascii", "ignore")) - replaced
+    if non_ascii < replaced:  # the declared charset is wrong for most of the page
+        from charset_normalizer import from_bytes
+
+        match = from_bytes(body).best()
+        if match is not None:
+            detected = resolve_encoding(match.encoding) or match.encoding
+            if detected != declared and detected != meta:
+                candidates.append((detected, "detected from its bytes"))
+    for charset, source in candidates:
+        text = _strict(body, charset)
+        if text is not None:
+            logger.warning(
+                "mislabelled charset: %s declares %s, which does not decode it; decoded as %s (%s)",
+                url,
+                declared,
+                charset,
+                source,
+            )
+            return Decoded(text, charset, True, 0)
+    share = _replaced_share(damaged)
+    if share > MAX_REPLACED_SHARE:
+        raise UndecodablePage(
+            f"cannot decode the page: {share:.0%} of its text is not {declared} "
+            f"(declared), and no other charset decodes it"
+        )
+    logger.warning(
+        "broken bytes: %s has %d bytes that are not %s (%.2f%% of its text), kept as U+FFFD",
+        url,
+        replaced,
+        declared,
+        share * 100,
+    )
+    return Decoded(damaged, declared, False, replaced)
 
 
 def read_article_page(
@@ -156,6 +272,7 @@ class _Result:
     logs: list[tuple[str, int, str]]  # (logger, level, message)
     pid: int
     peak_rss_mb: float
+    decoded: tuple[bool, int] = (False, 0)  # the page's Decoded.mislabelled and .replaced
 
 
 @dataclass
@@ -215,9 +332,17 @@ def _serve(sock: socket.socket, site: Site, log_level: int) -> None:
             collect.records = []
             answer: _Result | _Failure
             try:
-                html = decode(body, encoding)
-                article = read_article_page(html, url, site, guessed, fetched_at, clean=True)
-                answer = _Result(article, collect.records, os.getpid(), _recent_peak_rss_mb())
+                decoded = decode(body, encoding, url)
+                article = read_article_page(
+                    decoded.text, url, site, guessed, fetched_at, clean=True
+                )
+                answer = _Result(
+                    article,
+                    collect.records,
+                    os.getpid(),
+                    _recent_peak_rss_mb(),
+                    (decoded.mislabelled, decoded.replaced),
+                )
             except Exception as exc:
                 answer = _Failure(_picklable(exc), traceback.format_exc())
             _send(sock, (request_id, answer))
@@ -441,7 +566,8 @@ class PageReader:
     ) -> Article | None:
         """The article of a page, from its body and encoding (a Scrapy response's
         ``body`` and ``encoding``); cleaned already when an extraction process
-        read it, which is also where the body is decoded."""
+        read it, which is also where the body is decoded. Raises
+        :class:`UndecodablePage` for a page no charset decodes (see :func:`decode`)."""
         if self.ready:
             process = min((p for p in self.processes if p.ready), key=lambda p: p.load)
             try:
@@ -459,16 +585,24 @@ class PageReader:
                     logging.getLogger(name).log(level, "%s", message)
                 self.stats.inc_value("newscrawl/extraction_processes/pages")
                 self.peaks[result.pid] = result.peak_rss_mb
+                self._count_decoding(*result.decoded)
                 return result.article
         started = time.perf_counter()
         if self.first_read is None:
             self.first_read = started
-        html = decode(body, encoding)
-        article = read_article_page(html, url, self.site, guessed, fetched_at, clean=False)
+        decoded = decode(body, encoding, url)
+        self._count_decoding(decoded.mislabelled, decoded.replaced)
+        article = read_article_page(decoded.text, url, self.site, guessed, fetched_at, clean=False)
         self.seconds_here += time.perf_counter() - started
         self.read_here += 1
         self._auto_start()
         return article
+
+    def _count_decoding(self, mislabelled: bool, replaced: int) -> None:
+        if mislabelled:
+            self.stats.inc_value("newscrawl/charset_mislabelled")
+        if replaced:
+            self.stats.inc_value("newscrawl/charset_bad_bytes_kept")
 
     def close(self) -> None:
         if not self.processes:

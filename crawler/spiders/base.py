@@ -15,7 +15,7 @@ from scrapy.http import Response, TextResponse
 from crawler.config import Site, get_site
 from crawler.items import Article
 from crawler.middlewares.incremental import ARTICLE, KIND
-from crawler.page_reader import PageReader, parse_processes
+from crawler.page_reader import PageReader, UndecodablePage, parse_processes
 from crawler.patterns import PatternTimeout
 from crawler.urls import site_canonical_url
 
@@ -223,6 +223,16 @@ class NewsSpider(scrapy.Spider):
             self.crawler.stats.inc_value("newscrawl/pattern_timeouts")
             logger.warning("%s: %s", exc, response.url)
             self.reject(response.url, RejectItem(str(exc), stage=exc.stage), response)
+            return
+        except UndecodablePage as exc:
+            # No charset decodes the page (crawler/page_reader.py decode): refused
+            # like a page that is not HTML.
+            if response.meta.get(GUESSED):
+                self.crawler.stats.inc_value("newscrawl/not_article_pages")
+                return
+            self.crawler.stats.inc_value("newscrawl/unreadable_article_pages")
+            logger.warning("%s: %s", exc, response.url)
+            self.reject(response.url, RejectItem(str(exc), stage="fetch"), response)
             return
         if article is None:
             # A link guessed from its shape led to a section or tag page: not an item.
