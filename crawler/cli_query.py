@@ -366,7 +366,7 @@ def cmd_top_stories(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from crawler.reporting import Column, field, format_duration, format_table
+    from crawler.reporting import Column, field, format_duration, format_table, run_outcome
     from crawler.storage.queries import list_runs
 
     engine = _archive_engine(args.database)
@@ -387,7 +387,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
     def notes(run: dict) -> list[str]:
         out = []
         if run["status"] != "finished" and run["finish_reason"]:
-            out.append(f"{run['status']}: {run['finish_reason']}")
+            out.append(run_outcome(run["status"], run["finish_reason"], "{}: {}"))
         return out + [f"warning: {w}" for w in run["health_warnings"] or []]
 
     columns = [
@@ -411,31 +411,34 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    import os
+    from crawler.export import ExportTargetError, check_target, export_articles, open_target
 
-    from crawler.export import export_articles
-
+    target = None
+    if args.output is not None:
+        # Checked before anything is queried: a missing folder is a usage error.
+        try:
+            target = check_target(args.output)
+        except ExportTargetError as exc:
+            print(f"newscrawl: cannot write {args.output}: {exc}", file=sys.stderr)
+            return QUERY_ERROR_EXIT
     engine = _archive_engine(args.database)
     if engine is None:
         return NOT_FOUND_EXIT
     filters = _article_filters(args, include_duplicates=not args.exclude_duplicates)
-    if args.output is None:
+    if target is None:
         count = export_articles(engine, filters, args.format, sys.stdout)
         sys.stdout.flush()
         print(f"newscrawl: exported {count} articles", file=sys.stderr)
         return 0
-    # Written beside the target and renamed at the end: an interrupted export
-    # never leaves a truncated file under the name asked for.
-    partial = args.output.with_name(args.output.name + ".partial")
+    # A regular file is written beside the target and renamed at the end (an
+    # interrupted export never leaves a truncated file under the name asked
+    # for); a device or FIFO is written in place (crawler/export.py).
     try:
-        with partial.open("w", encoding="utf-8", newline="") as out:
+        with open_target(target) as out:
             count = export_articles(engine, filters, args.format, out)
-        os.replace(partial, args.output)
     except OSError as exc:
         print(f"newscrawl: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    finally:
-        partial.unlink(missing_ok=True)
     print(f"newscrawl: exported {count} articles to {args.output}", file=sys.stderr)
     return 0
 
