@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import threading
 from pathlib import Path
+from urllib.parse import quote_plus
 
 from sqlalchemy import Engine, create_engine, event, inspect
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 DATABASE_URL_ENV = "NEWSCRAWL_DATABASE_URL"
 DEFAULT_DATABASE_URL = "sqlite:///newscrawl.db"
@@ -24,9 +26,45 @@ def database_url(url: str | None = None) -> str:
     return url or os.environ.get(DATABASE_URL_ENV) or DEFAULT_DATABASE_URL
 
 
+# Query parameters that carry a secret (libpq's connection parameters
+# ``password`` and ``sslpassword``), whatever their case.
+SECRET_QUERY_KEYS = frozenset({"password", "sslpassword"})
+MASK = "***"
+
+
+def is_secret_key(key: str) -> bool:
+    return key.lower() in SECRET_QUERY_KEYS
+
+
+def without_secrets(url: URL) -> URL:
+    """``url`` without its password, either ``user:pass@`` or ``?password=``."""
+    query = {k: v for k, v in url.query.items() if not is_secret_key(k)}
+    return URL.create(url.drivername, url.username, None, url.host, url.port, url.database, query)
+
+
+def _values(value: str | tuple[str, ...]) -> tuple[str, ...]:
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
 def safe_url(url: str) -> str:
-    """The URL with any password masked, for logs and messages."""
-    return make_url(url).render_as_string(hide_password=True)
+    """The URL with any password masked, for logs and messages: the one in
+    ``user:pass@`` and those given as query parameters (``?password=``,
+    ``?sslpassword=``, any case) are shown as ``***``."""
+    try:
+        parsed = make_url(url)
+    except Exception:  # noqa: BLE001 - not a URL SQLAlchemy reads: mask by pattern
+        masked = re.sub(r"(//[^/@:]*:)[^/@]*@", rf"\g<1>{MASK}@", url)
+        keys = "|".join(SECRET_QUERY_KEYS)
+        return re.sub(
+            rf"(?<![\w-])((?:{keys})\s*=\s*)[^&;#\s]*", rf"\g<1>{MASK}", masked, flags=re.I
+        )
+    shown = parsed.set(query={}).render_as_string(hide_password=True)
+    pairs = [
+        f"{quote_plus(key)}={MASK if is_secret_key(key) else quote_plus(value)}"
+        for key in sorted(parsed.query)
+        for value in _values(parsed.query[key])
+    ]
+    return shown + ("?" + "&".join(pairs) if pairs else "")
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
