@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -200,7 +201,7 @@ def run_site(
     status = 0
     for spider in spiders:
         result = run_crawl(site, spider, arguments, settings, db)
-        if result.exit_code == CONFIG_ERROR_EXIT:
+        if result.exit_code == CONFIG_ERROR_EXIT and result.stopped_by is None:
             return CONFIG_ERROR_EXIT
         for run in result.runs:
             print(
@@ -210,6 +211,12 @@ def run_site(
                 f"unchanged {run['articles_unchanged']}, rejected {run['items_rejected']}, "
                 f"top-story snapshots {run['top_story_snapshots']}"
             )
+        if result.stopped_by is not None:
+            # SIGINT or SIGTERM, passed on to the crawl and waited for: no
+            # further spider; 130 or 143, as a shell reports a process it killed.
+            name = signal.Signals(result.stopped_by).name
+            print(f"newscrawl: {site}/{spider}: crawl stopped ({name})", file=sys.stderr)
+            return 128 + result.stopped_by
         if result.exit_code == LEASE_HELD_EXIT:
             status = LEASE_HELD_EXIT  # another process crawls it; its message is above
         elif not result.ok and status != LEASE_HELD_EXIT:

@@ -2,15 +2,24 @@
 
 One process per crawl: memory is returned when it ends, a crash stays
 contained, and the Twisted reactor is never restarted.
+
+A crawl process is never left running by the process that started it:
+:func:`run_crawl` passes SIGINT and SIGTERM on to it and waits for it, and
+every crawl process is told its parent's pid (:data:`PARENT_PID_ENV`) so it
+stops by itself when that process is killed
+(:mod:`crawler.extensions.parent_watch`).
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import IO, Any
 
 from crawler.storage import queries
@@ -18,6 +27,9 @@ from crawler.storage.database import database_url, ensure_schema, get_engine
 
 SETTINGS_MODULE = "settings.scrapy_settings"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# The pid of the process that started a crawl, in the crawl's environment.
+PARENT_PID_ENV = "NEWSCRAWL_PARENT_PID"
 
 
 @dataclass
@@ -25,6 +37,7 @@ class CrawlResult:
     spider: str
     exit_code: int
     runs: list[Any]
+    stopped_by: int | None = None  # the signal (SIGINT, SIGTERM) that stopped the crawl
 
     @property
     def ok(self) -> bool:
@@ -50,6 +63,8 @@ def crawl_env(db_url: str) -> dict[str, str]:
     env = dict(os.environ)
     env["SCRAPY_SETTINGS_MODULE"] = SETTINGS_MODULE
     env["NEWSCRAWL_DATABASE_URL"] = db_url
+    # The crawl stops by itself if this process is killed (crawler.extensions.parent_watch).
+    env[PARENT_PID_ENV] = str(os.getpid())
     # The project packages must import even when run from another folder.
     env["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p
@@ -84,6 +99,46 @@ def start_crawl(
     )
 
 
+class ForwardedSignals:
+    """While a child crawl runs, SIGINT and SIGTERM to this process are passed
+    on to it, each one: Scrapy closes the crawl on the first (run
+    ``interrupted``) and stops at once on the second.
+
+    Installed only in the main thread (elsewhere signals cannot be caught);
+    ``active`` says whether it is. The signals received are in ``received``.
+    """
+
+    def __init__(self) -> None:
+        self.active = threading.current_thread() is threading.main_thread()
+        self.received: list[int] = []
+        self.child: subprocess.Popen[bytes] | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> ForwardedSignals:
+        if self.active:
+            for signum in STOP_SIGNALS:
+                self._previous[signum] = signal.signal(signum, self._on_signal)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+    def attach(self, child: subprocess.Popen[bytes]) -> None:
+        self.child = child
+        for signum in self.received:  # arrived while the child was being started
+            self._forward(signum)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self.received.append(signum)
+        if self.child is not None:
+            self._forward(signum)
+
+    def _forward(self, signum: int) -> None:
+        assert self.child is not None
+        self.child.send_signal(signum)  # a no-op once it has ended
+
+
 def run_crawl(
     site: str,
     spider: str,
@@ -92,15 +147,45 @@ def run_crawl(
     db_url: str | None = None,
     timeout: float | None = None,
 ) -> CrawlResult:
-    """Run one spider for one site in a child process and wait for it."""
+    """Run one spider for one site in a child process and wait for it.
+
+    Called from the main thread, SIGINT and SIGTERM are passed on to the child
+    (:class:`ForwardedSignals`), which runs in a process group of its own so
+    that a Ctrl-C in the terminal reaches it once, through us. The result's
+    ``stopped_by`` is the first such signal; a run the child could not close
+    (stopped by a second signal) is closed as ``interrupted``.
+    """
     url = database_url(db_url)
     ensure_schema(url)
     engine = get_engine(url)
     before = queries.last_run_id(engine)
-    proc = subprocess.run(
-        crawl_command(site, spider, arguments or {}, settings or {}),
-        env=crawl_env(url),
-        timeout=timeout,
-        check=False,
-    )
-    return CrawlResult(spider, proc.returncode, queries.runs_since(engine, before, site, spider))
+    with ForwardedSignals() as forwarded:
+        if forwarded.received:
+            return CrawlResult(spider, 128 + forwarded.received[0], [], forwarded.received[0])
+        proc = start_crawl(site, spider, arguments, settings, url, own_session=forwarded.active)
+        forwarded.attach(proc)
+        try:
+            exit_code = proc.wait(timeout=timeout)
+        except BaseException:
+            _kill(proc, forwarded.active)
+            raise
+    runs = queries.runs_since(engine, before, site, spider)
+    stopped_by = forwarded.received[0] if forwarded.received else None
+    if stopped_by is not None and any(r["status"] == "running" for r in runs):
+        from crawler.storage.locks import close_orphaned_runs
+
+        close_orphaned_runs(engine)
+        runs = queries.runs_since(engine, before, site, spider)
+    return CrawlResult(spider, exit_code, runs, stopped_by)
+
+
+def _kill(proc: subprocess.Popen[bytes], group: bool) -> None:
+    """SIGKILL the child (and its extraction processes, in its group) and reap it."""
+    try:
+        if group:
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+    except ProcessLookupError:
+        pass
+    proc.wait()

@@ -8,6 +8,11 @@ runs (``crawler.storage.locks``; setting ``NEWSCRAWL_LEASE_TTL``, seconds):
 a second crawl of the same pair, by hand or by the daemon, is refused with a
 message and exit status 3. Runs left ``running`` by dead crawl processes of
 this host are closed as ``interrupted`` first.
+
+A crawl started by a newscrawl process (``newscrawl crawl``, the daemon, a
+worker) that finds that process already gone does not start (exit status 1);
+once running, it stops when that process ends
+(:mod:`crawler.extensions.parent_watch`).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.config import SiteConfigError, get_site, load_sites
+from crawler.extensions.parent_watch import expected_parent, parent_gone
 from crawler.page_reader import parse_processes
 from crawler.storage.database import database_url, ensure_schema, get_engine, safe_url
 from crawler.storage.locks import (
@@ -49,6 +55,15 @@ class Command(ScrapyCrawlCommand):
         except (SiteConfigError, ValueError) as exc:
             print(f"newscrawl: {exc}", file=sys.stderr)
             self.exitcode = CONFIG_ERROR_EXIT
+            return
+        parent = expected_parent()
+        if parent is not None and parent_gone(parent):
+            print(
+                f"newscrawl: the process that started this crawl (pid {parent}) has ended; "
+                "not starting",
+                file=sys.stderr,
+            )
+            self.exitcode = 1
             return
         # Workers of a distributed crawl share the crawl instead of locking it.
         worker = str(opts.spargs.get("worker", "")).lower() not in ("", "0", "false", "no", "off")
