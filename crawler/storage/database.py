@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote_plus
 
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
 
 DATABASE_URL_ENV = "NEWSCRAWL_DATABASE_URL"
@@ -119,15 +122,80 @@ def dispose_engines(timeout: float = -1) -> bool:
     return True
 
 
-def upgrade(url: str | None = None, revision: str = "head") -> None:
-    """Apply the Alembic migrations up to ``revision``."""
+# Schema changes are made by one process at a time (see _schema_lock).
+SCHEMA_LOCK_KEY = 0x6E657773_63726177  # PostgreSQL advisory lock key: the bytes of "newscraw"
+SCHEMA_LOCK_SUFFIX = ".schema-lock"  # SQLite: the file locked beside the database
+
+
+def _sqlite_lock_path(url: str) -> Path | None:
+    """The lock file beside a SQLite database file; None for a database in
+    memory or other backends."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    name = parsed.database or ""
+    if name.startswith("file:"):
+        name = name[len("file:") :].split("?", 1)[0]
+    if name in ("", ":memory:") or parsed.query.get("mode") == "memory":
+        return None
+    return Path(name + SCHEMA_LOCK_SUFFIX)
+
+
+@contextmanager
+def _schema_lock(url: str) -> Iterator[Connection]:
+    """A connection in a transaction, held by one process at a time per
+    database: two processes that find an empty or older database at once
+    would otherwise both run the migrations, and the second fail
+    (``table ... already exists``, ``UniqueViolation``). Whoever waits sees
+    the schema the first one made once it has the lock.
+
+    PostgreSQL: a transaction-level advisory lock, released at commit or when
+    the connection drops. SQLite: an exclusive ``flock`` on a file beside the
+    database, released when the file is closed (or the process ends)."""
+    engine = get_engine(url)
+    lock_path = _sqlite_lock_path(url)
+    lock_file = None
+    if lock_path is not None:
+        try:
+            lock_file = open(lock_path, "a")  # noqa: SIM115 - held for the block
+        except OSError:
+            lock_file = None  # a folder we cannot write to: SQLite's own locking then
+        if lock_file is not None:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)
+    try:
+        with engine.begin() as connection:
+            if engine.dialect.name == "postgresql":
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY}
+                )
+            yield connection
+    finally:
+        if lock_file is not None:
+            lock_file.close()
+
+
+def _refuse_foreign(connection: Connection, url: str) -> None:
+    tables = set(inspect(connection).get_table_names())
+    if tables and "alembic_version" not in tables and "articles" in tables:
+        raise RuntimeError(
+            f"{safe_url(url)} has an articles table but no migration history; refusing to change it"
+        )
+
+
+def upgrade(url: str | None = None, revision: str = "head", *, only_ours: bool = False) -> None:
+    """Apply the Alembic migrations up to ``revision``, one process at a time
+    (another one doing it is waited for; the migrations it applied are not
+    applied again). ``only_ours``: refuse a database that has an articles
+    table but no newscrawl migration history."""
     from alembic import command
     from alembic.config import Config
 
-    engine = get_engine(url)
+    url = database_url(url)
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    with engine.begin() as connection:
+    with _schema_lock(url) as connection:
+        if only_ours:
+            _refuse_foreign(connection, url)
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 
@@ -159,14 +227,9 @@ def ensure_schema(url: str | None = None) -> None:
     with _lock:
         if url in _upgraded:
             return
-    engine = get_engine(url)
     if current_revision(url) != head_revision():
-        tables = set(inspect(engine).get_table_names())
-        if tables and "alembic_version" not in tables and "articles" in tables:
-            raise RuntimeError(
-                f"{safe_url(url)} has an articles table but no migration history; "
-                "refusing to change it"
-            )
-        upgrade(url)
+        # Checked again under the schema lock: another process starting at the
+        # same time may be creating the schema (upgrade() waits for it).
+        upgrade(url, only_ours=True)
     with _lock:
         _upgraded.add(url)
