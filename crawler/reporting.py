@@ -203,3 +203,13 @@ def format_article(
             if not diff["title_diff"] and not diff["body_diff"]:
                 lines.append("(whitespace only)")
     return "\n".join(lines)
+
+
+def run_outcome(status: str, finish_reason: str | None, form: str = "{} ({})") -> str:
+    """A run's status with its finish reason, the status said once: reasons
+    of stopped runs begin with it (``interrupted: the daemon stopped ...``)."""
+    if not finish_reason:
+        return status
+    if finish_reason == status or finish_reason.startswith(f"{status}: "):
+        return finish_reason
+    return form.format(status, finish_reason)
