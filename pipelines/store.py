@@ -109,7 +109,8 @@ class StorePipeline:
             batch, self.buffer = self.buffer, []
             if batch and self.store is not None:
                 run_id = self.stats.get_value("newscrawl/run_id")
-                await self._write(articles_record(batch, run_id))
+                pages = self.stats.get_value("response_received_count", 0)
+                await self._write(articles_record(batch, run_id, pages))
 
     async def close_spider(self) -> None:
         await self.flush()

@@ -35,11 +35,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from crawler.items import Article, TopStoriesSnapshot, TopStory
+from crawler.storage.database import without_secrets
 
 logger = logging.getLogger(__name__)
 
@@ -70,13 +71,11 @@ def short_error(exc: BaseException) -> str:
 
 
 def database_label(db_url: str) -> str:
-    """The database's URL without its password (given or not, the same
+    """The database's URL without its password, in ``user:pass@`` or as a
+    ``?password=`` / ``?sslpassword=`` parameter (given or not, the same
     database); a SQLite file by its absolute path, so two working folders'
     ``newscrawl.db`` are two databases."""
-    given = make_url(db_url)
-    url = URL.create(
-        given.drivername, given.username, None, given.host, given.port, given.database, given.query
-    )
+    url = without_secrets(make_url(db_url))
     name = url.database or ""
     if url.get_backend_name() == "sqlite" and name not in ("", ":memory:"):
         if not name.startswith("file:"):
@@ -106,10 +105,18 @@ def _known_fields(cls: type, data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k in names}
 
 
-def articles_record(articles: list[Article], run_id: int | None) -> dict[str, Any]:
+def articles_record(
+    articles: list[Article], run_id: int | None, pages_fetched: int | None = None
+) -> dict[str, Any]:
     """A batch of articles: the items themselves until the record is spooled
-    (JSON then), so a batch written at once costs no copy."""
-    return {"kind": "articles", "run_id": run_id, "items": list(articles)}
+    (JSON then), so a batch written at once costs no copy. The run's row
+    counts it when it is written (with the pages the crawl had fetched)."""
+    return {
+        "kind": "articles",
+        "run_id": run_id,
+        "items": list(articles),
+        "pages_fetched": pages_fetched,
+    }
 
 
 def _article(data: Article | dict[str, Any]) -> Article:
@@ -164,7 +171,11 @@ class Written:
 def write_record(store: Any, record: dict[str, Any], written: Written) -> None:
     kind = record["kind"]
     if kind == "articles":
-        counts = store.save_articles([_article(a) for a in record["items"]])
+        counts = store.save_articles(
+            [_article(a) for a in record["items"]],
+            run_id=record.get("run_id"),
+            pages_fetched=record.get("pages_fetched"),
+        )
         written.new += counts.new
         written.updated += counts.updated
         written.unchanged += counts.unchanged

@@ -153,10 +153,18 @@ class Store:
         if status not in RUN_STATUSES:
             raise ValueError(f"unknown run status {status!r}")
         with self.engine.begin() as conn:
+            # Counts written batch by batch (``save_articles``) may include
+            # items that this run's own tally does not: the larger stands.
+            values = {
+                key: _greatest(conn, getattr(CrawlRunRow, key), value)
+                if key in PROGRESS_COUNTS
+                else value
+                for key, value in counts.items()
+            }
             conn.execute(
                 update(CrawlRunRow)
                 .where(CrawlRunRow.id == run_id)
-                .values(status=status, finished_at=utcnow(), finish_reason=finish_reason, **counts)
+                .values(status=status, finished_at=utcnow(), finish_reason=finish_reason, **values)
             )
 
     def recent_fill_rates(self, site: str, spider: str, limit: int = 5) -> list[dict[str, Any]]:
@@ -185,8 +193,18 @@ class Store:
             return sqlite.insert(table)
         return None
 
-    def save_articles(self, articles: list[Article], now: datetime | None = None) -> SaveCounts:
+    def save_articles(
+        self,
+        articles: list[Article],
+        now: datetime | None = None,
+        run_id: int | None = None,
+        pages_fetched: int | None = None,
+    ) -> SaveCounts:
         """Insert new articles, version changed ones, touch unchanged ones.
+
+        With ``run_id``, the run's row counts the batch in the same
+        transaction: a crawl killed at any moment leaves a row that says what
+        it stored (and, with ``pages_fetched``, how many pages it had fetched).
 
         One transaction per batch, retried with backoff when a concurrent
         writer gets in the way (a deadlock, a serialization failure, the same
@@ -203,7 +221,10 @@ class Store:
         for attempt in range(WRITE_ATTEMPTS):
             try:
                 with self.engine.begin() as conn:
-                    return self._save_batch(conn, batch, now)
+                    counts = self._save_batch(conn, batch, now)
+                    if run_id is not None:
+                        self._count_in_run(conn, run_id, counts, pages_fetched)
+                    return counts
             except (OperationalError, IntegrityError) as exc:
                 self._forget_simhash_index()  # it may hold rows that were rolled back
                 if attempt == WRITE_ATTEMPTS - 1 or not _retryable(exc):
@@ -212,6 +233,20 @@ class Store:
                 logger.info("write conflict (%s), retrying in %.2f s", _reason(exc), delay)
                 time.sleep(delay)
         raise AssertionError("unreachable")
+
+    @staticmethod
+    def _count_in_run(
+        conn: Any, run_id: int, counts: SaveCounts, pages_fetched: int | None
+    ) -> None:
+        run = CrawlRunRow
+        values: dict[str, Any] = {
+            "articles_new": run.articles_new + counts.new,
+            "articles_updated": run.articles_updated + counts.updated,
+            "articles_unchanged": run.articles_unchanged + counts.unchanged,
+        }
+        if pages_fetched is not None:
+            values["pages_fetched"] = _greatest(conn, run.pages_fetched, pages_fetched)
+        conn.execute(update(run).where(run.id == run_id).values(values))
 
     def _save_batch(self, conn: Any, batch: list[Article], now: datetime) -> SaveCounts:
         counts = SaveCounts()
@@ -466,6 +501,16 @@ class Store:
             stmt = stmt.where(getattr(model, key) == value)
         with self.engine.connect() as conn:
             return conn.execute(stmt).scalar_one()
+
+
+PROGRESS_COUNTS = ("pages_fetched", "articles_new", "articles_updated", "articles_unchanged")
+
+
+def _greatest(conn: Any, column: Any, value: int) -> Any:
+    """The larger of a column and a number, in SQL (SQLite's two-argument max)."""
+    if conn.dialect.name == "sqlite":
+        return func.max(column, value)
+    return func.greatest(column, value)
 
 
 def fingerprints(article: Article) -> tuple[str, int | None]:
