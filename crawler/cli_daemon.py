@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from crawler.cli_options import LOG_LEVELS, add_settings
 from crawler.cli_options import add_database as _add_database
@@ -240,9 +241,11 @@ def _print_status(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
     from crawler.daemon import format_counts
+    from crawler.reporting import run_outcome
     from crawler.scheduling import SPIDER_PARTS, job_specs, next_run
     from crawler.storage import status as queries
     from crawler.storage.database import database_url, ensure_schema, get_engine
+    from crawler.storage.walks import walk_status
 
     url = database_url(args.database)
     ensure_schema(url)
@@ -262,6 +265,7 @@ def _print_status(args: argparse.Namespace) -> int:
     ]
     pairs += [pair for pair in with_runs if pair not in pairs]
     stored = queries.stored_next_runs(engine)
+    walks = walk_status(engine, args.site)
     now = datetime.now(UTC)
     report = []
     for site, spider in pairs:
@@ -280,6 +284,7 @@ def _print_status(args: argparse.Namespace) -> int:
                 "next_run": _iso(when),
                 "next_run_source": source,
                 "consecutive_failures": queries.consecutive_failures(engine, site, spider),
+                "walks": _walks_entry(walks.get((site, spider))),
             }
         )
     if args.json:
@@ -298,11 +303,40 @@ def _print_status(args: argparse.Namespace) -> int:
             if last["status"] == "running":
                 print(f"  last run  #{last['id']} running since {started} ({last['trigger']})")
             else:
+                outcome = run_outcome(last["status"], last["finish_reason"])
                 print(
-                    f"  last run  #{last['id']} {last['status']} ({last['finish_reason']}), "
+                    f"  last run  #{last['id']} {outcome}, "
                     f"started {started} ({last['trigger']}): {format_counts(last)}"
                 )
         nxt = _next_run_text(entry["next_run"], entry["next_run_source"])
         print(f"  next run  {nxt}")
         print(f"  failures  {entry['consecutive_failures']} in a row")
+        if entry["walks"] is not None:
+            print(f"  walks     {_walks_text(entry['walks'])}")
     return 0
+
+
+def _walks_entry(walks: Any) -> dict[str, Any] | None:
+    """The listing walks of a site's spider, for ``status`` (crawler/storage/walks.py)."""
+    if walks is None:
+        return None
+    return {
+        "listings": walks.listings,
+        "incomplete": walks.incomplete,
+        "incomplete_since": _iso(walks.incomplete_since),
+        "crawls": walks.crawls,
+        "pages_read": walks.pages_read,
+    }
+
+
+def _walks_text(walks: dict[str, Any]) -> str:
+    if not walks["incomplete"]:
+        return f"{walks['listings']} listing(s), every walk complete"
+    from datetime import datetime
+
+    since = _time(datetime.fromisoformat(walks["incomplete_since"]))
+    return (
+        f"{walks['incomplete']} of {walks['listings']} listing(s) incomplete since {since} "
+        f"({walks['crawls']} crawl(s), {walks['pages_read']} page(s) read): "
+        "resumed by the next crawl"
+    )

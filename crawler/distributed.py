@@ -67,19 +67,67 @@ def pending(url: str, site: str, spider: str) -> int:
     )
 
 
+# Taking a seed message begins a crawl: its duplicate filter and its walk
+# counts are reset, and this process is its first worker. A worker finding no
+# seed joins the crawl under way. One script, so no worker can join between
+# the reset and the count.
+_BEGIN_CRAWL = """
+local seeded = true
+if ARGV[1] == "1" then seeded = redis.call("LPOP", KEYS[1]) end
+if seeded then
+    redis.call("DEL", KEYS[2], KEYS[3])
+    redis.call("HSET", KEYS[3], "workers", 1)
+    return 1
+end
+redis.call("HINCRBY", KEYS[3], "workers", 1)
+return 0
+"""
+
+# A worker's crawl ends: the walk counts, if it was the last worker.
+_CLOSE_SHARE = """
+if ARGV[1] == "0" then redis.call("HSET", KEYS[1], "lost", 1) end
+local left = redis.call("HINCRBY", KEYS[1], "workers", -1)
+if left > 0 then return {} end
+return redis.call("HGETALL", KEYS[1])
+"""
+
+
 def begin_crawl(url: str, site: str, spider: str, worker: bool) -> bool:
     """Should this process put the crawl's start requests into the shared queue?
 
     A worker does when it claims a seed message; a crawl started directly
     (``scrapy crawl`` with Redis configured) always does. Either way the
     duplicate filter is reset: a new crawl may fetch an article again when the
-    database says it is due for a revisit.
+    database says it is due for a revisit. Every process taking part is
+    counted as one of the crawl's workers (see ``close_walk_share``).
     """
     server = connect(url)
-    if worker and server.lpop(key(site, spider, "seeds")) is None:
-        return False
-    server.delete(key(site, spider, "dupefilter"))
-    return True
+    keys = [key(site, spider, "seeds"), key(site, spider, "dupefilter"), key(site, spider, "walk")]
+    return bool(server.eval(_BEGIN_CRAWL, len(keys), *keys, "1" if worker else "0"))
+
+
+def count_walk_pages(url: str, site: str, spider: str, listing: str, count: int) -> None:
+    """Listing pages of a walk requested (+) or read (-), by any worker."""
+    connect(url).hincrby(key(site, spider, "walk"), f"pages:{listing}", count)
+
+
+def close_walk_share(url: str, site: str, spider: str, finished: bool) -> dict[str, int] | None:
+    """This worker is done with the crawl. The listing pages left per walk if
+    it was the last worker and no worker lost requests, else None. A worker
+    that died is never counted out, and one stopped early marks the crawl as
+    having lost requests, so such a crawl completes no walk: the requests
+    are found again by the next crawl continuing the walk."""
+    fields = connect(url).eval(_CLOSE_SHARE, 1, key(site, spider, "walk"), "1" if finished else "0")
+    if not fields:
+        return None
+    values = dict(zip(fields[::2], fields[1::2], strict=True))
+    if b"lost" in values:
+        return None
+    return {
+        name.decode()[len("pages:") :]: int(value)
+        for name, value in values.items()
+        if name.startswith(b"pages:")
+    }
 
 
 class SiteScheduler(Scheduler):

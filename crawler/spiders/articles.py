@@ -12,7 +12,6 @@ listing page whose dates are all older than the range.
 
 from __future__ import annotations
 
-import re
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import urljoin
@@ -23,7 +22,8 @@ from scrapy.http import Response, TextResponse
 from crawler.config import ListingRules
 from crawler.dates import parse_date
 from crawler.extraction import Page, extract_links, first_texts
-from crawler.middlewares.incremental import KIND, NEXT_LISTING
+from crawler.middlewares.incremental import KIND, NEXT_LISTING, WALK
+from crawler.patterns import PatternTimeout, compile_pattern
 from crawler.sources import (
     FEED_TYPES,
     Entry,
@@ -33,6 +33,7 @@ from crawler.sources import (
     sitemaps_in_robots,
 )
 from crawler.spiders.base import NewsSpider, parse_positive_int
+from pipelines import RejectItem
 
 
 class ArticlesSpider(NewsSpider):
@@ -49,22 +50,31 @@ class ArticlesSpider(NewsSpider):
         self.explicit_pages = explicit is not None
         self.max_pages = explicit or self.listing.max_pages
         self._include = (
-            re.compile(self.listing.article_url_pattern)
+            compile_pattern(
+                self.listing.article_url_pattern, "article_url_pattern", stage="discover"
+            )
             if self.listing.article_url_pattern
             else None
         )
         self._exclude = (
-            re.compile(self.listing.exclude_url_pattern)
+            compile_pattern(
+                self.listing.exclude_url_pattern, "exclude_url_pattern", stage="discover"
+            )
             if self.listing.exclude_url_pattern
             else None
         )
         # Without a URL pattern, discovery guesses article links by their shape.
         self.guess_links = self.listing.discover and self._include is None
         self.sitemaps_read = 0
+        # Each start URL's walk through its pagination is kept across crawls
+        # (crawler/storage/walks.py), except in a backfill, which walks only
+        # as deep as it is told.
+        self.walks_tracked = not self.explicit_pages and not self.date_range
+        self.walk_listings = list(self.listing.start_urls) if self.walks_tracked else []
 
     async def seed_requests(self) -> AsyncIterator[scrapy.Request]:
         for url in self.listing.start_urls:
-            yield self.listing_request(url, page=1)
+            yield self.listing_request(url, page=1, **{WALK: url})
         for url in self.listing.feeds:
             yield scrapy.Request(url, callback=self.parse_feed, dont_filter=True)
         for url in self.listing.sitemaps:
@@ -92,9 +102,16 @@ class ArticlesSpider(NewsSpider):
         return scrapy.Request(url, callback=self.parse_sitemap, meta={"handle_httpstatus_list": []})
 
     def is_article_url(self, url: str, guess: bool | None = None) -> bool:
-        if self._include is not None and not self._include.search(url):
-            return False
-        if self._exclude is not None and self._exclude.search(url):
+        try:
+            if self._include is not None and not self._include.search(url):
+                return False
+            if self._exclude is not None and self._exclude.search(url):
+                return False
+        except PatternTimeout as exc:
+            # The link is rejected with the reason (crawler/patterns.py), the others followed.
+            self.crawler.stats.inc_value("newscrawl/pattern_timeouts")
+            self.logger.warning("%s: %s", exc, url)
+            self.reject(url, RejectItem(str(exc), stage=exc.stage))
             return False
         if self.guess_links if guess is None else guess:
             return looks_like_article_url(url)
@@ -184,4 +201,6 @@ class ArticlesSpider(NewsSpider):
         for url in extract_links(
             response.selector, self.listing.next_page, response.url, first_rule_only=True
         )[:1]:
-            yield self.listing_request(url, page=page + 1, **{KIND: NEXT_LISTING})
+            yield self.listing_request(
+                url, page=page + 1, **{KIND: NEXT_LISTING, WALK: response.meta.get(WALK)}
+            )

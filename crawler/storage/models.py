@@ -178,3 +178,28 @@ class RejectedItemRow(Base):
     reason: Mapped[str] = mapped_column(Text)
     item: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ListingWalkRow(Base):
+    """How far the walk of one listing (a start URL and its pagination) got.
+
+    A walk begins when a crawl reads the listing's first page and ends when
+    pagination reaches its end (no next page, ``max_pages``, or the known part
+    of the archive). A crawl that stops before that (killed, timed out, cut
+    by a limit, a listing page that failed) leaves the walk incomplete; the
+    next crawl continues it: articles stored since ``started_at`` count as
+    new, so pagination is not ended by what the interrupted crawl stored.
+    """
+
+    __tablename__ = "listing_walks"
+
+    site: Mapped[str] = mapped_column(String(64), primary_key=True)
+    spider: Mapped[str] = mapped_column(String(32), primary_key=True)
+    listing: Mapped[str] = mapped_column(Text, primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    crawls: Mapped[int] = mapped_column(Integer, default=1)
+    pages_read: Mapped[int] = mapped_column(Integer, default=0)
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
