@@ -49,6 +49,12 @@ def run_notes(stats: Mapping[str, Any], maxsize: int = 0) -> list[str]:
     if given_up or errors:
         detail = f" (download errors: {_listed(errors)})" if errors else ""
         notes.append(f"pages given up after retries: {given_up}{detail}")
+    if stats.get("newscrawl/retry_after_over_max"):
+        # Counted in the pages given up above too (crawler/middlewares/retry_after.py).
+        notes.append(
+            "given up at once, Retry-After over RETRY_AFTER_MAX: "
+            f"{stats['newscrawl/retry_after_over_max']}"
+        )
     if stats.get("newscrawl/refused_size"):
         limit = f" ({maxsize} bytes)" if maxsize else ""
         notes.append(f"refused over DOWNLOAD_MAXSIZE{limit}: {stats['newscrawl/refused_size']}")

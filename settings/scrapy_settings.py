@@ -38,6 +38,12 @@ DOWNLOADER = "crawler.downloader.Downloader"
 EXTRACTION_PROCESSES = os.environ.get("NEWSCRAWL_EXTRACTION_PROCESSES", "auto")
 DOWNLOAD_TIMEOUT = 30
 RETRY_TIMES = 2
+# A retried HTTP status (5xx, 408, 429) is asked again after a wait, not at once
+# (crawler/middlewares/retry_after.py): a 429's or 503's Retry-After, else
+# RETRY_BACKOFF_BASE seconds doubled at each retry (1, 2, 4 ...). A Retry-After
+# over RETRY_AFTER_MAX seconds gives the page up at once; waits never exceed it.
+RETRY_AFTER_MAX = 120
+RETRY_BACKOFF_BASE = 1.0
 
 # Limits against hostile or broken sites; docs/robustness.md says what each does.
 DOWNLOAD_MAXSIZE = 10 * 1024 * 1024  # bytes per page, also after decompression
@@ -57,13 +63,15 @@ ITEM_PIPELINES = {
 }
 DOWNLOADER_MIDDLEWARES = {
     # Scrapy's own, replaced by subclasses that fix or report what they do
-    # (crawler/middlewares/robots.py and limits.py).
+    # (crawler/middlewares/robots.py, limits.py and retry_after.py).
     "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
     "crawler.middlewares.robots.RobotsTxtMiddleware": 100,
     "scrapy.downloadermiddlewares.httpcompression.HttpCompressionMiddleware": None,
     "crawler.middlewares.limits.SizeLimitMiddleware": 590,
     "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
     "crawler.middlewares.limits.RedirectLimitMiddleware": 600,
+    "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
+    "crawler.middlewares.retry_after.RetryAfterMiddleware": 550,
 }
 SPIDER_MIDDLEWARES = {
     "crawler.middlewares.incremental.IncrementalMiddleware": 800,
