@@ -153,3 +153,24 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str):
     server.sites_dir = folder
     yield server
     server.close()
+
+
+# Redis: a real server for distributed crawls; skipped or failed like PostgreSQL.
+REDIS = os.environ.get("NEWSCRAWL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def redis_url():
+    import redis
+
+    try:
+        redis.Redis.from_url(REDIS, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        message = (
+            f"Redis not reachable at {REDIS} ({exc}); start it: "
+            'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save ""'
+        )
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return REDIS

@@ -12,31 +12,12 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
 from scripted_site import listing_html
 from sqlalchemy import create_engine, text
 from test_incremental import article_html, story
 
 ARTICLES = 300
 PER_PAGE = 20
-REDIS = os.environ.get("NEWSCRAWL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-
-
-@pytest.fixture
-def redis_url():
-    import redis
-
-    try:
-        redis.Redis.from_url(REDIS, socket_connect_timeout=3).ping()
-    except redis.RedisError as exc:
-        message = (
-            f"Redis not reachable at {REDIS} ({exc}); start it: "
-            'redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save ""'
-        )
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
-    return REDIS
 
 
 class SlowNewsSite:
