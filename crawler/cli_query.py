@@ -388,6 +388,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
         out = []
         if run["status"] != "finished" and run["finish_reason"]:
             out.append(run_outcome(run["status"], run["finish_reason"], "{}: {}"))
+        if run.get("walk_incomplete") and run["status"] != "running":
+            out.append("listing walk incomplete: the next crawl continues it")
         return out + [f"warning: {w}" for w in run["health_warnings"] or []]
 
     columns = [

@@ -225,6 +225,16 @@ def test_sigterm_to_newscrawl_crawl_then_ordinary_crawls(news, database_url, arc
         timeout=60,
     )
     assert "incomplete" in status.stdout and "resumed" in status.stdout, status.stdout
+    runs = subprocess.run(
+        [sys.executable, "-m", "crawler.cli", "runs", "--site", "news"],
+        cwd=PROJECT_ROOT,
+        env=crawl_env(database_url),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "interrupted: interrupted" not in runs.stdout, runs.stdout
+    assert "listing walk incomplete: the next crawl continues it" in runs.stdout, runs.stdout
     resume_and_check(news, archive, database_url, log)
 
 

@@ -16,6 +16,7 @@ from crawler.storage.models import (
     ArticleRevisionRow,
     ArticleRow,
     CrawlRunRow,
+    ListingWalkRow,
     RejectedItemRow,
     TopStoryRow,
 )
@@ -385,9 +386,18 @@ def list_runs(
     status: str | None = None,
     limit: int | None = 20,
 ) -> list[dict]:
-    """Crawl runs, newest first, every column."""
+    """Crawl runs, newest first, every column; ``walk_incomplete``: the run
+    was the last to work on a listing walk that is not complete, so the next
+    crawl continues it (crawler/storage/walks.py)."""
     r = CrawlRunRow
-    stmt = select(r.__table__).order_by(r.id.desc()).limit(limit)
+    incomplete = (
+        select(ListingWalkRow.run_id)
+        .where(ListingWalkRow.run_id == r.id, ListingWalkRow.completed_at.is_(None))
+        .exists()
+    )
+    stmt = (
+        select(r.__table__, incomplete.label("walk_incomplete")).order_by(r.id.desc()).limit(limit)
+    )
     if site is not None:
         stmt = stmt.where(r.site == site)
     if spider is not None:
