@@ -81,6 +81,8 @@ SPIDER_MIDDLEWARES = {
 }
 EXTENSIONS = {
     "crawler.extensions.run_history.RunHistory": 100,
+    # A crawl started by newscrawl stops when that process is gone (SIGKILL).
+    "crawler.extensions.parent_watch.ParentWatch": 110,
 }
 
 # The archive. Any SQLAlchemy URL; the default is a SQLite file in the working folder.

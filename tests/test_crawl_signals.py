@@ -3,7 +3,8 @@ Ctrl-C (SIGINT to the whole process group) and SIGKILL while its ``scrapy
 crawl`` child is crawling a slow site on 127.0.0.1.
 
 The crawl is never left running: a signal is passed on to the child and
-waited for, and a child whose parent was killed stops by itself. Every wait
+waited for, and a child whose parent was killed (``newscrawl crawl`` or the
+daemon) stops by itself. Every wait
 polls with a generous deadline; no sleep is an assertion.
 """
 
@@ -144,7 +145,7 @@ def run_row(archive: Archive, run_id: int) -> dict:
 
 
 def lease_held(archive: Archive) -> bool:
-    return bool(archive.scalar("select count(*) from crawl_locks"))
+    return bool(archive.scalar("select count(*) from crawl_locks where site = 'slow'"))
 
 
 def test_sigterm_stops_the_crawl_and_waits_for_it(slow_site, archive, crawls):
@@ -214,7 +215,9 @@ def test_a_second_sigterm_stops_the_crawl_at_once_and_its_run_is_closed(slow_sit
 
     crawl.proc.send_signal(signal.SIGTERM)
     # The crawl is closing: it waits for its downloads, 2 s each.
-    wait_for(lambda: "Received SIGTERM, shutting down" in crawl.text(), "the first SIGTERM")
+    wait_for(
+        lambda: "Received SIGTERM, shutting down" in crawl.text(), "the first SIGTERM", crawl.output
+    )
     crawl.proc.send_signal(signal.SIGTERM)
     code = crawl.proc.wait(timeout=WAIT)
 
@@ -224,3 +227,49 @@ def test_a_second_sigterm_stops_the_crawl_at_once_and_its_run_is_closed(slow_sit
     row = run_row(archive, run["id"])
     assert row["status"] == "interrupted"  # closed by newscrawl crawl, not left running
     assert not lease_held(archive)
+
+
+def test_sigkill_of_the_daemon_its_crawls_stop_by_themselves(
+    slow_site, archive, database_url, tmp_path
+):
+    definition = slow_site.sites_dir / "slow.yaml"
+    definition.write_text(definition.read_text() + "schedule:\n  articles:\n    every: 1h\n")
+    output = tmp_path / "daemon.out"
+    Store.open(database_url)  # the schema exists before the test polls it
+    with open(output, "wb") as out:
+        daemon = subprocess.Popen(
+            [
+                sys.executable, "-m", "crawler.cli", "daemon", "--site", "slow",
+                "--database", database_url,
+                "--set", "AUTOTHROTTLE_ENABLED=False",
+            ],
+            cwd=PROJECT_ROOT,
+            env=dict(os.environ),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        run = wait_for(
+            lambda: archive.rows("select * from crawl_runs where status = 'running'"),
+            "the daemon's crawl",
+            output,
+        )[0]
+        assert parent_of(run["pid"]) == daemon.pid
+        wait_for(lambda: any(p.startswith("/a/") for p in slow_site.fetched()), "articles")
+
+        daemon.kill()
+        daemon.wait(timeout=WAIT)
+
+        wait_for(lambda: not alive(run["pid"]), "the orphaned crawl process to end", output)
+        row = run_row(archive, run["id"])
+        assert row["status"] == "interrupted"
+        assert row["finish_reason"].startswith("shutdown")
+        assert not lease_held(archive)
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait(timeout=30)
+        for row in archive.rows("select pid from crawl_runs"):
+            if alive(row["pid"]):
+                os.kill(row["pid"], signal.SIGKILL)
