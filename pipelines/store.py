@@ -13,6 +13,7 @@ database starts. The run row says what happened (``crawler/outcomes.py``).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from typing import Any
@@ -82,7 +83,9 @@ class StorePipeline:
             logger.warning("spool: earlier crawls' items not written yet: %s", short_error(exc))
             return
         if written.items or written.run_rows:
-            self._count(written)
+            # Their articles count in the rows of the runs that fetched them
+            # (written with each batch), not in this one's.
+            self._count(dataclasses.replace(written, new=0, updated=0, unchanged=0))
             self.stats.inc_value("newscrawl/spool/recovered", written.items)
             logger.warning(
                 "spool: wrote %d items and %d run rows left by earlier crawls (runs %s) in %s",
