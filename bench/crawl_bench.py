@@ -74,7 +74,7 @@ class Scenario:
     @property
     def settings(self) -> dict[str, str]:
         # Scrapy 2.19 alone lets a site get CONCURRENT_REQUESTS at once when
-        # there is no delay (crawler/downloader.py fixes it for newscrawl): the
+        # there is no delay (crawler/middlewares/downloader.py fixes it for newscrawl): the
         # global limit keeps the plain baseline to 4 as well.
         four = {"CONCURRENT_REQUESTS": "4", "CONCURRENT_REQUESTS_PER_DOMAIN": "4"}
         return {**COMMON_SETTINGS, **(four if self.polite else {})}
@@ -238,7 +238,7 @@ def crawl_baseline(
 def crawl_newscrawl(
     site: SiteServer, db_url: str, sites_dir: Path, name: str, scenario: Scenario
 ) -> CrawlResult:
-    from crawler.runner import crawl_env
+    from crawler.scheduling.runner import crawl_env
 
     env = crawl_env(db_url)
     env["NEWSCRAWL_SITES_DIR"] = str(sites_dir)
@@ -328,8 +328,8 @@ EXTRACTION_ROUNDS = 3
 def extraction_bench(pages: int, total: int, definition: Path) -> dict[str, Any]:
     import trafilatura
 
-    from crawler.config import load_site_file
-    from crawler.extraction import extract_article
+    from crawler.extraction.rules import extract_article
+    from crawler.sites.definitions import load_site_file
     from pipelines.clean import clean_article
 
     site = load_site_file(definition)
@@ -371,7 +371,7 @@ def extraction_bench(pages: int, total: int, definition: Path) -> dict[str, Any]
 def bench_articles(count: int) -> list[Any]:
     """Articles as the clean stage hands them to the store: with the body's
     fingerprints computed (their cost is in the extraction figure)."""
-    from crawler.fingerprints import content_fingerprint, simhash
+    from crawler.extraction.fingerprints import content_fingerprint, simhash
     from crawler.items import Article
 
     articles = []
@@ -489,7 +489,7 @@ def rss_mb(pid: int) -> float:
 def daemon_bench(site: SiteServer, workdir: Path, runs: int, every: float) -> dict[str, Any]:
     from sqlalchemy import create_engine, text
 
-    from crawler.runner import crawl_env
+    from crawler.scheduling.runner import crawl_env
 
     sites_dir = write_definition(
         site,

@@ -20,10 +20,10 @@ import trafilatura
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from crawler.config import get_site, load_site_file  # noqa: E402
-from crawler.evaluation import Score, token_score  # noqa: E402
-from crawler.extraction import extract_article  # noqa: E402
-from crawler.onboarding import generic_site  # noqa: E402
+from crawler.cli.onboarding import generic_site  # noqa: E402
+from crawler.extraction.evaluation import Score, token_score  # noqa: E402
+from crawler.extraction.rules import extract_article  # noqa: E402
+from crawler.sites.definitions import get_site, load_site_file  # noqa: E402
 from pipelines.clean import clean_article  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "extraction"

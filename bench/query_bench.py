@@ -316,7 +316,7 @@ def main() -> int:
     search_command_ms = command_median_ms(cli("search", "election", *database))
     top_command_ms = command_median_ms(cli("top-stories", "--at", "2024-06-01T12:00", *database))
 
-    import_rss, _ = child_peak_rss([sys.executable, "-c", "import crawler.cli"])
+    import_rss, _ = child_peak_rss([sys.executable, "-c", "import crawler.cli.main"])
     query_rss, _ = child_peak_rss(cli("articles", "--limit", "1", *database))
     tenth = (START + timedelta(days=36.5)).isoformat()
     export_tenth_rss, _ = child_peak_rss(
@@ -402,7 +402,7 @@ def markdown(results: dict) -> str:
         "",
         "| process | peak RSS |",
         "|---|---:|",
-        f"| `python -c 'import crawler.cli'` (baseline) | "
+        f"| `python -c 'import crawler.cli.main'` (baseline) | "
         f"{e['baseline_import_rss_kib'] / mib:.0f} MiB |",
         f"| `newscrawl articles --limit 1` (baseline) | "
         f"{e['baseline_query_rss_kib'] / mib:.0f} MiB |",

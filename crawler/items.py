@@ -36,7 +36,7 @@ class Article:
     fallbacks: list[str] = field(default_factory=list)  # fields the site's rules missed
     fetched_at: datetime | None = None
     # Set by the clean stage (pipelines/clean.py), wherever it ran: the body's
-    # fingerprints for duplicate detection (crawler/fingerprints.py).
+    # fingerprints for duplicate detection (crawler/extraction/fingerprints.py).
     cleaned: bool = False
     content_hash: str | None = None
     simhash: int | None = None

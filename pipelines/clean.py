@@ -9,13 +9,13 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from crawler.config import ArticleRules, Site
-from crawler.dates import read_date
-from crawler.fingerprints import content_fingerprint, simhash
-from crawler.health import HEALTH_FIELDS
+from crawler.extraction.dates import read_date
+from crawler.extraction.fingerprints import content_fingerprint, simhash
+from crawler.extraction.health import HEALTH_FIELDS
+from crawler.extraction.text import normalize_text, split_paragraphs
 from crawler.items import Article, TopStoriesSnapshot
-from crawler.patterns import BoundedPattern, PatternTimeout, compile_pattern
-from crawler.text import normalize_text, split_paragraphs
+from crawler.sites.definitions import ArticleRules, Site
+from crawler.sites.patterns import BoundedPattern, PatternTimeout, compile_pattern
 from pipelines import RejectItem
 
 logger = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def _bounded(patterns: list[str], key: str) -> list[BoundedPattern]:
 def clean_body(body: str | None, rules: ArticleRules) -> str | None:
     """Apply ``truncate_at``, ``drop_paragraphs`` and ``strip`` paragraph by paragraph.
 
-    Each pattern runs with a time bound (crawler/patterns.py): one that takes
+    Each pattern runs with a time bound (crawler/sites/patterns.py): one that takes
     too long on a paragraph raises PatternTimeout, and the article is rejected."""
     if not body:
         return None
@@ -123,7 +123,7 @@ class CleanPipeline:
     def process_item(self, item: Any) -> Any:
         if isinstance(item, Article):
             site: Site = self.crawler.spider.site
-            if not item.cleaned:  # an extraction process may have (crawler/page_reader.py)
+            if not item.cleaned:  # an extraction process may have (crawler/extraction/reader.py)
                 try:
                     clean_article(item, site)
                 except PatternTimeout as exc:

@@ -7,7 +7,7 @@ crawl goes on; later writes join the spool, in order, until a retry (after
 1 s, then 2, 4, ... at most 30 s) finds the database back and writes the
 spool out. At its end a crawl waits up to ``STORE_OUTAGE_WAIT`` seconds for
 that; what is still spooled then is written when the next crawl of the same
-database starts. The run row says what happened (``crawler/outcomes.py``).
+database starts. The run row says what happened (``crawler/extensions/outcomes.py``).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ from crawler import __version__
 BOT_NAME = "newscrawl"
 SPIDER_MODULES = ["crawler.spiders"]
 NEWSPIDER_MODULE = "crawler.spiders"
-COMMANDS_MODULE = "crawler.commands"
+COMMANDS_MODULE = "crawler.cli.commands"
 
 # Polite by default: one identifying User-Agent, robots.txt obeyed, AutoThrottle on.
 USER_AGENT = os.environ.get(
@@ -30,11 +30,11 @@ CONCURRENT_ITEMS = 1
 # caches: a development aid costing ~6% of a fast crawl's CPU.
 WARN_ON_GENERATOR_RETURN_VALUE = False
 # Scrapy's downloader, holding to CONCURRENT_REQUESTS_PER_DOMAIN when there is
-# no download delay (crawler/downloader.py).
-DOWNLOADER = "crawler.downloader.Downloader"
+# no download delay (crawler/middlewares/downloader.py).
+DOWNLOADER = "crawler.middlewares.downloader.Downloader"
 # Article pages read (parsed, extracted, cleaned) in the crawl process, or in
 # other processes when it runs short of CPU: auto, 0 or a number
-# (crawler/page_reader.py, docs/performance.md).
+# (crawler/extraction/reader.py, docs/performance.md).
 EXTRACTION_PROCESSES = os.environ.get("NEWSCRAWL_EXTRACTION_PROCESSES", "auto")
 DOWNLOAD_TIMEOUT = 30
 RETRY_TIMES = 2
@@ -100,11 +100,11 @@ INCREMENTAL_BATCH_SIZE = 100
 NEWSCRAWL_WORKER_IDLE_SECONDS = 5.0
 REDIS_URL = os.environ.get("NEWSCRAWL_REDIS_URL") or None
 if REDIS_URL:
-    SCHEDULER = "crawler.distributed.SiteScheduler"
+    SCHEDULER = "crawler.scheduling.distributed.SiteScheduler"
     SCHEDULER_PERSIST = True  # the queue outlives any one worker
     SCHEDULER_QUEUE_CLASS = "scrapy_redis.queue.PriorityQueue"
     DUPEFILTER_CLASS = "scrapy_redis.dupefilter.RFPDupeFilter"
     # A crawl process takes from the shared queue only what it can download
     # now, leaving the rest to the other workers.
     CONCURRENT_REQUESTS = CONCURRENT_REQUESTS_PER_DOMAIN
-    EXTENSIONS["crawler.distributed.WorkerIdle"] = 200
+    EXTENSIONS["crawler.scheduling.distributed.WorkerIdle"] = 200

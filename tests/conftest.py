@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from crawler.cli import demo_site_definition
-from crawler.demo_site import DemoSiteServer
-from crawler.runner import PROJECT_ROOT, crawl_env
+from crawler.cli.demo_site import DemoSiteServer
+from crawler.cli.main import demo_site_definition
+from crawler.scheduling.runner import PROJECT_ROOT, crawl_env
 from crawler.storage.database import get_engine
 
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from scripted_site import ScriptedSite
 
-from crawler.cli import demo_site_definition
-from crawler.demo_site import DemoSiteServer
-from crawler.runner import PROJECT_ROOT
+from crawler.cli.demo_site import DemoSiteServer
+from crawler.cli.main import demo_site_definition
+from crawler.scheduling.runner import PROJECT_ROOT
 
 FILLER = (
     "Residents gathered in the square on Monday morning to hear the announcement. "

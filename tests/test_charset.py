@@ -1,6 +1,6 @@
 """Pages whose declared charset is wrong, or whose bytes are broken: crawled
 through Scrapy from a scripted site on 127.0.0.1, read in the crawl process
-and in an extraction process (crawler/page_reader.py ``decode``)."""
+and in an extraction process (crawler/extraction/reader.py ``decode``)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from conftest import scrapy_crawl
 from scripted_site import Reply, ScriptedSite, article_html, listing_html, site_definition
 from w3lib.encoding import html_to_unicode
 
-from crawler import page_reader
-from crawler.page_reader import MAX_REPLACED_SHARE, UndecodablePage, decode
+from crawler.extraction import reader as page_reader
+from crawler.extraction.reader import MAX_REPLACED_SHARE, UndecodablePage, decode
 
 TITLE = "Депутаты обсудили бюджет города: «расходы на школы вырастут»"
 SECOND = "Второй абзац: Ёлки, ёжики и № 5 — всё на месте."

@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from crawler.config import ArticleRules
-from crawler.dates import parse_date
-from crawler.fingerprints import content_fingerprint
-from crawler.urls import canonical_url
+from crawler.extraction.dates import parse_date
+from crawler.extraction.fingerprints import content_fingerprint
+from crawler.sites.definitions import ArticleRules
+from crawler.sites.urls import canonical_url
 from pipelines.clean import choose_title, clean_body
 
 FULL = 'Blinken, Cavusoglu hold "relatively long conversation" on Karabakh'
@@ -146,8 +146,8 @@ def test_canonical_url(url, expected):
     ],
 )
 def test_site_canonical_url(url, rules, expected):
-    from crawler.config import Site
-    from crawler.urls import site_canonical_url
+    from crawler.sites.definitions import Site
+    from crawler.sites.urls import site_canonical_url
 
     site = Site.model_validate(
         {"name": "x", "base_url": "https://x.example/", "article": {"body": "p"}, "urls": rules}
@@ -179,7 +179,7 @@ def test_dates_outside_sane_bounds_are_rejected():
 
 
 def test_zone_known_is_recorded():
-    from crawler.dates import read_date
+    from crawler.extraction.dates import read_date
 
     assert read_date("2021-09-21T23:40:00+04:00", [], "UTC").zone_known is True
     assert read_date("2021-09-21 23:40", [], "Asia/Yerevan").zone_known is False

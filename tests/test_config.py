@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.config import SiteConfigError, get_site, load_site_file, load_sites
+from crawler.sites.definitions import SiteConfigError, get_site, load_site_file, load_sites
 
 MINIMAL = """\
 name: mini

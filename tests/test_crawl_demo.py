@@ -12,7 +12,7 @@ from conftest import scrapy_crawl
 from scrapy import signals
 from scrapy.utils.test import get_crawler
 
-from crawler.demo_site import ARTICLES, SEED_ARTICLE_ID, TOP_STORY_IDS
+from crawler.cli.demo_site import ARTICLES, SEED_ARTICLE_ID, TOP_STORY_IDS
 from crawler.spiders.articles import ArticlesSpider
 
 SEED_TITLE = 'Blinken, Cavusoglu hold "relatively long conversation" on Karabakh'

@@ -22,7 +22,7 @@ import pytest
 from conftest import Archive
 from scripted_site import ScriptedSite, article_html, listing_html, paragraphs, site_definition
 
-from crawler.runner import PROJECT_ROOT
+from crawler.scheduling.runner import PROJECT_ROOT
 from crawler.storage.store import Store
 
 WAIT = 60.0  # seconds any one condition may take before the test fails

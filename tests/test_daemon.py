@@ -1,4 +1,4 @@
-"""The daemon, run for real: ``python -m crawler.cli daemon`` as a subprocess
+"""The daemon, run for real: ``python -m crawler.cli.main daemon`` as a subprocess
 with second-scale schedules, against sites served on 127.0.0.1 and a temporary
 database. Assertions are on ``crawl_runs`` and on what the servers saw.
 
@@ -27,9 +27,9 @@ from conftest import Archive, scrapy_crawl
 from sqlalchemy import update
 from sqlalchemy.engine import make_url
 
-from crawler.config import BUNDLED_SITES_DIR, Site
-from crawler.runner import PROJECT_ROOT
-from crawler.scheduling import JobSpec, job_specs, plan_jobs
+from crawler.scheduling.jobs import JobSpec, job_specs, plan_jobs
+from crawler.scheduling.runner import PROJECT_ROOT
+from crawler.sites.definitions import BUNDLED_SITES_DIR, Site
 from crawler.storage.locks import acquire_lease, this_host
 from crawler.storage.models import CrawlLockRow, CrawlRunRow
 from crawler.storage.store import Store

@@ -8,10 +8,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import insert, select
 
-from crawler.fingerprints import NEAR_DUPLICATE_BITS, SimHashIndex, hamming, jaccard, simhash
-from crawler.health import fill_rates, health_warnings
+from crawler.extraction.fingerprints import (
+    NEAR_DUPLICATE_BITS,
+    SimHashIndex,
+    hamming,
+    jaccard,
+    simhash,
+)
+from crawler.extraction.health import fill_rates, health_warnings
 from crawler.items import Article
-from crawler.revisit import is_due
+from crawler.sites.revisit import is_due
 from crawler.storage.database import dispose_engines, get_engine, upgrade
 from crawler.storage.models import ArticleRow
 from crawler.storage.store import Store, _article_values

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from crawler.demo_site import (
+from crawler.cli.demo_site import (
     ARTICLES,
     ARTICLES_BY_ID,
     PAGE_SIZE,
@@ -28,7 +28,7 @@ from crawler.demo_site import (
     DemoSiteServer,
     resolve,
 )
-from crawler.demo_site.content import AUTHORS, NEWSROOM, SECTIONS, TAG_POOL, first_sentence
+from crawler.cli.demo_site.content import AUTHORS, NEWSROOM, SECTIONS, TAG_POOL, first_sentence
 
 ROOT = Path(__file__).resolve().parents[1]
 YEREVAN = ZoneInfo("Asia/Yerevan")
@@ -235,8 +235,8 @@ def test_first_sentence():
 def test_same_bytes_in_a_fresh_process():
     script = (
         "import hashlib\n"
-        "from crawler.demo_site import resolve\n"
-        "from crawler.demo_site.content import ARTICLES, SECTIONS\n"
+        "from crawler.cli.demo_site import resolve\n"
+        "from crawler.cli.demo_site.content import ARTICLES, SECTIONS\n"
         "paths = ['/', '/robots.txt'] + [f'/eng/news/page/{n}/' for n in range(2, 8)]\n"
         "paths += [a.url for a in ARTICLES] + [f'/eng/news/section/{s}/' for s, _ in SECTIONS]\n"
         "digest = hashlib.sha256()\n"

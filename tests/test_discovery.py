@@ -190,7 +190,7 @@ def test_sites_new_drafts_a_working_definition(gazette, tmp_path, monkeypatch):
 def test_feed_and_sitemap_parsers_read_the_common_forms():
     import gzip
 
-    from crawler.sources import looks_like_article_url, parse_feed, parse_sitemap
+    from crawler.extraction.discovery import looks_like_article_url, parse_feed, parse_sitemap
 
     atom = (
         b'<feed xmlns="http://www.w3.org/2005/Atom"><entry><link rel="alternate" href="/a/1"/>'

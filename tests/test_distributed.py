@@ -121,7 +121,7 @@ def test_two_workers_share_one_crawl(tmp_path, redis_url, postgres_url):
                     .all()
                 )
                 stored = conn.execute(text("select count(*) from articles")).scalar()
-            from crawler.distributed import pending
+            from crawler.scheduling.distributed import pending
 
             if (
                 stored == ARTICLES

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from query_archive import CrawledArchive
 
-from crawler.cli import main
-from crawler.runner import PROJECT_ROOT
+from crawler.cli.main import main
+from crawler.scheduling.runner import PROJECT_ROOT
 
 
 @pytest.fixture
@@ -140,15 +140,15 @@ def test_a_regular_file_is_replaced_only_when_the_export_is_complete(
     target.write_text("the previous export\n")
     target.chmod(0o604)
 
-    import crawler.export
+    import crawler.cli.export
 
-    real_write = crawler.export.write_jsonl
+    real_write = crawler.cli.export.write_jsonl
 
     def write_then_fail(rows, out):  # type: ignore[no-untyped-def]
         out.write('{"partial": true}\n')
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(crawler.export, "write_jsonl", write_then_fail)
+    monkeypatch.setattr(crawler.cli.export, "write_jsonl", write_then_fail)
     code = main(["export", "-o", str(target), "--database", archive.url])
     assert code == 1
     assert capsys.readouterr().err.strip() == (
@@ -157,7 +157,7 @@ def test_a_regular_file_is_replaced_only_when_the_export_is_complete(
     assert target.read_text() == "the previous export\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["articles.jsonl"]
 
-    monkeypatch.setattr(crawler.export, "write_jsonl", real_write)
+    monkeypatch.setattr(crawler.cli.export, "write_jsonl", real_write)
     code = main(["export", "-o", str(target), "--database", archive.url])
     assert code == 0
     rows = exported(target.read_text())

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import trafilatura
 
-from crawler.config import Site, load_site_file
-from crawler.evaluation import token_score
-from crawler.extraction import extract_article
-from crawler.onboarding import generic_site
+from crawler.cli.onboarding import generic_site
+from crawler.extraction.evaluation import token_score
+from crawler.extraction.rules import extract_article
+from crawler.sites.definitions import Site, load_site_file
 from pipelines.clean import clean_article
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extraction"

@@ -24,7 +24,7 @@ import pytest
 from conftest import Archive
 from scripted_site import ScriptedSite, article_html, listing_html, paragraphs, site_definition
 
-from crawler.runner import PROJECT_ROOT, crawl_env
+from crawler.scheduling.runner import PROJECT_ROOT, crawl_env
 from crawler.storage.database import ensure_schema
 
 PASSWORD = "outage-Secret-4711"

@@ -1,4 +1,4 @@
-"""Article pages read in extraction processes (crawler/page_reader.py): the same
+"""Article pages read in extraction processes (crawler/extraction/reader.py): the same
 rows as when the crawl process reads them, logs passed on, a dead extraction
 process costs nothing, none outlives its crawl."""
 
@@ -18,8 +18,7 @@ import pytest
 from conftest import scrapy_crawl
 from sqlalchemy import text
 
-from crawler.config import Site
-from crawler.page_reader import (
+from crawler.extraction.reader import (
     AUTO,
     AUTO_MIN_PAGES,
     IN_FLIGHT,
@@ -31,7 +30,8 @@ from crawler.page_reader import (
     read_article_page,
     wants_extraction_process,
 )
-from crawler.runner import PROJECT_ROOT, crawl_env
+from crawler.scheduling.runner import PROJECT_ROOT, crawl_env
+from crawler.sites.definitions import Site
 from crawler.storage.database import get_engine
 
 COLUMNS = (
@@ -208,7 +208,7 @@ def test_extraction_processes_end_with_a_killed_crawl(tmp_path):
             import asyncio, sys, time
             sys.path.insert(0, {str(Path(__file__).parent)!r})
             from test_page_reader import SITE, Crawler, wait_ready
-            from crawler.page_reader import PageReader
+            from crawler.extraction.reader import PageReader
 
             async def main():
                 reader = PageReader(SITE, 1, Crawler())

@@ -1,5 +1,5 @@
 """Site definitions' regular expressions run with a time bound
-(crawler/patterns.py): a pattern that backtracks without end on some page gets
+(crawler/sites/patterns.py): a pattern that backtracks without end on some page gets
 that page rejected with the reason, and the crawl goes on and finishes.
 
 The crawls are real: Scrapy in a child process against a scripted site on
@@ -17,18 +17,18 @@ import sys
 import pytest
 from scripted_site import ScriptedSite, article_html, listing_html, paragraphs, site_definition
 
-from crawler.cli import main
-from crawler.config import Site, SiteConfigError, load_sites, site_patterns
-from crawler.extraction import extract_article
-from crawler.page_reader import PageReader
-from crawler.patterns import (
+from crawler.cli.main import main
+from crawler.extraction.reader import PageReader
+from crawler.extraction.rules import extract_article
+from crawler.scheduling.runner import PROJECT_ROOT, crawl_env
+from crawler.sites.definitions import Site, SiteConfigError, load_sites, site_patterns
+from crawler.sites.patterns import (
     TIMEOUT,
     BoundedPattern,
     PatternTimeout,
     compile_pattern,
     nested_quantifiers,
 )
-from crawler.runner import PROJECT_ROOT, crawl_env
 from pipelines.clean import clean_body
 
 # On a run of a's that ends otherwise, these backtrack for longer than the

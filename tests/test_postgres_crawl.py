@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import create_engine, text
 
-from crawler.demo_site import ARTICLES, SEED_ARTICLE_ID
+from crawler.cli.demo_site import ARTICLES, SEED_ARTICLE_ID
 
 
 def test_demo_crawl_into_postgresql(sites_dir, postgres_url, monkeypatch):

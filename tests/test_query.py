@@ -22,9 +22,9 @@ import pytest
 from query_archive import CrawledArchive
 from sqlalchemy import text
 
-from crawler.cli import main
-from crawler.demo_site import ARTICLES
-from crawler.runner import PROJECT_ROOT
+from crawler.cli.demo_site import ARTICLES
+from crawler.cli.main import main
+from crawler.scheduling.runner import PROJECT_ROOT
 from crawler.storage.database import get_engine
 from crawler.storage.queries import article_columns
 

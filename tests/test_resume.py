@@ -24,7 +24,7 @@ from conftest import Archive
 from scripted_site import Reply, ScriptedSite, article_html, listing_html, paragraphs
 from test_outage import DatabaseProxy
 
-from crawler.runner import PROJECT_ROOT, crawl_env
+from crawler.scheduling.runner import PROJECT_ROOT, crawl_env
 from crawler.storage.database import ensure_schema
 
 ARTICLES = 300

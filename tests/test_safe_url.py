@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.runner import PROJECT_ROOT
+from crawler.scheduling.runner import PROJECT_ROOT
 from crawler.storage.database import safe_url
 
 SECRET = "s3cr3t-Pa55"

@@ -14,9 +14,9 @@ import pytest
 from conftest import scrapy_crawl
 from scripted_site import article_html, listing_html, paragraphs, site_definition
 
-from crawler.cli import main as cli_main
-from crawler.config import SiteConfigError, load_site_file
-from crawler.runner import PROJECT_ROOT
+from crawler.cli.main import main as cli_main
+from crawler.scheduling.runner import PROJECT_ROOT
+from crawler.sites.definitions import SiteConfigError, load_site_file
 
 FAST = ("-s", "AUTOTHROTTLE_ENABLED=False")
 
@@ -226,7 +226,7 @@ def documented_limits() -> dict[str, str]:
 def test_limits_have_documented_defaults():
     from scrapy.settings import Settings
 
-    from crawler.config import ListingRules, TopStoriesRules
+    from crawler.sites.definitions import ListingRules, TopStoriesRules
 
     settings = Settings()
     settings.setmodule("settings.scrapy_settings")
@@ -287,7 +287,7 @@ def test_endless_pagination_stops_at_max_pages(site, archive):
 
 def test_requests_at_a_time_per_site_hold_without_autothrottle(site, archive):
     # Scrapy 2.19 alone starts every waiting request at once when there is no
-    # download delay (crawler/downloader.py); the limit must hold anyway.
+    # download delay (crawler/middlewares/downloader.py); the limit must hold anyway.
     links = [f"/a/{n}" for n in range(8)]
     site.page("/news/", listing_html(links))
     for n, link in enumerate(links):

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from crawler.runner import PROJECT_ROOT
+from crawler.scheduling.runner import PROJECT_ROOT
 from crawler.storage.database import current_revision, dispose_engines, head_revision
 
 PROCESSES = 4

@@ -14,7 +14,7 @@ from alembic.config import Config
 from query_archive import CrawledArchive, build_archive
 from sqlalchemy import JSON, bindparam, inspect, text
 
-from crawler.cli import main
+from crawler.cli.main import main
 from crawler.storage.database import (
     MIGRATIONS_DIR,
     current_revision,

@@ -1,1 +1,9 @@
-"""Scrapy extensions of newscrawl."""
+"""Scrapy extensions: the run history (``run_history``: one ``crawl_runs``
+row per crawl and every refused item, with the notes of ``outcomes``) and
+the watch that stops a crawl whose parent process is gone
+(``parent_watch``).
+
+May import: ``crawler.storage``, ``crawler.extraction`` (extraction health),
+``crawler.sites``, ``crawler.exceptions``, ``crawler.items``. Never spiders,
+middlewares or the command line.
+"""

@@ -1,7 +1,7 @@
 """A crawl started by a newscrawl process stops when that process is gone.
 
 ``newscrawl crawl``, the daemon and the worker start each crawl as a child
-``scrapy crawl`` process (:mod:`crawler.runner`) and name themselves in its
+``scrapy crawl`` process (:mod:`crawler.scheduling.runner`) and name themselves in its
 environment (:data:`PARENT_PID_ENV`). Killed outright (SIGKILL, the
 out-of-memory killer), the parent cannot stop its child; the child checks
 every second whether its parent changed (an orphan is adopted by init or a
@@ -25,7 +25,7 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from twisted.internet import task
 
-from crawler.runner import PARENT_PID_ENV
+from crawler.scheduling.runner import PARENT_PID_ENV
 
 logger = logging.getLogger(__name__)
 

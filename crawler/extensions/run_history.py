@@ -18,8 +18,8 @@ from itemadapter import ItemAdapter
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
-from crawler.health import HEALTH_FIELDS, fill_rates, health_warnings
-from crawler.outcomes import run_notes
+from crawler.extensions.outcomes import run_notes
+from crawler.extraction.health import HEALTH_FIELDS, fill_rates, health_warnings
 from crawler.storage.database import database_url
 from crawler.storage.spool import (
     database_unreachable,

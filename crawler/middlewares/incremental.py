@@ -30,7 +30,7 @@ from typing import Any
 from scrapy import Request, signals
 from scrapy.http import Response
 
-from crawler.revisit import is_due
+from crawler.sites.revisit import is_due
 from crawler.storage.database import database_url
 from crawler.storage.spool import database_unreachable, short_error
 from crawler.storage.store import Store
@@ -267,7 +267,7 @@ class PageCounts:
 
     In one process, a count in memory. With Redis, workers share a crawl: the
     counts are kept in Redis, and only the last worker to close, with no
-    worker lost on the way, may find a walk complete (crawler/distributed.py).
+    worker lost on the way, may find a walk complete (crawler/scheduling/distributed.py).
     """
 
     def __init__(self, redis_url: str | None) -> None:
@@ -276,7 +276,7 @@ class PageCounts:
 
     async def opened(self, spider: Any, listing: str, count: int) -> None:
         if self.redis_url:
-            from crawler.distributed import count_walk_pages
+            from crawler.scheduling.distributed import count_walk_pages
 
             await asyncio.to_thread(
                 count_walk_pages, self.redis_url, spider.site.name, spider.name, listing, count
@@ -288,7 +288,7 @@ class PageCounts:
         """The pages left per listing, or None while other workers go on."""
         if not self.redis_url:
             return self.local
-        from crawler.distributed import close_walk_share
+        from crawler.scheduling.distributed import close_walk_share
 
         return await asyncio.to_thread(
             close_walk_share, self.redis_url, spider.site.name, spider.name, finished

@@ -19,12 +19,8 @@ from urllib.parse import urljoin
 import scrapy
 from scrapy.http import Response, TextResponse
 
-from crawler.config import ListingRules
-from crawler.dates import parse_date
-from crawler.extraction import Page, extract_links, first_texts
-from crawler.middlewares.incremental import KIND, NEXT_LISTING, WALK
-from crawler.patterns import PatternTimeout, compile_pattern
-from crawler.sources import (
+from crawler.extraction.dates import parse_date
+from crawler.extraction.discovery import (
     FEED_TYPES,
     Entry,
     looks_like_article_url,
@@ -32,6 +28,10 @@ from crawler.sources import (
     parse_sitemap,
     sitemaps_in_robots,
 )
+from crawler.extraction.rules import Page, extract_links, first_texts
+from crawler.middlewares.incremental import KIND, NEXT_LISTING, WALK
+from crawler.sites.definitions import ListingRules
+from crawler.sites.patterns import PatternTimeout, compile_pattern
 from crawler.spiders.base import NewsSpider, parse_positive_int
 from pipelines import RejectItem
 
@@ -108,7 +108,7 @@ class ArticlesSpider(NewsSpider):
             if self._exclude is not None and self._exclude.search(url):
                 return False
         except PatternTimeout as exc:
-            # The link is rejected with the reason (crawler/patterns.py), the others followed.
+            # The link is rejected with the reason (crawler/sites/patterns.py), the others followed.
             self.crawler.stats.inc_value("newscrawl/pattern_timeouts")
             self.logger.warning("%s: %s", exc, url)
             self.reject(url, RejectItem(str(exc), stage=exc.stage))

@@ -12,12 +12,12 @@ from typing import Any
 import scrapy
 from scrapy.http import Response, TextResponse
 
-from crawler.config import Site, get_site
+from crawler.extraction.reader import PageReader, UndecodablePage, parse_processes
 from crawler.items import Article
 from crawler.middlewares.incremental import ARTICLE, KIND
-from crawler.page_reader import PageReader, UndecodablePage, parse_processes
-from crawler.patterns import PatternTimeout
-from crawler.urls import site_canonical_url
+from crawler.sites.definitions import Site, get_site
+from crawler.sites.patterns import PatternTimeout
+from crawler.sites.urls import site_canonical_url
 
 logger = logging.getLogger(__name__)
 
@@ -135,10 +135,10 @@ class NewsSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         """The crawl's start requests; with Redis, into the shared queue (once per
-        crawl, by whichever process begins it: see crawler/distributed.py)."""
+        crawl, by whichever process begins it: see crawler/scheduling/distributed.py)."""
         redis_url = self.settings.get("REDIS_URL") if hasattr(self, "crawler") else None
         if redis_url:
-            from crawler.distributed import begin_crawl
+            from crawler.scheduling.distributed import begin_crawl
 
             if not await asyncio.to_thread(
                 begin_crawl, redis_url, self.site.name, self.name, self.worker
@@ -219,13 +219,13 @@ class NewsSpider(scrapy.Spider):
                 datetime.now(UTC),
             )
         except PatternTimeout as exc:
-            # A site pattern that ran past its time bound on this page (crawler/patterns.py).
+            # A site pattern that ran past its time bound on this page (crawler/sites/patterns.py).
             self.crawler.stats.inc_value("newscrawl/pattern_timeouts")
             logger.warning("%s: %s", exc, response.url)
             self.reject(response.url, RejectItem(str(exc), stage=exc.stage), response)
             return
         except UndecodablePage as exc:
-            # No charset decodes the page (crawler/page_reader.py decode): refused
+            # No charset decodes the page (crawler/extraction/reader.py decode): refused
             # like a page that is not HTML.
             if response.meta.get(GUESSED):
                 self.crawler.stats.inc_value("newscrawl/not_article_pages")

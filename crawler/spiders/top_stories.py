@@ -13,9 +13,9 @@ from typing import Any
 import scrapy
 from scrapy.http import Response, TextResponse
 
-from crawler.config import TopStoriesRules
-from crawler.extraction import extract_top_stories
+from crawler.extraction.rules import extract_top_stories
 from crawler.items import TopStoriesSnapshot
+from crawler.sites.definitions import TopStoriesRules
 from crawler.spiders.base import NewsSpider
 
 

@@ -1,1 +1,10 @@
-"""The SQL archive: table models, engines and migrations, and the store that writes it."""
+"""The SQL archive, and all of newscrawl's SQL: table models, engines and
+migrations (``models``, ``database``), the store that writes batches
+(``store``), the spool that keeps them through an outage (``spool``), leases
+(``locks``), listing walks (``walks``), and the queries of the read-only
+commands (``queries``, ``search``, ``status``).
+
+May import: ``crawler.extraction.fingerprints`` (duplicate detection),
+``crawler.sites``, ``crawler.exceptions``, ``crawler.items``. Never
+spiders, middlewares, extensions, scheduling or the command line.
+"""

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Engine, func, select
 
+from crawler.sites.urls import canonical_url
 from crawler.storage.models import (
     ArticleAliasRow,
     ArticleRevisionRow,
@@ -20,7 +21,6 @@ from crawler.storage.models import (
     RejectedItemRow,
     TopStoryRow,
 )
-from crawler.urls import canonical_url
 
 
 @dataclass

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from crawler.fingerprints import (
+from crawler.extraction.fingerprints import (
     NEAR_DUPLICATE_JACCARD,
     SimHashIndex,
     content_fingerprint,

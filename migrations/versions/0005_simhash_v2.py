@@ -1,6 +1,6 @@
 """SimHash of stored bodies recomputed with the faster function.
 
-``crawler.fingerprints.simhash`` now hashes each word once and mixes the
+``crawler.extraction.fingerprints.simhash`` now hashes each word once and mixes the
 three word hashes of a shingle (computed on arrays) instead of hashing every
 shingle's text. Values of the earlier function cannot be compared with the
 new ones, so every stored article's ``simhash`` is computed again from its
@@ -19,7 +19,7 @@ Create Date: 2026-11-29
 import sqlalchemy as sa
 from alembic import op
 
-from crawler.fingerprints import simhash
+from crawler.extraction.fingerprints import simhash
 
 revision = "0005"
 down_revision = "0004"

@@ -1,7 +1,7 @@
 """HTML pages of DemoNews.
 
 Pure functions: each returns the page as a ``str`` and depends only on the
-data in :mod:`crawler.demo_site.content`, so the same bytes come out on every
+data in :mod:`crawler.cli.demo_site.content`, so the same bytes come out on every
 run. The markup imitates the old table layout of PanARMENIAN.Net (``td.single_
 content``, ``div.theitem``, ``h2.font12 > a.nevy``, ``div.article_body``, a
 "Top stories" and a "Partner news" block inside the article body). All links

@@ -25,7 +25,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from crawler.config import BUNDLED_SITES_DIR, Site, SpiderSchedule
+from crawler.sites.definitions import BUNDLED_SITES_DIR, Site, SpiderSchedule
 
 SPIDER_PARTS = {"articles": "listing", "top_stories": "top_stories"}
 MIN_GRACE_SECONDS = 1

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 if TYPE_CHECKING:
-    from crawler.config import Site
+    from crawler.sites.definitions import Site
 
 # Query parameters that track a click and never change the page.
 TRACKING_PARAMS = frozenset(

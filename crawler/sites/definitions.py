@@ -29,7 +29,7 @@ from pydantic import (
 )
 
 SITES_DIR_ENV = "NEWSCRAWL_SITES_DIR"
-BUNDLED_SITES_DIR = Path(__file__).resolve().parent.parent / "settings" / "sites"
+BUNDLED_SITES_DIR = Path(__file__).resolve().parent.parent.parent / "settings" / "sites"
 
 _XPATH_STARTS = ("/", "./", "(", "..")
 
@@ -42,11 +42,11 @@ class SiteConfigError(Exception):
 
 
 def _check_regex(pattern: str) -> str:
-    # Compiled by the engine that runs it (crawler/patterns.py), so a pattern
+    # Compiled by the engine that runs it (crawler/sites/patterns.py), so a pattern
     # that would fail during a crawl fails here, when the definition loads.
     import regex
 
-    from crawler.patterns import check_pattern
+    from crawler.sites.patterns import check_pattern
 
     try:
         check_pattern(pattern)
@@ -124,7 +124,7 @@ class FieldRule(_Strict):
                 + (f" (got {', '.join(given)})" if given else "")
             )
         if self.regex is not None:
-            from crawler.patterns import compile_pattern
+            from crawler.sites.patterns import compile_pattern
 
             pattern = compile_pattern(self.regex, "regex")
             if pattern.groups > 1 and "value" not in pattern.groupindex:
@@ -324,7 +324,7 @@ class ScheduleRules(_Strict):
 
 
 class UrlRules(_Strict):
-    """How an article URL becomes its identity (see crawler/urls.py)."""
+    """How an article URL becomes its identity (see crawler/sites/urls.py)."""
 
     tracking_params: Annotated[
         list[str], BeforeValidator(lambda v: [v] if isinstance(v, str) else v)
@@ -417,7 +417,7 @@ class Site(_Strict):
         return ZoneInfo(self.timezone)
 
 
-# The keys whose values are regular expressions (run by crawler/patterns.py).
+# The keys whose values are regular expressions (run by crawler/sites/patterns.py).
 PATTERN_KEYS = frozenset(
     {
         "regex",

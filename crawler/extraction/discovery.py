@@ -14,7 +14,7 @@ from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
 
-from crawler.dates import parse_date
+from crawler.extraction.dates import parse_date
 
 MAX_UNCOMPRESSED = 50 * 1024 * 1024  # the sitemap protocol's own limit
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json")

@@ -19,9 +19,9 @@ import subprocess
 import time
 from typing import Any
 
-from crawler.config import Site, load_sites
-from crawler.distributed import pending
-from crawler.runner import crawl_command, crawl_env
+from crawler.scheduling.distributed import pending
+from crawler.scheduling.runner import crawl_command, crawl_env
+from crawler.sites.definitions import Site, load_sites
 from crawler.storage.database import database_url, ensure_schema
 
 logger = logging.getLogger(__name__)

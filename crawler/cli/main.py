@@ -11,13 +11,13 @@ from pathlib import Path
 
 from sqlalchemy.exc import OperationalError
 
-from crawler.cli_daemon import add_daemon_parsers, cmd_daemon, cmd_schedule, cmd_status
-from crawler.cli_options import LOG_LEVELS, SPIDERS, add_settings
-from crawler.cli_options import add_database as _add_database
-from crawler.cli_options import parse_settings as _parse_settings
-from crawler.cli_query import QUERY_COMMANDS, add_query_parsers
-from crawler.config import BUNDLED_SITES_DIR, SiteConfigError, get_site, load_sites
-from crawler.time_options import time_text
+from crawler.cli.daemon import add_daemon_parsers, cmd_daemon, cmd_schedule, cmd_status
+from crawler.cli.options import LOG_LEVELS, SPIDERS, add_settings
+from crawler.cli.options import add_database as _add_database
+from crawler.cli.options import parse_settings as _parse_settings
+from crawler.cli.query import QUERY_COMMANDS, add_query_parsers
+from crawler.cli.time_options import time_text
+from crawler.sites.definitions import BUNDLED_SITES_DIR, SiteConfigError, get_site, load_sites
 
 CONFIG_ERROR_EXIT = 2
 LEASE_HELD_EXIT = 3  # crawler.storage.locks.LEASE_HELD_EXIT
@@ -195,7 +195,7 @@ def run_site(
     settings: dict[str, str],
     db: str | None,
 ) -> int:
-    from crawler.runner import run_crawl
+    from crawler.scheduling.runner import run_crawl
     from crawler.storage.queries import format_time
 
     status = 0
@@ -243,7 +243,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
 
 
 def cmd_demo_site(args: argparse.Namespace) -> int:
-    from crawler.demo_site import DemoSiteServer
+    from crawler.cli.demo_site import DemoSiteServer
 
     server = DemoSiteServer(args.host, args.port)
     print(f"DemoNews is served at {server.url}/  (Ctrl-C stops it)", flush=True)
@@ -270,7 +270,7 @@ def demo_site_definition(folder: Path, base_url: str) -> Path:
 def cmd_demo(args: argparse.Namespace) -> int:
     import os
 
-    from crawler.demo_site import DemoSiteServer
+    from crawler.cli.demo_site import DemoSiteServer
 
     try:
         server = DemoSiteServer("127.0.0.1", args.port)
@@ -368,9 +368,9 @@ def cmd_sites(args: argparse.Namespace) -> int:
 def _warn_nested_quantifiers(sites: dict) -> None:
     """One warning line on stderr per pattern that repeats a quantified group
     (``(a+)+``): it can backtrack for long on some pages, which then hit the
-    time bound of crawler/patterns.py and are rejected."""
-    from crawler.config import site_patterns
-    from crawler.patterns import TIMEOUT, nested_quantifiers
+    time bound of crawler/sites/patterns.py and are rejected."""
+    from crawler.sites.definitions import site_patterns
+    from crawler.sites.patterns import TIMEOUT, nested_quantifiers
 
     for name, site in sorted(sites.items()):
         for key, pattern in site_patterns(site):
@@ -383,7 +383,7 @@ def _warn_nested_quantifiers(sites: dict) -> None:
 
 
 def _redis_url_or_exit() -> str:
-    from crawler.distributed import REDIS_URL_ENV, redis_url
+    from crawler.scheduling.distributed import REDIS_URL_ENV, redis_url
 
     url = redis_url()
     if not url:
@@ -394,7 +394,7 @@ def _redis_url_or_exit() -> str:
 def cmd_worker(args: argparse.Namespace) -> int:
     import logging
 
-    from crawler.worker import Worker
+    from crawler.scheduling.worker import Worker
 
     url = _redis_url_or_exit()
     if args.site:
@@ -408,7 +408,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
 
 def cmd_enqueue(args: argparse.Namespace) -> int:
-    from crawler.distributed import enqueue_crawl
+    from crawler.scheduling.distributed import enqueue_crawl
 
     url = _redis_url_or_exit()
     for spider in _spiders_for(args.site, args.spider):
@@ -420,7 +420,7 @@ def cmd_enqueue(args: argparse.Namespace) -> int:
 def cmd_extract(args: argparse.Namespace) -> int:
     import json
 
-    from crawler.onboarding import FetchError, extract_page, fetch, generic_site
+    from crawler.cli.onboarding import FetchError, extract_page, fetch, generic_site
 
     source = args.source
     try:
@@ -456,7 +456,7 @@ def cmd_extract(args: argparse.Namespace) -> int:
 def cmd_sites_check(args: argparse.Namespace) -> int:
     import json
 
-    from crawler.onboarding import FetchError, check_article, fetch, first_article_url
+    from crawler.cli.onboarding import FetchError, check_article, fetch, first_article_url
 
     site = get_site(args.site)
     report: dict = {"site": site.name, "listing": None}
@@ -509,7 +509,7 @@ def cmd_sites_check(args: argparse.Namespace) -> int:
 
 
 def cmd_sites_new(args: argparse.Namespace) -> int:
-    from crawler.onboarding import FetchError, draft_site
+    from crawler.cli.onboarding import FetchError, draft_site
 
     try:
         text, notes = draft_site(args.url, args.name)

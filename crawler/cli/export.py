@@ -29,7 +29,7 @@ from typing import Any, TextIO
 
 from sqlalchemy import Engine
 
-from crawler.reporting import iso_time
+from crawler.cli.reporting import iso_time
 from crawler.storage.queries import ArticleFilters, article_columns, iter_articles
 
 FORMATS = ("jsonl", "csv")

@@ -8,8 +8,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from crawler.cli_options import SPIDERS
-from crawler.cli_options import add_database as _add_database
+from crawler.cli.options import SPIDERS
+from crawler.cli.options import add_database as _add_database
 
 # --------------------------------------------------------------------------- querying
 # articles, show, search, top-stories, runs, export, browse (docs/querying.md)
@@ -30,7 +30,7 @@ def _limit(value: str) -> int:
 
 
 def add_query_parsers(sub: argparse._SubParsersAction) -> None:
-    from crawler.time_options import end_time, start_time
+    from crawler.cli.time_options import end_time, start_time
 
     def output(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
@@ -201,13 +201,13 @@ def _count(number: int, noun: str) -> str:
 
 
 def _print_json(document: object) -> None:
-    from crawler.reporting import dump_json
+    from crawler.cli.reporting import dump_json
 
     dump_json(document, sys.stdout)
 
 
 def cmd_articles(args: argparse.Namespace) -> int:
-    from crawler.reporting import Column, field, format_table
+    from crawler.cli.reporting import Column, field, format_table
     from crawler.storage.queries import list_articles
 
     engine = _archive_engine(args.database)
@@ -232,7 +232,7 @@ def cmd_articles(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from crawler.reporting import format_article, version_diffs
+    from crawler.cli.reporting import format_article, version_diffs
     from crawler.storage import queries
 
     engine = _archive_engine(args.database)
@@ -258,7 +258,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from crawler.reporting import Column, field, format_table
+    from crawler.cli.reporting import Column, field, format_table
     from crawler.storage.search import (
         SearchQueryError,
         mark_snippet,
@@ -312,7 +312,7 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_top_stories(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from crawler.reporting import Column, field, format_duration, format_table, table_time
+    from crawler.cli.reporting import Column, field, format_duration, format_table, table_time
     from crawler.storage import queries
 
     if args.at is not None and (args.start is not None or args.end is not None):
@@ -366,7 +366,7 @@ def cmd_top_stories(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from crawler.reporting import Column, field, format_duration, format_table, run_outcome
+    from crawler.cli.reporting import Column, field, format_duration, format_table, run_outcome
     from crawler.storage.queries import list_runs
 
     engine = _archive_engine(args.database)
@@ -413,7 +413,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from crawler.export import ExportTargetError, check_target, export_articles, open_target
+    from crawler.cli.export import ExportTargetError, check_target, export_articles, open_target
 
     target = None
     if args.output is not None:
@@ -434,7 +434,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         return 0
     # A regular file is written beside the target and renamed at the end (an
     # interrupted export never leaves a truncated file under the name asked
-    # for); a device or FIFO is written in place (crawler/export.py).
+    # for); a device or FIFO is written in place (crawler/cli/export.py).
     try:
         with open_target(target) as out:
             count = export_articles(engine, filters, args.format, out)
@@ -448,7 +448,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_browse(args: argparse.Namespace) -> int:
     from sqlalchemy.engine import make_url
 
-    from crawler import browse
+    from crawler.cli import browse
     from crawler.storage.database import database_url, safe_url
 
     url = database_url(args.database)

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from crawler.text import normalize_text
+from crawler.extraction.text import normalize_text
 
 if TYPE_CHECKING:
-    from crawler.extraction import Page
+    from crawler.extraction.rules import Page
 
 # Candidate <meta> names/properties (and itemprops) per field, best first.
 META_NAMES: dict[str, tuple[str, ...]] = {
@@ -112,7 +112,7 @@ def _library_errors_as_warnings() -> None:
 
 
 class GenericPage:
-    """Generic field finders over one :class:`~crawler.extraction.Page`."""
+    """Generic field finders over one :class:`~crawler.extraction.rules.Page`."""
 
     def __init__(self, page: Page, html: str) -> None:
         self.page = page
@@ -121,7 +121,7 @@ class GenericPage:
     # ------------------------------------------------------------------ sources
 
     def jsonld(self, field: str) -> list[str]:
-        from crawler.extraction import jsonld_values
+        from crawler.extraction.rules import jsonld_values
 
         for path in JSONLD_PATHS[field]:
             values = [v for v in jsonld_values(self.page, path, articles_only=True) if v.strip()]
@@ -185,7 +185,7 @@ class GenericPage:
         it and, at three quarters, its parent (so that several paragraphs
         outweigh one), and take the best element.
         """
-        from crawler.text import SKIP_TAGS
+        from crawler.extraction.text import SKIP_TAGS
 
         scores: dict[Any, float] = {}
         root = self.page.selector.root
@@ -204,7 +204,7 @@ class GenericPage:
         if not scores:
             return None
         best = max(scores, key=scores.get)
-        from crawler.text import element_paragraphs
+        from crawler.extraction.text import element_paragraphs
 
         paragraphs = [p for p in element_paragraphs(best) if not _mostly_links(best, p)]
         body = _clean_paragraphs(paragraphs)
@@ -232,7 +232,7 @@ class GenericPage:
             return Found(self._without_site_name(values[0]), "meta")
         h1 = self.page.selector.xpath("//h1")
         if h1:
-            from crawler.text import element_paragraphs
+            from crawler.extraction.text import element_paragraphs
 
             text = normalize_text(" ".join(element_paragraphs(h1[0].root)))
             if text:
@@ -317,7 +317,7 @@ class GenericPage:
         og_type = self.page.selector.xpath('//meta[@property="og:type"]/@content').get() or ""
         if og_type.strip().lower() == "article":
             return True
-        from crawler.extraction import is_article_object
+        from crawler.extraction.rules import is_article_object
 
         if any(is_article_object(o) for o in self.page.jsonld):
             return True

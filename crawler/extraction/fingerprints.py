@@ -9,7 +9,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from crawler.text import normalize_text
+from crawler.extraction.text import normalize_text
 
 
 def content_fingerprint(body: str) -> str:

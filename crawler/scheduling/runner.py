@@ -26,7 +26,7 @@ from crawler.storage import queries
 from crawler.storage.database import database_url, ensure_schema, get_engine
 
 SETTINGS_MODULE = "settings.scrapy_settings"
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # The pid of the process that started a crawl, in the crawl's environment.
 PARENT_PID_ENV = "NEWSCRAWL_PARENT_PID"

@@ -24,9 +24,9 @@ import sys
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from sqlalchemy.exc import SQLAlchemyError
 
-from crawler.config import SiteConfigError, get_site, load_sites
 from crawler.extensions.parent_watch import expected_parent, parent_gone
-from crawler.page_reader import parse_processes
+from crawler.extraction.reader import parse_processes
+from crawler.sites.definitions import SiteConfigError, get_site, load_sites
 from crawler.storage.database import database_url, ensure_schema, get_engine, safe_url
 from crawler.storage.locks import (
     DEFAULT_LEASE_TTL,

@@ -19,10 +19,10 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree
 from parsel import Selector
 
-from crawler.config import FieldRule, Site, TopStoriesRules
+from crawler.extraction.text import element_paragraphs, normalize_text
 from crawler.items import Article, TopStoriesSnapshot, TopStory
-from crawler.patterns import compile_pattern
-from crawler.text import element_paragraphs, normalize_text
+from crawler.sites.definitions import FieldRule, Site, TopStoriesRules
+from crawler.sites.patterns import compile_pattern
 
 ARTICLE_TYPES = frozenset(
     {
@@ -175,7 +175,7 @@ def _matches(page: Page, rule: FieldRule, scope: Selector | None = None) -> list
 
 
 def _apply_regex(rule: FieldRule, values: Iterable[str], where: str) -> list[str]:
-    """The rule's ``regex`` on each value, bounded in time (crawler/patterns.py):
+    """The rule's ``regex`` on each value, bounded in time (crawler/sites/patterns.py):
     a value that takes too long raises PatternTimeout naming ``where``."""
     if rule.regex is None:
         return list(values)
@@ -322,8 +322,8 @@ def extract_article(
 
 def fill_from_page(article: Article, page: Page, html: str, site: Site) -> None:
     """Fill the fields the site's rules left empty from the page's structured
-    data, metadata and a news extractor (see crawler/generic.py)."""
-    from crawler.generic import GenericPage
+    data, metadata and a news extractor (see crawler/extraction/generic.py)."""
+    from crawler.extraction.generic import GenericPage
 
     generic = GenericPage(page, html)
     found = None

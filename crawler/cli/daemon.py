@@ -8,10 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from crawler.cli_options import LOG_LEVELS, add_settings
-from crawler.cli_options import add_database as _add_database
-from crawler.cli_options import parse_settings as _parse_settings
-from crawler.config import get_site, load_sites
+from crawler.cli.options import LOG_LEVELS, add_settings
+from crawler.cli.options import add_database as _add_database
+from crawler.cli.options import parse_settings as _parse_settings
+from crawler.sites.definitions import get_site, load_sites
 
 
 def add_daemon_parsers(sub: argparse._SubParsersAction) -> None:
@@ -74,7 +74,7 @@ def add_daemon_parsers(sub: argparse._SubParsersAction) -> None:
 def cmd_daemon(args: argparse.Namespace) -> int:
     import os
 
-    from crawler.daemon import (
+    from crawler.scheduling.daemon import (
         DEFAULT_CRAWL_LOG_LEVEL,
         DaemonOptions,
         configure_logging,
@@ -131,7 +131,7 @@ def _next_run_text(iso: str | None, source: str) -> str:
 
 
 def _selected_sites(name: str | None) -> dict:
-    from crawler.scheduling import scheduled_sites
+    from crawler.scheduling.jobs import scheduled_sites
 
     return scheduled_sites(load_sites()) if name is None else {name: get_site(name)}
 
@@ -159,7 +159,7 @@ def _stored_next_runs(url: str) -> dict | None:
 def cmd_schedule(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from crawler.scheduling import format_duration, job_specs, next_run
+    from crawler.scheduling.jobs import format_duration, job_specs, next_run
     from crawler.storage.database import database_url
 
     specs = job_specs(_selected_sites(args.site).values())
@@ -240,9 +240,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 def _print_status(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from crawler.daemon import format_counts
-    from crawler.reporting import run_outcome
-    from crawler.scheduling import SPIDER_PARTS, job_specs, next_run
+    from crawler.cli.reporting import run_outcome
+    from crawler.scheduling.daemon import format_counts
+    from crawler.scheduling.jobs import SPIDER_PARTS, job_specs, next_run
     from crawler.storage import status as queries
     from crawler.storage.database import database_url, ensure_schema, get_engine
     from crawler.storage.walks import walk_status

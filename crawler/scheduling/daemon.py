@@ -1,13 +1,13 @@
 """``newscrawl daemon``: an APScheduler 3 ``BlockingScheduler`` that runs every
 scheduled site and spider as its own ``scrapy crawl`` process.
 
-- Jobs come from the site definitions (:mod:`crawler.scheduling`), one per
+- Jobs come from the site definitions (:mod:`crawler.scheduling.jobs`), one per
   site and spider, id ``SITE:SPIDER``, kept in the database by a
   ``SQLAlchemyJobStore`` so a restart resumes the schedule. ``max_instances=1``
   (a crawl never overlaps itself), ``coalesce=True`` and a misfire grace time
   (missed runs run once, not as a burst). The executor's thread pool has
   ``max_crawls`` threads: the number of crawls running at once.
-- A job starts a child process (:func:`crawler.runner.start_crawl`) in its own
+- A job starts a child process (:func:`crawler.scheduling.runner.start_crawl`) in its own
   process group and waits for it, at most the site's ``schedule.timeout``:
   then SIGTERM, then SIGKILL. The child records its own ``crawl_runs`` row;
   when it cannot (killed, timed out, crashed) the daemon closes the row as
@@ -50,9 +50,9 @@ from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
-from crawler.config import Site, SiteConfigError, load_sites
-from crawler.runner import start_crawl
-from crawler.scheduling import JobSpec, format_duration, job_specs, plan_jobs, scheduled_sites
+from crawler.scheduling.jobs import JobSpec, format_duration, job_specs, plan_jobs, scheduled_sites
+from crawler.scheduling.runner import start_crawl
+from crawler.sites.definitions import Site, SiteConfigError, load_sites
 from crawler.storage.database import ensure_schema, get_engine, safe_url
 from crawler.storage.locks import (
     DAEMON_LEASE,
@@ -424,7 +424,7 @@ class Daemon:
                 self._idle.notify_all()
 
     def _crawl(self, site: Site, spider: str) -> None:
-        from crawler.distributed import enqueue_crawl, redis_url
+        from crawler.scheduling.distributed import enqueue_crawl, redis_url
 
         if shared := redis_url():
             # One scheduler, many workers: the crawl goes to the shared queue.

@@ -61,10 +61,10 @@ from w3lib.encoding import (
     to_unicode,
 )
 
-from crawler.config import Site
-from crawler.extraction import Page, extract_article
+from crawler.extraction.rules import Page, extract_article
 from crawler.items import Article
-from crawler.urls import site_canonical_url
+from crawler.sites.definitions import Site
+from crawler.sites.urls import site_canonical_url
 
 logger = logging.getLogger(__name__)
 
@@ -243,7 +243,7 @@ def read_article_page(
     """One article page as an :class:`Article`; None when the link was only
     guessed to be an article (by its URL's shape) and the page is not one.
     ``clean``: also clean it and compute its fingerprints."""
-    from crawler.generic import GenericPage
+    from crawler.extraction.generic import GenericPage
 
     page = Page(html, response_url)  # parsed once for everything below
     if guessed and not GenericPage(page, page.text).looks_like_article():

@@ -1,0 +1,21 @@
+"""The command line: ``newscrawl`` and its command groups, and the Scrapy
+command that checks a site before ``scrapy crawl``.
+
+One module per command group, each building its parsers next to its
+handlers: ``crawl`` (crawl, demo, demo-site), ``query`` (articles, show,
+search, top-stories, runs, export, browse, summary), ``daemon`` (daemon,
+schedule, status, worker, enqueue), ``sites`` (sites, extract), ``db``;
+``main`` puts them together. Beside them: what they print (``reporting``,
+``export``, ``browse``), onboarding a new site (``onboarding``), the demo
+site (``demo_site``) and Scrapy's ``COMMANDS_MODULE`` (``commands``).
+
+May import every other package of ``crawler``; nothing imports this one.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``newscrawl``. Imported on call: a crawl process imports this package
+    for its Scrapy command and needs none of the command line."""
+    from crawler.cli.main import main as run
+
+    return run(argv)

@@ -1,0 +1,14 @@
+"""Extraction: from a page (its HTML, URL and site definition) to an item.
+
+Pure functions and page objects, no crawling: rule evaluation (``rules``),
+generic fallbacks from JSON-LD, metadata and text density (``generic``),
+text and date normalisation (``text``, ``dates``), cleaning an extracted
+article (``cleaning``), content fingerprints and near duplicates
+(``fingerprints``), extraction health (``health``), feeds, sitemaps and
+article-looking links (``discovery``), decoding and reading an article
+page (``reader``) and the extraction processes that read pages beside a
+crawl (``processes``).
+
+May import: ``crawler.sites``, ``crawler.exceptions``, ``crawler.items``.
+Never storage, spiders or anything above them.
+"""
