@@ -328,9 +328,9 @@ EXTRACTION_ROUNDS = 3
 def extraction_bench(pages: int, total: int, definition: Path) -> dict[str, Any]:
     import trafilatura
 
+    from crawler.extraction.cleaning import clean_article
     from crawler.extraction.rules import extract_article
     from crawler.sites.definitions import load_site_file
-    from pipelines.clean import clean_article
 
     site = load_site_file(definition)
     sample = [

@@ -21,10 +21,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from crawler.cli.onboarding import generic_site  # noqa: E402
+from crawler.extraction.cleaning import clean_article  # noqa: E402
 from crawler.extraction.evaluation import Score, token_score  # noqa: E402
 from crawler.extraction.rules import extract_article  # noqa: E402
 from crawler.sites.definitions import get_site, load_site_file  # noqa: E402
-from pipelines.clean import clean_article  # noqa: E402
 
 FIXTURES = ROOT / "tests" / "fixtures" / "extraction"
 

@@ -1,17 +1,36 @@
-"""The items spiders yield, as plain dataclasses read through itemadapter."""
+"""What passes between components: the items spiders yield (plain
+dataclasses read through itemadapter) and the request meta keys by which
+spiders tell middlewares what a request is. At the bottom of the imports:
+any package may import this module, and it imports nothing of the project.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 
+# ---------------------------------------------------------------- request meta
+
+# What a request is (``KIND``): an article page, or the next page of a listing.
+KIND = "newscrawl_kind"
+ARTICLE = "article"
+NEXT_LISTING = "next_listing"
+# A listing page: the start URL whose walk it belongs to (crawler/storage/walks.py).
+WALK = "newscrawl_walk"
+# A next listing page: how many listing pages in a row brought nothing new.
+KNOWN_PAGES_IN_ROW = "newscrawl_known_pages_in_row"
+# An article link that was guessed to be one by its URL's shape.
+GUESSED = "newscrawl_guessed"
+
+# ---------------------------------------------------------------- items
+
 
 @dataclass
 class Article:
-    """One article page as extracted; the clean pipeline fills the final fields.
+    """One article page as extracted, then cleaned (crawler/extraction/cleaning.py).
 
     ``title_candidates`` are every headline text the title rules found, in rule
-    order; the clean pipeline keeps the full headline over a truncated copy.
+    order; cleaning keeps the full headline over a truncated copy.
     ``published_raw`` is the date text as found; ``published_at`` is aware UTC
     once cleaned. ``sources`` records which rule kind filled each field.
     """
@@ -35,9 +54,8 @@ class Article:
     sources: dict[str, str] = field(default_factory=dict)
     fallbacks: list[str] = field(default_factory=list)  # fields the site's rules missed
     fetched_at: datetime | None = None
-    # Set by the clean stage (pipelines/clean.py), wherever it ran: the body's
-    # fingerprints for duplicate detection (crawler/extraction/fingerprints.py).
-    cleaned: bool = False
+    # Set by cleaning: the body's fingerprints for duplicate detection
+    # (crawler/extraction/fingerprints.py).
     content_hash: str | None = None
     simhash: int | None = None
 

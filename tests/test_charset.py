@@ -11,8 +11,9 @@ from conftest import scrapy_crawl
 from scripted_site import Reply, ScriptedSite, article_html, listing_html, site_definition
 from w3lib.encoding import html_to_unicode
 
+from crawler.exceptions import UndecodablePage
 from crawler.extraction import reader as page_reader
-from crawler.extraction.reader import MAX_REPLACED_SHARE, UndecodablePage, decode
+from crawler.extraction.reader import MAX_REPLACED_SHARE, decode
 
 TITLE = "Депутаты обсудили бюджет города: «расходы на школы вырастут»"
 SECOND = "Второй абзац: Ёлки, ёжики и № 5 — всё на месте."

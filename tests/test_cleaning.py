@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
+from crawler.extraction.cleaning import choose_title, clean_body
 from crawler.extraction.dates import parse_date
 from crawler.extraction.fingerprints import content_fingerprint
 from crawler.sites.definitions import ArticleRules
 from crawler.sites.urls import canonical_url
-from pipelines.clean import choose_title, clean_body
 
 FULL = 'Blinken, Cavusoglu hold "relatively long conversation" on Karabakh'
 

@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 
+from crawler.extraction.cleaning import clean_article
 from crawler.extraction.rules import extract_article
 from crawler.items import Article
 from crawler.sites.definitions import BUNDLED_SITES_DIR, Site, load_site_file
-from pipelines.clean import clean_article
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extraction"
 CASES = sorted(path.parent for path in FIXTURES.glob("*/expected.json"))

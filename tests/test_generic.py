@@ -12,10 +12,10 @@ import pytest
 import trafilatura
 
 from crawler.cli.onboarding import generic_site
+from crawler.extraction.cleaning import clean_article
 from crawler.extraction.evaluation import token_score
 from crawler.extraction.rules import extract_article
 from crawler.sites.definitions import Site, load_site_file
-from pipelines.clean import clean_article
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extraction"
 CASES = sorted(p for p in FIXTURES.iterdir() if (p / "expected_body.txt").exists())

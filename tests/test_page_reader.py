@@ -1,4 +1,4 @@
-"""Article pages read in extraction processes (crawler/extraction/reader.py): the same
+"""Article pages read in extraction processes (crawler/extraction/processes.py): the same
 rows as when the crawl process reads them, logs passed on, a dead extraction
 process costs nothing, none outlives its crawl."""
 
@@ -18,7 +18,7 @@ import pytest
 from conftest import scrapy_crawl
 from sqlalchemy import text
 
-from crawler.extraction.reader import (
+from crawler.extraction.processes import (
     AUTO,
     AUTO_MIN_PAGES,
     IN_FLIGHT,
@@ -27,9 +27,9 @@ from crawler.extraction.reader import (
     PageReader,
     _Result,
     parse_processes,
-    read_article_page,
     wants_extraction_process,
 )
+from crawler.extraction.reader import read_article_page
 from crawler.scheduling.runner import PROJECT_ROOT, crawl_env
 from crawler.sites.definitions import Site
 from crawler.storage.database import get_engine
@@ -86,12 +86,16 @@ def test_auto_starts_a_process_only_when_reading_pages_is_a_large_share():
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="auto needs a second CPU")
 def test_auto_starts_an_extraction_process_for_a_busy_crawl_only():
+    # A readable date: the one of PAGE sends the date parser through every
+    # language it knows, which alone takes a sizeable share of the pauses below.
+    body = PAGE.replace("sometime soon", "2024-05-01 10:00").encode()
+
     async def scenario(pause: float) -> bool:
         reader = PageReader(SITE, AUTO, Crawler())
         reader.open()
         try:
             for _ in range(AUTO_MIN_PAGES):
-                await reader.read(BODY, "utf-8", "https://reader.example/a/1/", False, None)
+                await reader.read(body, "utf-8", "https://reader.example/a/1/", False, None)
                 await asyncio.sleep(pause)  # waiting for the network, in a polite crawl
             return bool(reader.processes)
         finally:
@@ -146,9 +150,9 @@ async def wait_ready(reader: PageReader) -> None:
 
 def test_an_extraction_process_cleans_forwards_logs_and_can_die(caplog):
     expected = read_article_page(
-        PAGE, "https://reader.example/a/1/?utm_source=x", SITE, False, None, True
+        PAGE, "https://reader.example/a/1/?utm_source=x", SITE, False, None
     )
-    assert expected is not None and expected.cleaned
+    assert expected is not None and expected.content_hash is not None
 
     async def scenario() -> None:
         reader = PageReader(SITE, 1, Crawler())
@@ -180,15 +184,14 @@ def test_an_extraction_process_cleans_forwards_logs_and_can_die(caplog):
             cyrillic = PAGE.replace("Harbour  reopens", "Гавань открыта")
             assert cyrillic != PAGE
             there = await reader.read(cyrillic.encode("cp1251"), "cp1251", url, False, None)
-            assert there == read_article_page(cyrillic, url, SITE, False, None, True)
+            assert there == read_article_page(cyrillic, url, SITE, False, None)
             assert there is not None and there.title == "Гавань открыта"
 
             # The extraction process dies: its pages are read here, the crawl goes on.
             (pid,) = reader.peaks
             os.kill(pid, signal.SIGKILL)
             again = await reader.read(BODY, "utf-8", url, False, None)
-            assert again is not None and again.url == article.url
-            assert not again.cleaned and again.content_hash is None  # the clean stage's job
+            assert again == article  # read and cleaned here the same way
             assert reader.stats.values["newscrawl/extraction_processes/broken"] == 1
             assert "an extraction process died" in caplog.text
         finally:
@@ -208,7 +211,7 @@ def test_extraction_processes_end_with_a_killed_crawl(tmp_path):
             import asyncio, sys, time
             sys.path.insert(0, {str(Path(__file__).parent)!r})
             from test_page_reader import SITE, Crawler, wait_ready
-            from crawler.extraction.reader import PageReader
+            from crawler.extraction.processes import PageReader
 
             async def main():
                 reader = PageReader(SITE, 1, Crawler())
@@ -334,7 +337,7 @@ def test_pages_are_shared_between_extraction_processes_by_their_load():
             ]
             await asyncio.sleep(0)  # each read has picked its process
             assert [p.load for p in reader.processes] == [pages // 2, pages // 2]
-            assert all(a is not None and a.cleaned for a in await asyncio.gather(*reads))
+            assert all(a is not None and a.content_hash for a in await asyncio.gather(*reads))
             assert [p.load for p in reader.processes] == [0, 0]
         finally:
             reader.close()

@@ -18,7 +18,8 @@ import pytest
 from scripted_site import ScriptedSite, article_html, listing_html, paragraphs, site_definition
 
 from crawler.cli.main import main
-from crawler.extraction.reader import PageReader
+from crawler.extraction.cleaning import clean_body
+from crawler.extraction.processes import PageReader
 from crawler.extraction.rules import extract_article
 from crawler.scheduling.runner import PROJECT_ROOT, crawl_env
 from crawler.sites.definitions import Site, SiteConfigError, load_sites, site_patterns
@@ -29,7 +30,6 @@ from crawler.sites.patterns import (
     compile_pattern,
     nested_quantifiers,
 )
-from pipelines.clean import clean_body
 
 # On a run of a's that ends otherwise, these backtrack for longer than the
 # bound: the regex package, like Python's re, tries every way to split the run.

@@ -17,10 +17,8 @@ from crawler.cli.options import add_database as _add_database
 from crawler.cli.options import parse_settings as _parse_settings
 from crawler.cli.query import QUERY_COMMANDS, add_query_parsers
 from crawler.cli.time_options import time_text
+from crawler.exceptions import CONFIG_ERROR_EXIT, LEASE_HELD_EXIT
 from crawler.sites.definitions import BUNDLED_SITES_DIR, SiteConfigError, get_site, load_sites
-
-CONFIG_ERROR_EXIT = 2
-LEASE_HELD_EXIT = 3  # crawler.storage.locks.LEASE_HELD_EXIT
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -178,14 +176,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def _spiders_for(site_name: str, choice: str) -> list[str]:
     site = get_site(site_name)
-    if choice != "all":
-        return [choice]
-    spiders = []
-    if site.listing is not None:
-        spiders.append("articles")
-    if site.top_stories is not None:
-        spiders.append("top_stories")
-    return spiders
+    return site.spiders if choice == "all" else [choice]
 
 
 def run_site(

@@ -19,13 +19,14 @@ from urllib.parse import urljoin, urlsplit
 from w3lib.encoding import html_to_unicode
 
 from crawler import __version__
+from crawler.extraction.cleaning import clean_article
 from crawler.extraction.discovery import FEED_TYPES, looks_like_article_url, sitemaps_in_robots
 from crawler.extraction.generic import GenericPage
-from crawler.extraction.rules import Page, extract_article, extract_links
+from crawler.extraction.page import Page
+from crawler.extraction.rules import extract_article, extract_links
 from crawler.extraction.text import element_paragraphs, normalize_text
 from crawler.sites.definitions import Site
 from crawler.sites.patterns import compile_pattern
-from pipelines.clean import clean_article
 
 FETCH_LIMIT = 10 * 1024 * 1024
 FIELDS = ("title", "body", "published_at", "author", "section", "tags")

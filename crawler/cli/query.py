@@ -10,13 +10,12 @@ from pathlib import Path
 
 from crawler.cli.options import SPIDERS
 from crawler.cli.options import add_database as _add_database
+from crawler.exceptions import NOT_FOUND_EXIT, QUERY_ERROR_EXIT
 
 # --------------------------------------------------------------------------- querying
 # articles, show, search, top-stories, runs, export, browse (docs/querying.md)
 
 RUN_STATUSES = ("running", "finished", "failed", "timeout", "interrupted")
-QUERY_ERROR_EXIT = 2
-NOT_FOUND_EXIT = 1
 
 
 def _limit(value: str) -> int:

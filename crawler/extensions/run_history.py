@@ -18,6 +18,7 @@ from itemadapter import ItemAdapter
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
+from crawler.exceptions import OutsideDateRange, RejectItem
 from crawler.extensions.outcomes import run_notes
 from crawler.extraction.health import HEALTH_FIELDS, fill_rates, health_warnings
 from crawler.storage.database import database_url
@@ -29,7 +30,6 @@ from crawler.storage.spool import (
     spool_dir,
 )
 from crawler.storage.store import Store
-from pipelines import OutsideDateRange, RejectItem
 
 logger = logging.getLogger(__name__)
 

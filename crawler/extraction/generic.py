@@ -14,12 +14,10 @@ import logging
 import re
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from crawler.extraction.page import Page, is_article_object, jsonld_values
 from crawler.extraction.text import normalize_text
-
-if TYPE_CHECKING:
-    from crawler.extraction.rules import Page
 
 # Candidate <meta> names/properties (and itemprops) per field, best first.
 META_NAMES: dict[str, tuple[str, ...]] = {
@@ -112,7 +110,7 @@ def _library_errors_as_warnings() -> None:
 
 
 class GenericPage:
-    """Generic field finders over one :class:`~crawler.extraction.rules.Page`."""
+    """Generic field finders over one :class:`~crawler.extraction.page.Page`."""
 
     def __init__(self, page: Page, html: str) -> None:
         self.page = page
@@ -121,8 +119,6 @@ class GenericPage:
     # ------------------------------------------------------------------ sources
 
     def jsonld(self, field: str) -> list[str]:
-        from crawler.extraction.rules import jsonld_values
-
         for path in JSONLD_PATHS[field]:
             values = [v for v in jsonld_values(self.page, path, articles_only=True) if v.strip()]
             if values:
@@ -317,8 +313,6 @@ class GenericPage:
         og_type = self.page.selector.xpath('//meta[@property="og:type"]/@content').get() or ""
         if og_type.strip().lower() == "article":
             return True
-        from crawler.extraction.rules import is_article_object
-
         if any(is_article_object(o) for o in self.page.jsonld):
             return True
         body = self.trafilatura_body

@@ -7,98 +7,30 @@ and validate what comes out.
 
 from __future__ import annotations
 
-import html
-import json
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import datetime
-from functools import cached_property
-from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
 from parsel import Selector
 
+from crawler.extraction.generic import GenericPage
+from crawler.extraction.page import Page, jsonld_values
 from crawler.extraction.text import element_paragraphs, normalize_text
 from crawler.items import Article, TopStoriesSnapshot, TopStory
 from crawler.sites.definitions import FieldRule, Site, TopStoriesRules
 from crawler.sites.patterns import compile_pattern
 
-ARTICLE_TYPES = frozenset(
-    {
-        "Article",
-        "NewsArticle",
-        "ReportageNewsArticle",
-        "AnalysisNewsArticle",
-        "OpinionNewsArticle",
-        "BackgroundNewsArticle",
-        "ReviewNewsArticle",
-        "BlogPosting",
-        "LiveBlogPosting",
-        "Report",
-    }
-)
-
 Match = str | Selector
 
 
-class Page:
-    """One parsed HTML page and the structured data found on it."""
-
-    def __init__(self, html: str | bytes, url: str) -> None:
-        if isinstance(html, bytes):
-            html = html.decode("utf-8", errors="replace")
-        self.url = url
-        self.text = html
-        self.selector = Selector(text=html or "<html></html>", base_url=url)
-
-    @cached_property
-    def jsonld(self) -> list[dict[str, Any]]:
-        """Every JSON-LD object on the page, ``@graph`` and lists flattened."""
-        found: list[dict[str, Any]] = []
-
-        def collect(node: Any) -> None:
-            if isinstance(node, list):
-                for n in node:
-                    collect(n)
-            elif isinstance(node, dict):
-                if "@graph" in node:
-                    collect(node["@graph"])
-                found.append(node)
-
-        for raw in self.selector.xpath('//script[@type="application/ld+json"]/text()').getall():
-            try:
-                collect(json.loads(raw))
-            except ValueError:
-                continue  # a broken block is skipped; the rest of the page still counts
-        return found
-
-    @cached_property
-    def jsonld_article(self) -> list[dict[str, Any]]:
-        """JSON-LD objects, article types first."""
-        return sorted(self.jsonld, key=lambda o: not is_article_object(o))
-
-    def drop(self, rules: Iterable[FieldRule]) -> None:
-        """Remove matching elements (their tail text stays in place)."""
-        for rule in rules:
-            for match in _matches(self, rule):
-                if isinstance(match, Selector):
-                    _remove_keep_tail(match.root)
-
-
-def is_article_object(obj: dict[str, Any]) -> bool:
-    types = obj.get("@type")
-    types = types if isinstance(types, list) else [types]
-    return any(t in ARTICLE_TYPES for t in types if isinstance(t, str))
-
-
-def jsonld_values(page: Page, path: str, articles_only: bool = False) -> list[str]:
-    """Values at a dotted path in the page's JSON-LD, entities decoded."""
-    objects = page.jsonld_article
-    if articles_only:
-        objects = [o for o in objects if is_article_object(o)]
-    # JSON-LD is raw script text: entities in it were never decoded.
-    return [html.unescape(v) for v in _jsonld_values(objects, path)]
+def drop_elements(page: Page, rules: Iterable[FieldRule]) -> None:
+    """Remove the elements rules match from a page (their tail text stays in place)."""
+    for rule in rules:
+        for match in _matches(page, rule):
+            if isinstance(match, Selector):
+                _remove_keep_tail(match.root)
 
 
 def source_of(rule: FieldRule) -> str:
@@ -117,35 +49,6 @@ def _remove_keep_tail(el: etree._Element) -> None:
         else:
             parent.text = (parent.text or "") + el.tail
     parent.remove(el)
-
-
-def _jsonld_values(objects: list[dict[str, Any]], path: str) -> list[str]:
-    for obj in objects:
-        nodes: list[Any] = [obj]
-        for key in path.split("."):
-            nxt: list[Any] = []
-            for node in nodes:
-                items = node if isinstance(node, list) else [node]
-                for item in items:
-                    if isinstance(item, dict) and key in item:
-                        nxt.append(item[key])
-            nodes = nxt
-        values = list(_flatten_scalars(nodes))
-        if values:
-            return values
-    return []
-
-
-def _flatten_scalars(nodes: Iterable[Any]) -> Iterator[str]:
-    for node in nodes:
-        if isinstance(node, list):
-            yield from _flatten_scalars(node)
-        elif isinstance(node, dict):
-            # A person, organisation or thing named inline: take its name.
-            if "name" in node:
-                yield from _flatten_scalars([node["name"]])
-        elif isinstance(node, (str, int, float)) and not isinstance(node, bool):
-            yield str(node)
 
 
 def _matches(page: Page, rule: FieldRule, scope: Selector | None = None) -> list[Match]:
@@ -270,7 +173,7 @@ def extract_article(
     page = page if page is not None else Page(html, url)
     rules = site.article
     page.jsonld  # read before `drop`, which may remove <script> elements  # noqa: B018
-    page.drop(rules.drop)
+    drop_elements(page, rules.drop)
     article = Article(url=url, site=site.name, language=site.language, fetched_at=fetched_at)
 
     for rule in rules.title:
@@ -323,8 +226,6 @@ def extract_article(
 def fill_from_page(article: Article, page: Page, html: str, site: Site) -> None:
     """Fill the fields the site's rules left empty from the page's structured
     data, metadata and a news extractor (see crawler/extraction/generic.py)."""
-    from crawler.extraction.generic import GenericPage
-
     generic = GenericPage(page, html)
     found = None
     if not article.title_candidates and (found := generic.title()):

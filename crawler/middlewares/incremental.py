@@ -30,6 +30,7 @@ from typing import Any
 from scrapy import Request, signals
 from scrapy.http import Response
 
+from crawler.items import ARTICLE, KIND, KNOWN_PAGES_IN_ROW, NEXT_LISTING, WALK
 from crawler.sites.revisit import is_due
 from crawler.storage.database import database_url
 from crawler.storage.spool import database_unreachable, short_error
@@ -37,13 +38,6 @@ from crawler.storage.store import Store
 from crawler.storage.walks import Walk, begin_walks, end_walks, read_walks
 
 logger = logging.getLogger(__name__)
-
-ARTICLE = "article"
-NEXT_LISTING = "next_listing"
-KIND = "newscrawl_kind"
-KNOWN_PAGES_IN_ROW = "newscrawl_known_pages_in_row"
-# Request meta of a listing page: the start URL whose walk it belongs to.
-WALK = "newscrawl_walk"
 
 
 class IncrementalMiddleware:

@@ -50,6 +50,7 @@ from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
+from crawler.exceptions import CONFIG_ERROR_EXIT, LEASE_HELD_EXIT
 from crawler.scheduling.jobs import JobSpec, format_duration, job_specs, plan_jobs, scheduled_sites
 from crawler.scheduling.runner import start_crawl
 from crawler.sites.definitions import Site, SiteConfigError, load_sites
@@ -57,7 +58,6 @@ from crawler.storage.database import ensure_schema, get_engine, safe_url
 from crawler.storage.locks import (
     DAEMON_LEASE,
     DEFAULT_LEASE_TTL,
-    LEASE_HELD_EXIT,
     LeaseHeld,
     LeaseRenewer,
     acquire_lease,
@@ -79,7 +79,6 @@ DEFAULT_GRACE = 60.0
 # flight (up to DOWNLOAD_TIMEOUT, 30 s) and then writes what it has.
 DEFAULT_KILL_AFTER = 45.0
 DEFAULT_CRAWL_LOG_LEVEL = "WARNING"
-CONFIG_ERROR_EXIT = 2
 
 # The daemon of this process, for the job function (jobs are stored by
 # reference to a module-level function with plain arguments).

@@ -21,16 +21,10 @@ from typing import Any
 
 from crawler.scheduling.distributed import pending
 from crawler.scheduling.runner import crawl_command, crawl_env
-from crawler.sites.definitions import Site, load_sites
+from crawler.sites.definitions import load_sites
 from crawler.storage.database import database_url, ensure_schema
 
 logger = logging.getLogger(__name__)
-
-
-def spiders_of(site: Site) -> list[str]:
-    return [
-        s for s, part in (("articles", site.listing), ("top_stories", site.top_stories)) if part
-    ]
 
 
 class Worker:
@@ -56,7 +50,7 @@ class Worker:
     def targets(self) -> list[tuple[str, str]]:
         sites = load_sites()
         chosen = [sites[self.site]] if self.site else list(sites.values())
-        return [(s.name, spider) for s in chosen for spider in spiders_of(s)]
+        return [(s.name, spider) for s in chosen for spider in s.spiders]
 
     def stop(self, *_: Any) -> None:
         self.stopping = True

@@ -28,14 +28,12 @@ from pydantic import (
     model_validator,
 )
 
+from crawler.exceptions import SiteConfigError
+
 SITES_DIR_ENV = "NEWSCRAWL_SITES_DIR"
 BUNDLED_SITES_DIR = Path(__file__).resolve().parent.parent.parent / "settings" / "sites"
 
 _XPATH_STARTS = ("/", "./", "(", "..")
-
-
-class SiteConfigError(Exception):
-    """A site definition is missing, unreadable or invalid."""
 
 
 # --------------------------------------------------------------------------- checks
@@ -415,6 +413,13 @@ class Site(_Strict):
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    @property
+    def spiders(self) -> list[str]:
+        """The spiders this site has: ``articles`` with a ``listing``,
+        ``top_stories`` with ``top_stories`` pages."""
+        parts = (("articles", self.listing), ("top_stories", self.top_stories))
+        return [spider for spider, part in parts if part is not None]
 
 
 # The keys whose values are regular expressions (run by crawler/sites/patterns.py).

@@ -24,33 +24,13 @@ from typing import Any
 
 import regex
 
+from crawler.exceptions import PatternTimeout
+
 TIMEOUT = 1.0
 """Seconds one call of a user pattern (one search, sub, split or findall on
 one text) may take before it is given up with :class:`PatternTimeout`."""
 
 FLAGS = regex.VERSION0
-
-
-class PatternTimeout(Exception):
-    """A user pattern took longer than its time bound on some text.
-
-    ``where``: the definition key it comes from (``title``, ``strip``,
-    ``article_url_pattern``...); ``stage``: the stage that rejects the page
-    (``extract``, ``clean``, ``discover``).
-    """
-
-    def __init__(
-        self, pattern: str, where: str, seconds: float = TIMEOUT, stage: str = "extract"
-    ) -> None:
-        # All in args: the exception is pickled across the extraction processes' boundary.
-        super().__init__(pattern, where, seconds, stage)
-        self.pattern = pattern
-        self.where = where
-        self.seconds = seconds
-        self.stage = stage
-
-    def __str__(self) -> str:
-        return f"regex {self.pattern!r} of {self.where} took longer than {self.seconds:g} s"
 
 
 def check_pattern(pattern: str) -> None:

@@ -19,6 +19,7 @@ from urllib.parse import urljoin
 import scrapy
 from scrapy.http import Response, TextResponse
 
+from crawler.exceptions import PatternTimeout, RejectItem
 from crawler.extraction.dates import parse_date
 from crawler.extraction.discovery import (
     FEED_TYPES,
@@ -28,12 +29,12 @@ from crawler.extraction.discovery import (
     parse_sitemap,
     sitemaps_in_robots,
 )
-from crawler.extraction.rules import Page, extract_links, first_texts
-from crawler.middlewares.incremental import KIND, NEXT_LISTING, WALK
+from crawler.extraction.page import Page
+from crawler.extraction.rules import extract_links, first_texts
+from crawler.items import KIND, NEXT_LISTING, WALK
 from crawler.sites.definitions import ListingRules
-from crawler.sites.patterns import PatternTimeout, compile_pattern
+from crawler.sites.patterns import compile_pattern
 from crawler.spiders.base import NewsSpider, parse_positive_int
-from pipelines import RejectItem
 
 
 class ArticlesSpider(NewsSpider):

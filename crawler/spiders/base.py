@@ -12,17 +12,14 @@ from typing import Any
 import scrapy
 from scrapy.http import Response, TextResponse
 
-from crawler.extraction.reader import PageReader, UndecodablePage, parse_processes
-from crawler.items import Article
-from crawler.middlewares.incremental import ARTICLE, KIND
+from crawler.exceptions import PatternTimeout, RejectItem, UndecodablePage
+from crawler.extraction.processes import PageReader, parse_processes
+from crawler.items import ARTICLE, GUESSED, KIND, Article
 from crawler.sites.definitions import Site, get_site
-from crawler.sites.patterns import PatternTimeout
 from crawler.sites.urls import site_canonical_url
 
 logger = logging.getLogger(__name__)
 
-# Request meta: the link was guessed to be an article by its URL's shape.
-GUESSED = "newscrawl_guessed"
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("", "0", "false", "no", "off")
 
@@ -185,7 +182,6 @@ class NewsSpider(scrapy.Spider):
     async def parse_article(self, response: Response) -> AsyncIterator[Article]:
         # A PDF, an image or an empty page at an article URL is refused with its
         # reason: sent as a dropped item, so the run history keeps it in rejected_items.
-        from pipelines import RejectItem
 
         declared = response.headers.get("Content-Type", b"").decode("latin-1")
         mimetype = declared.split(";")[0].strip().lower()

@@ -36,8 +36,6 @@ from crawler.storage.models import CrawlLockRow, CrawlRunRow
 
 logger = logging.getLogger(__name__)
 
-# The exit status of a crawl refused because another live process holds its lease.
-LEASE_HELD_EXIT = 3
 DEFAULT_LEASE_TTL = 120.0
 # The lease of the daemon itself: one scheduler per database (site names
 # cannot start with "_", so this never collides with a real site).

@@ -20,6 +20,7 @@ from datetime import datetime
 from sqlalchemy import Engine, Float, bindparam, column, func, literal_column, select, table
 from sqlalchemy.exc import OperationalError
 
+from crawler.exceptions import SearchQueryError
 from crawler.storage.models import ArticleRow
 from crawler.storage.queries import ArticleFilters
 
@@ -43,10 +44,6 @@ MATCH_END = "\ue001"
 ELLIPSIS = "…"
 
 _FTS5_SYNTAX_ERRORS = ("fts5:", "unterminated string", "no such column", "unknown special query")
-
-
-class SearchQueryError(ValueError):
-    """The engine could not parse the search query."""
 
 
 @dataclass(frozen=True)

@@ -24,13 +24,13 @@ import sys
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from sqlalchemy.exc import SQLAlchemyError
 
+from crawler.exceptions import CONFIG_ERROR_EXIT, LEASE_HELD_EXIT
 from crawler.extensions.parent_watch import expected_parent, parent_gone
-from crawler.extraction.reader import parse_processes
+from crawler.extraction.processes import parse_processes
 from crawler.sites.definitions import SiteConfigError, get_site, load_sites
 from crawler.storage.database import database_url, ensure_schema, get_engine, safe_url
 from crawler.storage.locks import (
     DEFAULT_LEASE_TTL,
-    LEASE_HELD_EXIT,
     LeaseHeld,
     LeaseRenewer,
     acquire_lease,
@@ -38,8 +38,6 @@ from crawler.storage.locks import (
 )
 
 logger = logging.getLogger(__name__)
-
-CONFIG_ERROR_EXIT = 2
 
 
 class Command(ScrapyCrawlCommand):

@@ -1,0 +1,81 @@
+"""newscrawl's exceptions and exit statuses, at the bottom of the imports
+like ``scrapy/exceptions.py``: any package may import this module, and it
+imports nothing of the project.
+"""
+
+from __future__ import annotations
+
+from scrapy.exceptions import DropItem
+
+# ---------------------------------------------------------------- exit statuses
+
+# A command or crawl that found what it was asked for missing (an article id,
+# a run, anything to print).
+NOT_FOUND_EXIT = 1
+# A site definition that is invalid, or an argument or query that cannot be read.
+CONFIG_ERROR_EXIT = 2
+QUERY_ERROR_EXIT = 2
+# A crawl refused because another live process holds its site's lease.
+LEASE_HELD_EXIT = 3
+
+
+# ---------------------------------------------------------------- site definitions
+
+
+class SiteConfigError(Exception):
+    """A site definition is missing, unreadable or invalid."""
+
+
+class PatternTimeout(Exception):
+    """A user pattern took longer than its time bound on some text
+    (crawler/sites/patterns.py).
+
+    ``where``: the definition key it comes from (``title``, ``strip``,
+    ``article_url_pattern``...); ``stage``: the stage that rejects the page
+    (``extract``, ``clean``, ``discover``).
+    """
+
+    def __init__(self, pattern: str, where: str, seconds: float, stage: str = "extract") -> None:
+        # All in args: the exception is pickled across the extraction processes' boundary.
+        super().__init__(pattern, where, seconds, stage)
+        self.pattern = pattern
+        self.where = where
+        self.seconds = seconds
+        self.stage = stage
+
+    def __str__(self) -> str:
+        return f"regex {self.pattern!r} of {self.where} took longer than {self.seconds:g} s"
+
+
+# ---------------------------------------------------------------- pages and items
+
+
+class UndecodablePage(Exception):
+    """A page no charset decodes, with too much of its text lost to bad bytes.
+    Its text is the reason the page is rejected with."""
+
+
+class RejectItem(DropItem):
+    """An item refused by a stage (fetch, extract, clean, validate), with the
+    reason a user can act on. The run-history extension writes every refused
+    item to ``rejected_items`` with its stage and reason."""
+
+    def __init__(self, reason: str, stage: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.stage = stage
+
+
+class OutsideDateRange(DropItem):
+    """An article published outside the ``since``/``until`` range a crawl asked
+    for: not wanted by this crawl, not a fault. Counted, not recorded."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, log_level="DEBUG")
+
+
+# ---------------------------------------------------------------- queries
+
+
+class SearchQueryError(ValueError):
+    """The engine could not parse the search query."""
