@@ -159,7 +159,8 @@ def _stored_next_runs(url: str) -> dict | None:
 def cmd_schedule(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from crawler.scheduling.jobs import format_duration, job_specs, next_run
+    from crawler.scheduling.jobs import job_specs, next_run
+    from crawler.sites.durations import format_duration
     from crawler.storage.database import database_url
 
     specs = job_specs(_selected_sites(args.site).values())

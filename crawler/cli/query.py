@@ -311,7 +311,8 @@ def cmd_search(args: argparse.Namespace) -> int:
 def cmd_top_stories(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from crawler.cli.reporting import Column, field, format_duration, format_table, table_time
+    from crawler.cli.reporting import Column, field, format_table, table_time
+    from crawler.sites.durations import format_duration
     from crawler.storage import queries
 
     if args.at is not None and (args.start is not None or args.end is not None):
@@ -356,7 +357,7 @@ def cmd_top_stories(args: argparse.Namespace) -> int:
         Column("title", field("title"), max_width=60),
         Column("first seen (UTC)", field("first_seen")),
         Column("last seen (UTC)", field("last_seen")),
-        Column("span", lambda r: format_duration(r["last_seen"] - r["first_seen"])),
+        Column("span", lambda r: format_duration(r["span_seconds"])),
         Column("snapshots", field("snapshots"), align_right=True),
         Column("url", field("url")),
     ]
@@ -365,7 +366,8 @@ def cmd_top_stories(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from crawler.cli.reporting import Column, field, format_duration, format_table, run_outcome
+    from crawler.cli.reporting import Column, field, format_table, run_outcome
+    from crawler.sites.durations import format_duration
     from crawler.storage.queries import list_runs
 
     engine = _archive_engine(args.database)
@@ -381,7 +383,8 @@ def cmd_runs(args: argparse.Namespace) -> int:
 
     def took(run: dict) -> str:
         end = run["finished_at"]
-        return format_duration(end - run["started_at"]) if end is not None else "-"
+        # Whole seconds: a table has no use for the fraction.
+        return format_duration(int((end - run["started_at"]).total_seconds())) if end else "-"
 
     def notes(run: dict) -> list[str]:
         out = []

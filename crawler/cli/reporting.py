@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, TextIO
 
 
@@ -35,21 +35,6 @@ def jsonable(value: Any) -> Any:
 def dump_json(document: Any, out: TextIO, indent: int | None = 2) -> None:
     json.dump(jsonable(document), out, ensure_ascii=False, indent=indent)
     out.write("\n")
-
-
-def format_duration(span: timedelta) -> str:
-    """``2d 3h``, ``3h 20m``, ``45m``, ``12s``."""
-    seconds = int(span.total_seconds())
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes = seconds // 60
-    days, minutes = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m"
 
 
 # --------------------------------------------------------------------------- tables

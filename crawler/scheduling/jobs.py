@@ -26,23 +26,11 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from crawler.sites.definitions import BUNDLED_SITES_DIR, Site, SpiderSchedule
+from crawler.sites.durations import format_duration
 
 SPIDER_PARTS = {"articles": "listing", "top_stories": "top_stories"}
 MIN_GRACE_SECONDS = 1
 MAX_GRACE_SECONDS = 12 * 3600
-
-
-def format_duration(seconds: float) -> str:
-    """``90`` -> ``1m30s``; ``7200`` -> ``2h``; ``0.5`` -> ``0.5s``."""
-    if seconds < 60 and seconds != int(seconds):
-        return f"{seconds:g}s"
-    rest = int(round(seconds))
-    parts = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if rest >= size:
-            parts.append(f"{rest // size}{unit}")
-            rest %= size
-    return "".join(parts) or "0s"
 
 
 @dataclass(frozen=True)

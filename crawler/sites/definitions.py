@@ -9,7 +9,6 @@ command line). ``docs/sites.md`` documents every key.
 from __future__ import annotations
 
 import os
-import re
 import string
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -29,6 +28,7 @@ from pydantic import (
 )
 
 from crawler.exceptions import SiteConfigError
+from crawler.sites.durations import parse_duration
 
 SITES_DIR_ENV = "NEWSCRAWL_SITES_DIR"
 BUNDLED_SITES_DIR = Path(__file__).resolve().parent.parent.parent / "settings" / "sites"
@@ -261,28 +261,6 @@ class TopStoriesRules(_Strict):
     link: Rules = Field(default_factory=list)
     max_entries: int | None = Field(None, ge=1)
     follow: bool = True
-
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(value: Any) -> float:
-    """``90``, ``"90s"``, ``"15m"``, ``"1.5h"``, ``"1d"`` -> seconds."""
-    if isinstance(value, bool):
-        raise ValueError(f"not a duration: {value!r}")
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    else:
-        m = _DURATION.match(str(value))
-        if m is None:
-            raise ValueError(
-                f"not a duration: {value!r} (use seconds or a number with s, m, h or d: '15m')"
-            )
-        seconds = float(m.group(1)) * _UNIT_SECONDS[m.group(2) or "s"]
-    if seconds < 0:
-        raise ValueError(f"a duration cannot be negative: {value!r}")
-    return seconds
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]

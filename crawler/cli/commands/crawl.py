@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from crawler.exceptions import CONFIG_ERROR_EXIT, LEASE_HELD_EXIT
 from crawler.extensions.parent_watch import expected_parent, parent_gone
 from crawler.extraction.processes import parse_processes
+from crawler.sites.arguments import FALSE_WORDS
 from crawler.sites.definitions import SiteConfigError, get_site, load_sites
 from crawler.storage.database import database_url, ensure_schema, get_engine, safe_url
 from crawler.storage.locks import (
@@ -64,7 +65,7 @@ class Command(ScrapyCrawlCommand):
             self.exitcode = 1
             return
         # Workers of a distributed crawl share the crawl instead of locking it.
-        worker = str(opts.spargs.get("worker", "")).lower() not in ("", "0", "false", "no", "off")
+        worker = str(opts.spargs.get("worker", "")).strip().lower() not in FALSE_WORDS
         renewer = None if worker else self._take_lease(args[0] if args else None, site)
         if self.exitcode:
             return
