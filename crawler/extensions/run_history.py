@@ -115,23 +115,7 @@ class RunHistory:
             return
         stats = self.crawler.stats
         rejected, self.rejected = self.rejected, []
-        pages = stats.get_value("response_received_count", 0)
-        status, finish_reason = run_status(
-            reason, pages, stats.get_value("downloader/exception_count", 0)
-        )
-        # What servers and limits kept out, and what an unreachable database did.
-        notes = run_notes(stats.get_stats(), self.crawler.settings.getint("DOWNLOAD_MAXSIZE"))
-        finish_reason = "; ".join([finish_reason, *notes])
-        counts = {
-            "pages_fetched": pages,
-            "articles_new": stats.get_value("newscrawl/articles_new", 0),
-            "articles_updated": stats.get_value("newscrawl/articles_updated", 0),
-            "articles_unchanged": stats.get_value("newscrawl/articles_unchanged", 0),
-            "items_rejected": self.rejected_count,
-            "top_story_snapshots": stats.get_value("newscrawl/top_story_snapshots", 0),
-            "pages_skipped_known": stats.get_value("newscrawl/skipped_known", 0),
-            "errors": stats.get_value("log_count/ERROR", 0),
-        }
+        status, finish_reason, counts = self._outcome(reason, stats)
         try:
             await asyncio.to_thread(self.store.save_rejected, rejected)
             rejected = []
@@ -142,26 +126,7 @@ class RunHistory:
         except Exception as exc:
             if not database_unreachable(exc):
                 raise
-            # The row and the rejected items wait in the spool for the next crawl.
-            ended = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
-            finish_reason += (
-                f"; this row written later from the spool (the crawl ended {ended} UTC)"
-            )
-            spool = get_spool(
-                spool_dir(self.crawler.settings.get("NEWSCRAWL_SPOOL_DIR")), self.database_url
-            )
-            if rejected:
-                await asyncio.to_thread(spool.append, rejected_record(rejected))
-            await asyncio.to_thread(
-                spool.append, run_end_record(self.run_id, status, counts, finish_reason)
-            )
-            logger.error(
-                "run %s %s (%s), but the database is unreachable: its row waits in the spool %s",
-                self.run_id,
-                status,
-                finish_reason,
-                spool.path,
-            )
+            await self._spool_row(status, counts, finish_reason, rejected)
             return
         logger.info(
             "run %s %s (%s): %s",
@@ -173,6 +138,54 @@ class RunHistory:
                 for k, v in counts.items()
                 if k not in ("field_fill_rates", "health_warnings")
             ),
+        )
+
+    def _outcome(self, reason: str, stats: Any) -> tuple[str, str, dict[str, Any]]:
+        """The run's status, finish reason (with a note per kind of trouble:
+        what servers and limits kept out, what an unreachable database did)
+        and counts, from Scrapy's close reason and the crawl's stats."""
+        pages = stats.get_value("response_received_count", 0)
+        status, finish_reason = run_status(
+            reason, pages, stats.get_value("downloader/exception_count", 0)
+        )
+        notes = run_notes(stats.get_stats(), self.crawler.settings.getint("DOWNLOAD_MAXSIZE"))
+        counts = {
+            "pages_fetched": pages,
+            "articles_new": stats.get_value("newscrawl/articles_new", 0),
+            "articles_updated": stats.get_value("newscrawl/articles_updated", 0),
+            "articles_unchanged": stats.get_value("newscrawl/articles_unchanged", 0),
+            "items_rejected": self.rejected_count,
+            "top_story_snapshots": stats.get_value("newscrawl/top_story_snapshots", 0),
+            "pages_skipped_known": stats.get_value("newscrawl/skipped_known", 0),
+            "errors": stats.get_value("log_count/ERROR", 0),
+        }
+        return status, "; ".join([finish_reason, *notes]), counts
+
+    async def _spool_row(
+        self,
+        status: str,
+        counts: dict[str, Any],
+        finish_reason: str,
+        rejected: list[dict[str, Any]],
+    ) -> None:
+        """The database is unreachable: the row and the rejected items wait in
+        the spool for the next crawl."""
+        ended = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
+        finish_reason += f"; this row written later from the spool (the crawl ended {ended} UTC)"
+        spool = get_spool(
+            spool_dir(self.crawler.settings.get("NEWSCRAWL_SPOOL_DIR")), self.database_url
+        )
+        if rejected:
+            await asyncio.to_thread(spool.append, rejected_record(rejected))
+        await asyncio.to_thread(
+            spool.append, run_end_record(self.run_id, status, counts, finish_reason)
+        )
+        logger.error(
+            "run %s %s (%s), but the database is unreachable: its row waits in the spool %s",
+            self.run_id,
+            status,
+            finish_reason,
+            spool.path,
         )
 
     async def _health(self, spider: Any, stats: Any) -> dict[str, Any]:

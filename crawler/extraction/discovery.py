@@ -1,6 +1,7 @@
-"""Where article links come from besides listing pages: RSS/Atom feeds,
-sitemaps (with Google News extensions), robots.txt, and links that look
-like articles. Pure functions over response bodies.
+"""Where article links come from: RSS/Atom feeds (and the feeds a page
+announces), sitemaps (with Google News extensions), robots.txt, links that
+look like articles, and the dates of a listing page. Pure functions over
+response bodies and pages; the spiders only follow what they return.
 """
 
 from __future__ import annotations
@@ -13,8 +14,12 @@ from datetime import datetime
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
+from parsel import Selector
 
 from crawler.extraction.dates import parse_date
+from crawler.extraction.page import Page
+from crawler.extraction.rules import first_texts
+from crawler.sites.definitions import FieldRule, Site
 
 MAX_UNCOMPRESSED = 50 * 1024 * 1024  # the sitemap protocol's own limit
 FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json")
@@ -169,3 +174,25 @@ def looks_like_article_url(url: str) -> bool:
         return True
     slug = re.sub(r"\.(s?html?|php|aspx?)$", "", last)
     return slug.count("-") + slug.count("_") >= 3
+
+
+def announced_feeds(selector: Selector, base_url: str) -> list[str]:
+    """The feeds a page announces (``<link rel="alternate">`` of a feed type), absolute."""
+    hrefs = selector.xpath(
+        "//link[@rel='alternate'][contains($types, @type)]/@href", types=" ".join(FEED_TYPES)
+    ).getall()
+    return [urljoin(base_url, href.strip()) for href in hrefs if href.strip()]
+
+
+def newest_listing_date(page: Page, rules: list[FieldRule], site: Site) -> datetime | None:
+    """The newest date a listing page shows, by the first of ``rules`` (the
+    listing's ``dates``) that finds any it can read; None when none does."""
+    for rule in rules:
+        values, _ = first_texts(page, [rule])
+        if not values:
+            continue
+        zone = rule.timezone or site.timezone
+        dates = [parse_date(v, rule.format, zone, [site.language]) for v in values]
+        known = [d for d in dates if d is not None]
+        return max(known) if known else None
+    return None

@@ -159,6 +159,21 @@ def _decode_mislabelled(body: bytes, declared: str, url: str) -> Decoded:
     return Decoded(damaged, declared, False, replaced)
 
 
+# What an article page may be served as; other types are not read.
+HTML_TYPES = ("", "text/html", "application/xhtml+xml", "text/plain")
+
+
+def unreadable_reason(content_type: str, body: bytes, is_text: bool, status: int) -> str | None:
+    """Why a page at an article link cannot be read as one (a PDF, an image,
+    an empty page), or None. ``is_text``: Scrapy made a text response of it."""
+    mimetype = content_type.split(";")[0].strip().lower()
+    if not is_text or mimetype not in HTML_TYPES:
+        return f"not an HTML page ({mimetype or 'no Content-Type'}, {len(body)} bytes)"
+    if not body.strip():
+        return f"empty page (HTTP {status}, {len(body)} bytes)"
+    return None
+
+
 def read_article_page(
     html: str,
     response_url: str,

@@ -19,7 +19,7 @@ from crawler.extraction.generic import GenericPage
 from crawler.extraction.page import Page, jsonld_values
 from crawler.extraction.text import element_paragraphs, normalize_text
 from crawler.items import Article, TopStoriesSnapshot, TopStory
-from crawler.sites.definitions import FieldRule, Site, TopStoriesRules
+from crawler.sites.definitions import ArticleRules, FieldRule, Site, TopStoriesRules
 from crawler.sites.patterns import compile_pattern
 
 Match = str | Selector
@@ -176,6 +176,15 @@ def extract_article(
     drop_elements(page, rules.drop)
     article = Article(url=url, site=site.name, language=site.language, fetched_at=fetched_at)
 
+    _title_and_body(article, page, rules)
+    _published(article, page, rules, site)
+    _byline_section_tags(article, page, rules)
+    if rules.fallback:
+        fill_from_page(article, page, html if isinstance(html, str) else page.text, site)
+    return article
+
+
+def _title_and_body(article: Article, page: Page, rules: ArticleRules) -> None:
     for rule in rules.title:
         for value in rule_texts(page, rule, where="title"):
             if value not in article.title_candidates:
@@ -184,7 +193,6 @@ def extract_article(
     if article.title_candidates:
         article.title = article.title_candidates[0]
         article.sources["title"] = article.title_candidate_kinds[0]
-
     for rule in rules.body:
         paragraphs = rule_paragraphs(page, rule, where="body")
         if paragraphs:
@@ -192,6 +200,9 @@ def extract_article(
             article.sources["body"] = source_of(rule)
             break
 
+
+def _published(article: Article, page: Page, rules: ArticleRules, site: Site) -> None:
+    """The date text as found, with what reading it needs (cleaning reads it)."""
     for date_rule in rules.published:
         values = rule_texts(page, date_rule, where="published")
         if values:
@@ -199,18 +210,18 @@ def extract_article(
             article.published_format = list(date_rule.format)
             article.published_timezone = date_rule.timezone or site.timezone
             article.sources["published_at"] = source_of(date_rule)
-            break
+            return
 
+
+def _byline_section_tags(article: Article, page: Page, rules: ArticleRules) -> None:
     authors, kind = first_texts(page, rules.author, "author")
     if authors:
         article.author = ", ".join(_unique(authors))
         article.sources["author"] = kind or ""
-
     sections, kind = first_texts(page, rules.section, "section")
     if sections:
         article.section = sections[0]
         article.sources["section"] = kind or ""
-
     tags, kind = first_texts(page, rules.tags, "tags")
     if tags:
         # One value is a list in a string ("a, b, c": keywords); several values
@@ -218,9 +229,6 @@ def extract_article(
         split = [t.strip() for t in tags[0].split(",")] if len(tags) == 1 else tags
         article.tags = _unique(t for t in split if t)
         article.sources["tags"] = kind or ""
-    if rules.fallback:
-        fill_from_page(article, page, html if isinstance(html, str) else page.text, site)
-    return article
 
 
 def fill_from_page(article: Article, page: Page, html: str, site: Site) -> None:

@@ -20,17 +20,17 @@ import scrapy
 from scrapy.http import Response, TextResponse
 
 from crawler.exceptions import PatternTimeout, RejectItem
-from crawler.extraction.dates import parse_date
 from crawler.extraction.discovery import (
-    FEED_TYPES,
     Entry,
+    announced_feeds,
     looks_like_article_url,
+    newest_listing_date,
     parse_feed,
     parse_sitemap,
     sitemaps_in_robots,
 )
 from crawler.extraction.page import Page
-from crawler.extraction.rules import extract_links, first_texts
+from crawler.extraction.rules import extract_links
 from crawler.items import KIND, NEXT_LISTING, WALK
 from crawler.sites.definitions import ListingRules
 from crawler.sites.patterns import compile_pattern
@@ -159,20 +159,10 @@ class ArticlesSpider(NewsSpider):
         """Do this listing page's dates all fall before ``since``?"""
         if self.since is None or not self.listing.dates:
             return False
-        page = Page(response.text, response.url)
-        for rule in self.listing.dates:
-            values, _ = first_texts(page, [rule])
-            if not values:
-                continue
-            dates = [
-                parse_date(
-                    v, rule.format, rule.timezone or self.site.timezone, [self.site.language]
-                )
-                for v in values
-            ]
-            known = [d for d in dates if d is not None]
-            return bool(known) and max(known) < self.since
-        return False
+        newest = newest_listing_date(
+            Page(response.text, response.url), self.listing.dates, self.site
+        )
+        return newest is not None and newest < self.since
 
     def parse_listing(self, response: Response, page: int) -> Iterator[scrapy.Request]:
         if not isinstance(response, TextResponse):
@@ -189,11 +179,8 @@ class ArticlesSpider(NewsSpider):
         for url in links:
             yield self.article_request(url, guessed=self.guess_links)
         if self.listing.discover and page == 1:
-            for href in response.xpath(
-                "//link[@rel='alternate'][contains($types, @type)]/@href",
-                types=" ".join(FEED_TYPES),
-            ).getall():
-                yield scrapy.Request(response.urljoin(href), callback=self.parse_feed)
+            for url in announced_feeds(response.selector, response.url):
+                yield scrapy.Request(url, callback=self.parse_feed)
         if page >= self.max_pages or not self.listing.next_page:
             return
         if self.listing_older_than_range(response):

@@ -14,6 +14,7 @@ from scrapy.http import Response, TextResponse
 
 from crawler.exceptions import PatternTimeout, RejectItem, UndecodablePage
 from crawler.extraction.processes import PageReader, parse_processes
+from crawler.extraction.reader import unreadable_reason
 from crawler.items import ARTICLE, GUESSED, KIND, Article
 from crawler.sites.definitions import Site, get_site
 from crawler.sites.urls import site_canonical_url
@@ -182,27 +183,12 @@ class NewsSpider(scrapy.Spider):
     async def parse_article(self, response: Response) -> AsyncIterator[Article]:
         # A PDF, an image or an empty page at an article URL is refused with its
         # reason: sent as a dropped item, so the run history keeps it in rejected_items.
-
-        declared = response.headers.get("Content-Type", b"").decode("latin-1")
-        mimetype = declared.split(";")[0].strip().lower()
-        problem = None
-        if not isinstance(response, TextResponse) or mimetype not in (
-            "",
-            "text/html",
-            "application/xhtml+xml",
-            "text/plain",
-        ):
-            size = len(response.body)
-            problem = f"not an HTML page ({mimetype or 'no Content-Type'}, {size} bytes)"
-        elif not response.body.strip():
-            problem = f"empty page (HTTP {response.status}, {len(response.body)} bytes)"
+        content_type = response.headers.get("Content-Type", b"").decode("latin-1")
+        problem = unreadable_reason(
+            content_type, response.body, isinstance(response, TextResponse), response.status
+        )
         if problem is not None:
-            if response.meta.get(GUESSED):
-                self.crawler.stats.inc_value("newscrawl/not_article_pages")
-                return  # only a guess that this link was an article
-            self.crawler.stats.inc_value("newscrawl/unreadable_article_pages")
-            logger.warning("%s: %s", problem, response.url)
-            self.reject(response.url, RejectItem(problem, stage="fetch"), response)
+            self.refuse_unreadable(response, problem)
             return
         # The body is decoded where the page is read: in an extraction process,
         # the crawl process never needs its text.
@@ -221,26 +207,34 @@ class NewsSpider(scrapy.Spider):
             self.reject(response.url, RejectItem(str(exc), stage=exc.stage), response)
             return
         except UndecodablePage as exc:
-            # No charset decodes the page (crawler/extraction/reader.py decode): refused
-            # like a page that is not HTML.
-            if response.meta.get(GUESSED):
-                self.crawler.stats.inc_value("newscrawl/not_article_pages")
-                return
-            self.crawler.stats.inc_value("newscrawl/unreadable_article_pages")
-            logger.warning("%s: %s", exc, response.url)
-            self.reject(response.url, RejectItem(str(exc), stage="fetch"), response)
+            # No charset decodes the page: refused like a page that is not HTML.
+            self.refuse_unreadable(response, str(exc))
             return
         if article is None:
             # A link guessed from its shape led to a section or tag page: not an item.
             self.crawler.stats.inc_value("newscrawl/not_article_pages")
             return
-        # The link as followed: before any redirect (response.request is the last hop).
+        requested = self.requested_url(response, article.url)
+        if requested != article.url:
+            article.requested_url = requested
+        yield article
+
+    def refuse_unreadable(self, response: Response, problem: str) -> None:
+        """A page at an article link that cannot be read as one: rejected at
+        stage ``fetch``, unless the link was only guessed to be an article."""
+        if response.meta.get(GUESSED):
+            self.crawler.stats.inc_value("newscrawl/not_article_pages")
+            return
+        self.crawler.stats.inc_value("newscrawl/unreadable_article_pages")
+        logger.warning("%s: %s", problem, response.url)
+        self.reject(response.url, RejectItem(problem, stage="fetch"), response)
+
+    def requested_url(self, response: Response, article_url: str) -> str:
+        """The link as followed, canonical: before any redirect
+        (``response.request`` is the last hop)."""
         chain = response.meta.get("redirect_urls") or [
             response.request.url if response.request else response.url
         ]
         # Canonical URLs are their own canonical form: the common case, the link
         # followed is the article's URL, needs no second look.
-        requested = chain[0] if chain[0] == article.url else self.canonical(chain[0])
-        if requested != article.url:
-            article.requested_url = requested
-        yield article
+        return chain[0] if chain[0] == article_url else self.canonical(chain[0])
