@@ -1,6 +1,7 @@
 """Extraction: from a page (its HTML, URL and site definition) to an item.
 
-Pure functions and page objects, no crawling: rule evaluation (``rules``),
+Pure functions and page objects, no crawling: the parsed page and its
+JSON-LD (``page``), rule evaluation (``rules``),
 generic fallbacks from JSON-LD, metadata and text density (``generic``),
 text and date normalisation (``text``, ``dates``), cleaning an extracted
 article (``cleaning``), content fingerprints and near duplicates
