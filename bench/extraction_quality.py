@@ -1,6 +1,6 @@
 """Body extraction quality on saved pages of varied layouts.
 
-For every page under tests/fixtures/extraction (a saved page and its
+For every page under tests/fixtures (a saved page and its
 hand-checked body), token-level precision, recall and F1 of:
 newscrawl's generic extraction (no site rules), trafilatura.extract alone,
 and newscrawl with the page's site rules. Writes a Markdown table and
@@ -35,7 +35,7 @@ def body_of(html: str, url: str, site) -> str | None:  # type: ignore[no-untyped
 
 def main() -> int:
     rows = []
-    for case in sorted(p for p in FIXTURES.iterdir() if (p / "expected_body.txt").exists()):
+    for case in sorted(p.parent for p in FIXTURES.parent.glob("*/**/expected_body.txt")):
         html = (case / "page.html").read_text(encoding="utf-8")
         expected = json.loads((case / "expected.json").read_text(encoding="utf-8"))
         truth = (case / "expected_body.txt").read_text(encoding="utf-8")

@@ -157,8 +157,8 @@ def test_site_canonical_url(url, rules, expected):
 
 
 def test_dates_outside_sane_bounds_are_rejected():
+    from crawler.extraction.validation import article_problems
     from crawler.items import Article
-    from pipelines.validate import article_problems
 
     now = datetime(2024, 3, 5, tzinfo=UTC)
     ok = Article(url="https://x.example/1", site="x", title="T", body="b" * 200)

@@ -4,7 +4,7 @@ Pure functions and page objects, no crawling: the parsed page and its
 JSON-LD (``page``), rule evaluation (``rules``),
 generic fallbacks from JSON-LD, metadata and text density (``generic``),
 text and date normalisation (``text``, ``dates``), cleaning an extracted
-article (``cleaning``), content fingerprints and near duplicates
+article (``cleaning``) and validating it (``validation``), content fingerprints and near duplicates
 (``fingerprints``), extraction health (``health``), feeds, sitemaps and
 article-looking links (``discovery``), decoding and reading an article
 page (``reader``) and the extraction processes that read pages beside a
