@@ -28,6 +28,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -200,59 +201,86 @@ def acquire_lease(
     host = host or this_host()
     pid = pid or os.getpid()
     for _ in range(5):
-        now = utcnow()
-        lease = Lease(
-            site,
-            spider,
-            f"{host}:{pid}:{uuid.uuid4().hex[:12]}",
-            host,
-            pid,
-            now,
-            now + timedelta(seconds=ttl),
-        )
-        values = {
-            "owner": lease.owner,
-            "host": host,
-            "pid": pid,
-            "acquired_at": now,
-            "expires_at": lease.expires_at,
-        }
+        lease = _new_lease(site, spider, host, pid, ttl)
         holder = lease_holder(engine, site, spider)
         if holder is None:
-            try:
-                with engine.begin() as conn:
-                    conn.execute(insert(CrawlLockRow).values(site=site, spider=spider, **values))
-            except IntegrityError:
-                continue  # another process inserted it first: look again
-            return lease, None
-        reason = why_free(holder, now, host, is_alive)
+            if _insert_lease(engine, lease):
+                return lease, None
+            continue  # another process inserted it first: look again
+        reason = why_free(holder, lease.acquired_at, host, is_alive)
         if reason is None:
             raise LeaseHeld(holder)
-        with engine.begin() as conn:
-            taken = conn.execute(
-                update(CrawlLockRow)
-                .where(
-                    CrawlLockRow.site == site,
-                    CrawlLockRow.spider == spider,
-                    CrawlLockRow.owner == holder.owner,
-                    CrawlLockRow.expires_at == holder.expires_at,
-                )
-                .values(**values)
-            ).rowcount
-            if taken == 1:
-                # The previous holder's run cannot finish its row any more.
-                conn.execute(
-                    _close_running(
-                        f"interrupted: the lease was taken over because {reason}", now
-                    ).where(
-                        CrawlRunRow.site == site,
-                        CrawlRunRow.spider == spider,
-                        CrawlRunRow.host == holder.host,
-                        CrawlRunRow.pid == holder.pid,
-                    )
-                )
-                return lease, Takeover(holder, reason)
+        if _take_over(engine, lease, holder, reason):
+            return lease, Takeover(holder, reason)
     raise RuntimeError(f"could not take the lease of {site}/{spider}: too much contention")
+
+
+def _new_lease(site: str, spider: str, host: str, pid: int, ttl: float) -> Lease:
+    """A lease for this process, starting now, with a fresh owner token."""
+    now = utcnow()
+    return Lease(
+        site,
+        spider,
+        f"{host}:{pid}:{uuid.uuid4().hex[:12]}",
+        host,
+        pid,
+        now,
+        now + timedelta(seconds=ttl),
+    )
+
+
+def _holder_values(lease: Lease) -> dict[str, Any]:
+    return {
+        "owner": lease.owner,
+        "host": lease.host,
+        "pid": lease.pid,
+        "acquired_at": lease.acquired_at,
+        "expires_at": lease.expires_at,
+    }
+
+
+def _insert_lease(engine: Engine, lease: Lease) -> bool:
+    """Insert the lease's row; False when another process inserted it first."""
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                insert(CrawlLockRow).values(
+                    site=lease.site, spider=lease.spider, **_holder_values(lease)
+                )
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def _take_over(engine: Engine, lease: Lease, holder: Lease, reason: str) -> bool:
+    """Replace ``holder``'s row by the lease, unless someone else changed it
+    meanwhile; the previous holder's running run is closed as interrupted."""
+    with engine.begin() as conn:
+        taken = conn.execute(
+            update(CrawlLockRow)
+            .where(
+                CrawlLockRow.site == lease.site,
+                CrawlLockRow.spider == lease.spider,
+                CrawlLockRow.owner == holder.owner,
+                CrawlLockRow.expires_at == holder.expires_at,
+            )
+            .values(**_holder_values(lease))
+        ).rowcount
+        if taken != 1:
+            return False
+        # The previous holder's run cannot finish its row any more.
+        conn.execute(
+            _close_running(
+                f"interrupted: the lease was taken over because {reason}", lease.acquired_at
+            ).where(
+                CrawlRunRow.site == lease.site,
+                CrawlRunRow.spider == lease.spider,
+                CrawlRunRow.host == holder.host,
+                CrawlRunRow.pid == holder.pid,
+            )
+        )
+        return True
 
 
 def renew_lease(engine: Engine, lease: Lease, ttl: float = DEFAULT_LEASE_TTL) -> bool:

@@ -318,40 +318,9 @@ def top_stories_between(
     """Every story seen in a top-stories snapshot from ``start`` to ``end``
     (inclusive): when it was first and last seen there, its best rank, how many
     snapshots showed it, and its latest headline. Best rank first."""
-    t = TopStoryRow
-    scope = []
-    if start is not None:
-        scope.append(t.captured_at >= start)
-    if end is not None:
-        scope.append(t.captured_at <= end)
-    if site is not None:
-        scope.append(t.site == site)
-    spans = (
-        select(
-            t.site,
-            t.url,
-            func.min(t.captured_at).label("first_seen"),
-            func.max(t.captured_at).label("last_seen"),
-            func.min(t.rank).label("best_rank"),
-            func.count().label("snapshots"),
-            func.max(t.article_id).label("article_id"),
-        )
-        .where(*scope)
-        .group_by(t.site, t.url)
-        .subquery()
-    )
-    newest_first = (
-        select(
-            t.site,
-            t.url,
-            t.title,
-            func.row_number()
-            .over(partition_by=(t.site, t.url), order_by=(t.captured_at.desc(), t.rank))
-            .label("recency"),
-        )
-        .where(*scope)
-        .subquery()
-    )
+    scope = _top_story_scope(start, end, site)
+    spans = _top_story_spans(scope)
+    newest_first = _top_story_headlines(scope)
     stmt = (
         select(
             spans.c.site,
@@ -374,6 +343,57 @@ def top_stories_between(
     )
     with engine.connect() as conn:
         return [dict(row) for row in conn.execute(stmt).mappings()]
+
+
+def _top_story_scope(start: datetime | None, end: datetime | None, site: str | None) -> list:
+    """The conditions on top-story rows: captured from ``start`` to ``end``, of ``site``."""
+    t = TopStoryRow
+    scope = []
+    if start is not None:
+        scope.append(t.captured_at >= start)
+    if end is not None:
+        scope.append(t.captured_at <= end)
+    if site is not None:
+        scope.append(t.site == site)
+    return scope
+
+
+def _top_story_spans(scope: list) -> Any:
+    """Per story (site, url) in scope: first and last seen, best rank,
+    snapshots, and its article."""
+    t = TopStoryRow
+    return (
+        select(
+            t.site,
+            t.url,
+            func.min(t.captured_at).label("first_seen"),
+            func.max(t.captured_at).label("last_seen"),
+            func.min(t.rank).label("best_rank"),
+            func.count().label("snapshots"),
+            func.max(t.article_id).label("article_id"),
+        )
+        .where(*scope)
+        .group_by(t.site, t.url)
+        .subquery()
+    )
+
+
+def _top_story_headlines(scope: list) -> Any:
+    """Each story's headlines in scope, numbered newest first (``recency`` 1:
+    the latest; of one snapshot, the best ranked)."""
+    t = TopStoryRow
+    return (
+        select(
+            t.site,
+            t.url,
+            t.title,
+            func.row_number()
+            .over(partition_by=(t.site, t.url), order_by=(t.captured_at.desc(), t.rank))
+            .label("recency"),
+        )
+        .where(*scope)
+        .subquery()
+    )
 
 
 # --------------------------------------------------------------------------- runs

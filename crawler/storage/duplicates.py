@@ -1,0 +1,122 @@
+"""Duplicate detection of newly stored articles: each new article that repeats
+an earlier one (the same content fingerprint, or a SimHash within
+NEAR_DUPLICATE_BITS and a close Jaccard similarity) points at the story's
+first copy through ``duplicate_of``.
+
+The store (``crawler.storage.store``) runs it inside each batch's
+transaction; the SimHashes of recent articles are kept in memory between
+batches and refreshed from the database before each look.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from crawler.extraction.fingerprints import NEAR_DUPLICATE_JACCARD, SimHashIndex, jaccard
+from crawler.storage.models import ArticleRow
+from crawler.storage.runs import utcnow
+
+# Near duplicates are looked for among articles first stored this recently
+# (exact copies, by content fingerprint, among all).
+NEAR_DUPLICATE_WINDOW = timedelta(days=30)
+# SimHashes are loaded by id. On PostgreSQL a concurrent writer's transaction
+# can commit ids lower than some already seen, so each refresh looks this many
+# ids back (10 writers' batches of 100). SQLite has one writer at a time, and
+# its ids are committed in order.
+SIMHASH_LOOKBACK = 1000
+
+
+@dataclass(frozen=True)
+class NewRow:
+    """What duplicate detection needs of an article just inserted."""
+
+    id: int
+    content_hash: str
+    simhash: int | None
+    body: str
+
+
+class DuplicateFinder:
+    """Marks the duplicates among new articles; one per store."""
+
+    def __init__(self) -> None:
+        # SimHashes of the articles stored in the near-duplicate window, loaded
+        # on the first batch of new articles.
+        self._near: SimHashIndex | None = None
+        self._indexed_up_to = 0
+
+    def forget(self) -> None:
+        """Drop the SimHashes loaded so far (they may hold rows rolled back)."""
+        self._near = None
+        self._indexed_up_to = 0
+
+    def mark(self, conn: Any, rows: list[NewRow]) -> int:
+        """Point each new article that repeats an earlier one at the earliest copy:
+        the same content fingerprint, or a SimHash within NEAR_DUPLICATE_BITS."""
+        if not rows:
+            return 0
+        rows = sorted(rows, key=lambda r: r.id)
+        first_with_hash = dict(
+            conn.execute(
+                select(ArticleRow.content_hash, func.min(ArticleRow.id))
+                .where(ArticleRow.content_hash.in_({r.content_hash for r in rows}))
+                .group_by(ArticleRow.content_hash)
+            ).all()
+        )
+        near = self._refresh_index(conn, rows)
+        marked = 0
+        for row in rows:
+            original = first_with_hash.get(row.content_hash)
+            if original == row.id:
+                original = None
+            if original is None and row.simhash is not None:
+                original = _near_duplicate(conn, near, row.id, row.simhash, row.body)
+            if original is not None:
+                _point_at_first_copy(conn, row.id, original)
+                marked += 1
+        return marked
+
+    def _refresh_index(self, conn: Any, inserted: list[NewRow]) -> SimHashIndex:
+        """Load the SimHashes stored since the last look, by this or another
+        process: the batch just inserted included."""
+        if self._near is None:
+            self._near = SimHashIndex()
+        lookback = 0 if conn.dialect.name == "sqlite" else SIMHASH_LOOKBACK
+        since = max(self._indexed_up_to - lookback, 0)
+        rows = conn.execute(
+            select(ArticleRow.id, ArticleRow.simhash)
+            .where(
+                ArticleRow.id > since,
+                ArticleRow.simhash.is_not(None),
+                ArticleRow.first_seen_at >= utcnow() - NEAR_DUPLICATE_WINDOW,
+            )
+            .order_by(ArticleRow.id)
+        ).all()
+        self._near.add_new(rows, above=since)
+        last = max([self._indexed_up_to, *(r.id for r in inserted)])
+        self._indexed_up_to = max(last, rows[-1][0] if rows else 0)
+        return self._near
+
+
+def _near_duplicate(
+    conn: Any, near: SimHashIndex, article_id: int, value: int, body: str
+) -> int | None:
+    """The earliest stored article this body repeats with small changes."""
+    for other in near.close_to(value, below=article_id):
+        other_body = conn.execute(select(ArticleRow.body).where(ArticleRow.id == other)).scalar()
+        if other_body and jaccard(body, other_body) >= NEAR_DUPLICATE_JACCARD:
+            return other
+    return None
+
+
+def _point_at_first_copy(conn: Any, article_id: int, original: int) -> None:
+    """Mark the article a duplicate of the story's first copy, not of another
+    repeat of it."""
+    root = conn.execute(select(ArticleRow.duplicate_of).where(ArticleRow.id == original)).scalar()
+    conn.execute(
+        update(ArticleRow).where(ArticleRow.id == article_id).values(duplicate_of=root or original)
+    )
