@@ -16,13 +16,11 @@ from crawler.exceptions import PatternTimeout, RejectItem, UndecodablePage
 from crawler.extraction.processes import PageReader, parse_processes
 from crawler.extraction.reader import unreadable_reason
 from crawler.items import ARTICLE, GUESSED, KIND, Article
+from crawler.sites.arguments import FALSE_WORDS, TRUE_WORDS
 from crawler.sites.definitions import Site, get_site
 from crawler.sites.urls import site_canonical_url
 
 logger = logging.getLogger(__name__)
-
-TRUE_WORDS = ("1", "true", "yes", "on")
-FALSE_WORDS = ("", "0", "false", "no", "off")
 
 
 def parse_positive_int(name: str, value: Any) -> int | None:
