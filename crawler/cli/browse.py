@@ -87,79 +87,85 @@ def datasette_metadata(database_name: str) -> dict[str, Any]:
     return {
         "title": "newscrawl archive",
         "description": "Articles, revisions, top stories and crawl runs. Times are UTC.",
-        "databases": {
-            database_name: {
-                "tables": {
-                    "articles": {
-                        "description": "One row per article (docs/schema.md).",
-                        "fts_table": SQLITE_FTS_TABLE,
-                        "fts_pk": "id",
-                        # The same FTS5 syntax as `newscrawl search`: phrases in
-                        # quotes, AND / OR / NOT, prefix*.
-                        "searchmode": "raw",
-                        "label_column": "title",
-                        "sort_desc": "published_at",
-                        "facets": ["site", "section"],
-                        "columns": ARTICLE_COLUMNS,
-                    },
-                    "article_revisions": {
-                        "description": "Earlier states of articles that changed.",
-                        "sort_desc": "captured_at",
-                        "columns": {
-                            "version": "The version this state was",
-                            "captured_at": "When the change was seen (UTC)",
-                        },
-                    },
-                    "article_aliases": {
-                        "description": "Other URLs that led to a stored article.",
-                    },
-                    "top_stories": {
-                        "description": "Ranked snapshots of top-stories blocks.",
-                        "sort_desc": "captured_at",
-                        "facets": ["site", "page_url"],
-                        "columns": {
-                            "captured_at": "When the page was fetched (UTC)",
-                            "rank": "1 for the first story of the block",
-                            "page_url": "The page the block was seen on",
-                        },
-                    },
-                    "crawl_runs": {
-                        "description": "One row per crawl, with counts and extraction health.",
-                        "sort_desc": "id",
-                        "facets": ["site", "spider", "status"],
-                    },
-                    "rejected_items": {
-                        "description": "Items a pipeline refused, with the reason.",
-                        "sort_desc": "id",
-                        "facets": ["site", "stage"],
-                    },
-                },
-                "queries": {
-                    "latest_articles": {
-                        "title": "Latest articles",
-                        "description": "The 100 newest articles, duplicates left out.",
-                        "sql": LATEST_ARTICLES,
-                    },
-                    "top_stories_at": {
-                        "title": "Top stories at a time",
-                        "description": (
-                            "The latest snapshot of every top-stories page at or before :at "
-                            "(a date or an ISO-8601 time in UTC, e.g. 2024-03-05T14:30:00Z; "
-                            "empty for now)."
-                        ),
-                        "sql": TOP_STORIES_AT,
-                    },
-                    "recent_corrections": {
-                        "title": "Recent corrections",
-                        "description": "Articles whose title or body changed, newest change first.",
-                        "sql": RECENT_CORRECTIONS,
-                    },
-                    "articles_per_day": {
-                        "title": "Articles per day per site",
-                        "sql": ARTICLES_PER_DAY,
-                    },
-                },
-            }
+        "databases": {database_name: {"tables": table_metadata(), "queries": canned_queries()}},
+    }
+
+
+def table_metadata() -> dict[str, Any]:
+    """What Datasette shows of each table: descriptions, sorting, facets and
+    full-text search on articles."""
+    return {
+        "articles": {
+            "description": "One row per article (docs/schema.md).",
+            "fts_table": SQLITE_FTS_TABLE,
+            "fts_pk": "id",
+            # The same FTS5 syntax as `newscrawl search`: phrases in
+            # quotes, AND / OR / NOT, prefix*.
+            "searchmode": "raw",
+            "label_column": "title",
+            "sort_desc": "published_at",
+            "facets": ["site", "section"],
+            "columns": ARTICLE_COLUMNS,
+        },
+        "article_revisions": {
+            "description": "Earlier states of articles that changed.",
+            "sort_desc": "captured_at",
+            "columns": {
+                "version": "The version this state was",
+                "captured_at": "When the change was seen (UTC)",
+            },
+        },
+        "article_aliases": {
+            "description": "Other URLs that led to a stored article.",
+        },
+        "top_stories": {
+            "description": "Ranked snapshots of top-stories blocks.",
+            "sort_desc": "captured_at",
+            "facets": ["site", "page_url"],
+            "columns": {
+                "captured_at": "When the page was fetched (UTC)",
+                "rank": "1 for the first story of the block",
+                "page_url": "The page the block was seen on",
+            },
+        },
+        "crawl_runs": {
+            "description": "One row per crawl, with counts and extraction health.",
+            "sort_desc": "id",
+            "facets": ["site", "spider", "status"],
+        },
+        "rejected_items": {
+            "description": "Items a pipeline refused, with the reason.",
+            "sort_desc": "id",
+            "facets": ["site", "stage"],
+        },
+    }
+
+
+def canned_queries() -> dict[str, Any]:
+    """The canned queries the archive offers in Datasette."""
+    return {
+        "latest_articles": {
+            "title": "Latest articles",
+            "description": "The 100 newest articles, duplicates left out.",
+            "sql": LATEST_ARTICLES,
+        },
+        "top_stories_at": {
+            "title": "Top stories at a time",
+            "description": (
+                "The latest snapshot of every top-stories page at or before :at "
+                "(a date or an ISO-8601 time in UTC, e.g. 2024-03-05T14:30:00Z; "
+                "empty for now)."
+            ),
+            "sql": TOP_STORIES_AT,
+        },
+        "recent_corrections": {
+            "title": "Recent corrections",
+            "description": "Articles whose title or body changed, newest change first.",
+            "sql": RECENT_CORRECTIONS,
+        },
+        "articles_per_day": {
+            "title": "Articles per day per site",
+            "sql": ARTICLES_PER_DAY,
         },
     }
 

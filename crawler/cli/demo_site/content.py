@@ -334,7 +334,8 @@ _POSITIONS = ("second", "third", "fourth", "fifth")
 
 
 def _facts(rng: random.Random, published: datetime) -> dict[str, object]:
-    """Slot values for one article; always consumes the same number of draws."""
+    """Slot values for one article; always consumes the same number of draws,
+    in the same order: the people, places and teams here, then the figures."""
     official, official2 = rng.sample(_PEOPLE, 2)
     home, away = rng.sample(_CLUBS, 2)
     focus, focus_tag = rng.choice(_BUDGET_FOCUS)
@@ -343,7 +344,7 @@ def _facts(rng: random.Random, published: datetime) -> dict[str, object]:
     gh = ga + rng.randint(1, 2)
     turnout = rng.randint(38, 57)
     ticket_low = rng.randrange(1000, 3000, 500)
-    return {
+    cast = {
         "weekday": published.strftime("%A"),
         "place": rng.choice(_PLACES),
         "district": rng.choice(_DISTRICTS),
@@ -364,6 +365,13 @@ def _facts(rng: random.Random, published: datetime) -> dict[str, object]:
         "river": rng.choice(_RIVERS),
         "focus": focus,
         "focus_tag": focus_tag,
+    }
+    return cast | _figures(rng, turnout, ticket_low)
+
+
+def _figures(rng: random.Random, turnout: int, ticket_low: int) -> dict[str, object]:
+    """The numbers of one article's slots, drawn after its cast (:func:`_facts`)."""
+    return {
         "amount": rng.randrange(120, 960, 10),
         "votes_for": rng.randint(17, 25),
         "votes_against": rng.randint(3, 9),
