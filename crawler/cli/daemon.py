@@ -1,4 +1,5 @@
-"""``newscrawl daemon``, ``schedule`` and ``status``: the command-line side of docs/daemon.md."""
+"""``newscrawl daemon``, ``schedule``, ``status``, ``worker`` and ``enqueue``:
+the command-line side of docs/daemon.md and docs/scaling.md."""
 
 from __future__ import annotations
 
@@ -8,13 +9,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from crawler.cli.options import LOG_LEVELS, add_settings
-from crawler.cli.options import add_database as _add_database
-from crawler.cli.options import parse_settings as _parse_settings
+from crawler.cli.options import (
+    LOG_LEVELS,
+    add_database,
+    add_settings,
+    add_spider,
+    parse_settings,
+    spiders_for,
+)
 from crawler.sites.definitions import get_site, load_sites
 
 
-def add_daemon_parsers(sub: argparse._SubParsersAction) -> None:
+def add_parsers(sub: argparse._SubParsersAction) -> None:
     daemon = sub.add_parser(
         "daemon", help="crawl every configured site on its schedule until stopped (docs/daemon.md)"
     )
@@ -56,19 +62,40 @@ def add_daemon_parsers(sub: argparse._SubParsersAction) -> None:
         help="Scrapy's log level in the crawl processes (default: $NEWSCRAWL_LOG_LEVEL or WARNING)",
     )
     add_settings(daemon, "every crawl")
-    _add_database(daemon)
+    add_database(daemon)
+    daemon.set_defaults(func=cmd_daemon)
 
     schedule = sub.add_parser("schedule", help="every scheduled job and its next run time")
     schedule.add_argument("--site", help="only this site")
     schedule.add_argument("--json", action="store_true", help="JSON instead of a table")
-    _add_database(schedule)
+    add_database(schedule)
+    schedule.set_defaults(func=cmd_schedule)
 
     status = sub.add_parser(
         "status", help="per site and spider: last run, next run, consecutive failures"
     )
     status.add_argument("--site", help="only this site")
     status.add_argument("--json", action="store_true", help="JSON instead of text")
-    _add_database(status)
+    add_database(status)
+    status.set_defaults(func=cmd_status)
+
+    worker = sub.add_parser(
+        "worker", help="crawl from the shared Redis queue (needs NEWSCRAWL_REDIS_URL)"
+    )
+    worker.add_argument("--site", help="only this site (default: every site)")
+    worker.add_argument(
+        "--max-crawls", type=int, default=2, help="crawls this worker runs at once (default 2)"
+    )
+    add_settings(worker, "the crawls")
+    add_database(worker)
+    worker.set_defaults(func=cmd_worker)
+
+    enqueue = sub.add_parser(
+        "enqueue", help="ask the workers for one crawl of a site (needs NEWSCRAWL_REDIS_URL)"
+    )
+    enqueue.add_argument("site")
+    add_spider(enqueue)
+    enqueue.set_defaults(func=cmd_enqueue)
 
 
 def cmd_daemon(args: argparse.Namespace) -> int:
@@ -88,7 +115,7 @@ def cmd_daemon(args: argparse.Namespace) -> int:
         raise SystemExit("newscrawl: --max-crawls must be at least 1")
     if args.grace < 0 or args.kill_after < 0:
         raise SystemExit("newscrawl: --grace and --kill-after cannot be negative")
-    settings = _parse_settings(args.settings)
+    settings = parse_settings(args.settings)
     log_file = args.log_file.resolve() if args.log_file else None
     try:
         configure_logging(args.log_level, log_file)
@@ -239,34 +266,55 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def _print_status(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
-
-    from crawler.cli.reporting import run_outcome
-    from crawler.scheduling.daemon import format_counts
-    from crawler.scheduling.jobs import SPIDER_PARTS, job_specs, next_run
-    from crawler.storage import status as queries
     from crawler.storage.database import database_url, ensure_schema, get_engine
-    from crawler.storage.walks import walk_status
 
     url = database_url(args.database)
     ensure_schema(url)
-    engine = get_engine(url)
+    report = status_report(get_engine(url), args.site)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    if not report:
+        print("No sites.")
+    for entry in report:
+        _print_status_entry(entry)
+    return 0
+
+
+def _status_pairs(engine: Any, name: str | None) -> tuple[dict, list[tuple[str, str]]]:
+    """The configured sites ``status`` covers (one, or all), and every (site,
+    spider) to report: those the sites define, then those with runs only."""
+    from crawler.scheduling.jobs import SPIDER_PARTS
+    from crawler.storage import status as queries
+
     sites = load_sites()
-    with_runs = [pair for pair in queries.sites_with_runs(engine) if args.site in (None, pair[0])]
-    if args.site is not None and args.site not in sites and not with_runs:
-        get_site(args.site)  # the "unknown site" error, with the known names
-    if args.site is not None:
-        sites = {k: v for k, v in sites.items() if k == args.site}
-    specs = {spec.id: spec for spec in job_specs(sites.values())}
+    with_runs = [pair for pair in queries.sites_with_runs(engine) if name in (None, pair[0])]
+    if name is not None and name not in sites and not with_runs:
+        get_site(name)  # the "unknown site" error, with the known names
+    if name is not None:
+        sites = {k: v for k, v in sites.items() if k == name}
     pairs = [
-        (name, spider)
-        for name, site in sorted(sites.items())
+        (site_name, spider)
+        for site_name, site in sorted(sites.items())
         for spider, part in SPIDER_PARTS.items()
         if getattr(site, part) is not None
     ]
-    pairs += [pair for pair in with_runs if pair not in pairs]
+    return sites, pairs + [pair for pair in with_runs if pair not in pairs]
+
+
+def status_report(engine: Any, name: str | None) -> list[dict[str, Any]]:
+    """``status --json``: per site and spider, the schedule, the last run, the
+    next run and its source, the failures in a row and the listing walks."""
+    from datetime import UTC, datetime
+
+    from crawler.scheduling.jobs import job_specs, next_run
+    from crawler.storage import status as queries
+    from crawler.storage.walks import walk_status
+
+    sites, pairs = _status_pairs(engine, name)
+    specs = {spec.id: spec for spec in job_specs(sites.values())}
     stored = queries.stored_next_runs(engine)
-    walks = walk_status(engine, args.site)
+    walks = walk_status(engine, name)
     now = datetime.now(UTC)
     report = []
     for site, spider in pairs:
@@ -288,33 +336,35 @@ def _print_status(args: argparse.Namespace) -> int:
                 "walks": _walks_entry(walks.get((site, spider))),
             }
         )
-    if args.json:
-        print(json.dumps(report, indent=2))
-        return 0
-    if not report:
-        print("No sites.")
-    for entry in report:
-        last = entry["last_run"]
-        schedule = entry["schedule"] or entry["next_run_source"]
-        print(f"{entry['site']}/{entry['spider']}  ({schedule})")
-        if last is None:
-            print("  last run  none")
+    return report
+
+
+def _print_status_entry(entry: dict[str, Any]) -> None:
+    from datetime import datetime
+
+    from crawler.cli.reporting import run_outcome
+    from crawler.scheduling.daemon import format_counts
+
+    last = entry["last_run"]
+    schedule = entry["schedule"] or entry["next_run_source"]
+    print(f"{entry['site']}/{entry['spider']}  ({schedule})")
+    if last is None:
+        print("  last run  none")
+    else:
+        started = _time(datetime.fromisoformat(last["started_at"]))
+        if last["status"] == "running":
+            print(f"  last run  #{last['id']} running since {started} ({last['trigger']})")
         else:
-            started = _time(datetime.fromisoformat(last["started_at"]))
-            if last["status"] == "running":
-                print(f"  last run  #{last['id']} running since {started} ({last['trigger']})")
-            else:
-                outcome = run_outcome(last["status"], last["finish_reason"])
-                print(
-                    f"  last run  #{last['id']} {outcome}, "
-                    f"started {started} ({last['trigger']}): {format_counts(last)}"
-                )
-        nxt = _next_run_text(entry["next_run"], entry["next_run_source"])
-        print(f"  next run  {nxt}")
-        print(f"  failures  {entry['consecutive_failures']} in a row")
-        if entry["walks"] is not None:
-            print(f"  walks     {_walks_text(entry['walks'])}")
-    return 0
+            outcome = run_outcome(last["status"], last["finish_reason"])
+            print(
+                f"  last run  #{last['id']} {outcome}, "
+                f"started {started} ({last['trigger']}): {format_counts(last)}"
+            )
+    nxt = _next_run_text(entry["next_run"], entry["next_run_source"])
+    print(f"  next run  {nxt}")
+    print(f"  failures  {entry['consecutive_failures']} in a row")
+    if entry["walks"] is not None:
+        print(f"  walks     {_walks_text(entry['walks'])}")
 
 
 def _walks_entry(walks: Any) -> dict[str, Any] | None:
@@ -341,3 +391,41 @@ def _walks_text(walks: dict[str, Any]) -> str:
         f"({walks['crawls']} crawl(s), {walks['pages_read']} page(s) read): "
         "resumed by the next crawl"
     )
+
+
+# --------------------------------------------------------------------------- distributed
+
+
+def _redis_url_or_exit() -> str:
+    from crawler.scheduling.distributed import REDIS_URL_ENV, redis_url
+
+    url = redis_url()
+    if not url:
+        raise SystemExit(f"newscrawl: set {REDIS_URL_ENV} (e.g. redis://127.0.0.1:6379/0)")
+    return url
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    import logging
+
+    from crawler.scheduling.worker import Worker
+
+    url = _redis_url_or_exit()
+    if args.site:
+        get_site(args.site)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s"
+    )
+    return Worker(
+        url, args.database, args.site, args.max_crawls, settings=parse_settings(args.settings)
+    ).run()
+
+
+def cmd_enqueue(args: argparse.Namespace) -> int:
+    from crawler.scheduling.distributed import enqueue_crawl
+
+    url = _redis_url_or_exit()
+    for spider in spiders_for(args.site, args.spider):
+        enqueue_crawl(url, args.site, spider)
+        print(f"enqueued a crawl of {args.site}/{spider}")
+    return 0

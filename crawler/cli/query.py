@@ -1,5 +1,5 @@
-"""``newscrawl articles``, ``show``, ``search``, ``top-stories``, ``runs``, ``export``,
-``browse``: the read-only commands of docs/querying.md."""
+"""``newscrawl summary``, ``articles``, ``show``, ``search``, ``top-stories``,
+``runs``, ``export``, ``browse``: the read-only commands of docs/querying.md."""
 
 from __future__ import annotations
 
@@ -8,12 +8,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from crawler.cli.options import SPIDERS
-from crawler.cli.options import add_database as _add_database
+from crawler.cli.options import SPIDERS, add_database, end_time, start_time
 from crawler.exceptions import NOT_FOUND_EXIT, QUERY_ERROR_EXIT
-
-# --------------------------------------------------------------------------- querying
-# articles, show, search, top-stories, runs, export, browse (docs/querying.md)
 
 RUN_STATUSES = ("running", "finished", "failed", "timeout", "interrupted")
 
@@ -28,14 +24,12 @@ def _limit(value: str) -> int:
     return number
 
 
-def add_query_parsers(sub: argparse._SubParsersAction) -> None:
-    from crawler.cli.time_options import end_time, start_time
-
+def add_parsers(sub: argparse._SubParsersAction) -> None:
     def output(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
             "--json", action="store_true", help="one JSON document instead of a table"
         )
-        _add_database(parser)
+        add_database(parser)
 
     def limit(parser: argparse.ArgumentParser, default: int | None) -> None:
         shown = "all" if default is None else default
@@ -71,10 +65,17 @@ def add_query_parsers(sub: argparse._SubParsersAction) -> None:
                 help="also copies of stories stored earlier (duplicate_of set)",
             )
 
+    summary = sub.add_parser("summary", help="what the database holds")
+    summary.add_argument("--site")
+    summary.add_argument("--limit", type=int, default=10, help="newest articles to show")
+    add_database(summary)
+    summary.set_defaults(func=cmd_summary)
+
     articles = sub.add_parser("articles", help="list articles, newest first")
     article_filters(articles)
     limit(articles, 20)
     output(articles)
+    articles.set_defaults(func=cmd_articles)
 
     show = sub.add_parser("show", help="one article in full: metadata, body, versions")
     show.add_argument("article", metavar="ID|URL", help="the article's id, or its URL")
@@ -82,6 +83,7 @@ def add_query_parsers(sub: argparse._SubParsersAction) -> None:
         "--diff", action="store_true", help="a unified diff between consecutive versions"
     )
     output(show)
+    show.set_defaults(func=cmd_show)
 
     search = sub.add_parser(
         "search", help="full-text search over titles and bodies, best match first"
@@ -95,6 +97,7 @@ def add_query_parsers(sub: argparse._SubParsersAction) -> None:
     article_filters(search)
     limit(search, 20)
     output(search)
+    search.set_defaults(func=cmd_search)
 
     top = sub.add_parser(
         "top-stories", help="top stories at a moment (default now) or over a time range"
@@ -122,6 +125,7 @@ def add_query_parsers(sub: argparse._SubParsersAction) -> None:
     )
     limit(top, None)
     output(top)
+    top.set_defaults(func=cmd_top_stories)
 
     runs = sub.add_parser("runs", help="crawl history: counts and extraction health")
     runs.add_argument("--site", help="only this site")
@@ -129,6 +133,7 @@ def add_query_parsers(sub: argparse._SubParsersAction) -> None:
     runs.add_argument("--status", choices=RUN_STATUSES, help="only runs that ended so")
     limit(runs, 20)
     output(runs)
+    runs.set_defaults(func=cmd_runs)
 
     export = sub.add_parser(
         "export", help="every column of the articles as JSON Lines or CSV, streamed"
@@ -143,7 +148,8 @@ def add_query_parsers(sub: argparse._SubParsersAction) -> None:
     export.add_argument(
         "-o", "--output", type=Path, metavar="FILE", help="write to FILE, not to stdout"
     )
-    _add_database(export)
+    add_database(export)
+    export.set_defaults(func=cmd_export)
 
     browse = sub.add_parser(
         "browse", help="open the SQLite archive in Datasette (the `browse` extra)"
@@ -157,7 +163,49 @@ def add_query_parsers(sub: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="only write the Datasette metadata to FILE (for `datasette serve -m FILE`)",
     )
-    _add_database(browse)
+    add_database(browse)
+    browse.set_defaults(func=cmd_browse)
+
+
+def print_summary(db: str | None, site: str | None, limit: int) -> None:
+    """What ``summary`` (and ``demo``, at its end) prints: the counts per site,
+    the newest articles and the current top stories."""
+    from crawler.storage import queries
+    from crawler.storage.database import database_url, ensure_schema, get_engine, safe_url
+
+    url = database_url(db)
+    ensure_schema(url)
+    engine = get_engine(url)
+    print(f"Database: {safe_url(url)}")
+    counts = queries.site_counts(engine, site)
+    if not counts:
+        print("Nothing stored yet.")
+        return
+    print(f"{'site':<16}{'articles':>10}{'top-story rows':>16}{'runs':>7}{'rejected':>10}")
+    for c in counts:
+        print(f"{c.site:<16}{c.articles:>10}{c.top_story_rows:>16}{c.runs:>7}{c.rejected:>10}")
+    print("\nNewest articles:")
+    for row in queries.newest_articles(engine, site, limit):
+        print(f"  {queries.format_time(row['published_at'])}  [{row['site']}] {row['title']}")
+        print(f"      {row['url']}")
+    print("\nCurrent top stories:")
+    stories = queries.current_top_stories(engine, site)
+    if not stories:
+        print("  none")
+    page = None
+    for row in stories:
+        if (row["site"], row["page_url"]) != page:
+            page = (row["site"], row["page_url"])
+            print(
+                f"  [{row['site']}] {row['page_url']} at {queries.format_time(row['captured_at'])}"
+            )
+        print(f"    {row['rank']}. {row['title']}")
+        print(f"       {row['url']}")
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    print_summary(args.database, args.site, args.limit)
+    return 0
 
 
 def _archive_engine(db: str | None):  # type: ignore[no-untyped-def]
@@ -483,14 +531,3 @@ def cmd_browse(args: argparse.Namespace) -> int:
             flush=True,
         )
         return browse.serve(database_file, metadata, args.host, args.port, not args.no_open)
-
-
-QUERY_COMMANDS = {
-    "articles": cmd_articles,
-    "show": cmd_show,
-    "search": cmd_search,
-    "top-stories": cmd_top_stories,
-    "runs": cmd_runs,
-    "export": cmd_export,
-    "browse": cmd_browse,
-}
