@@ -148,3 +148,31 @@ def test_exit_statuses_and_argument_words_have_one_definition():
             if isinstance(node, ast.Assign):
                 names = [t.id for t in node.targets if isinstance(t, ast.Name)]
                 assert not [n for n in names if n.endswith("_EXIT")], (path, names)
+
+
+def test_a_drafted_definition_reads_the_fields_by_its_own_rules():
+    """``sites new`` proposes rules from the crawl's own sources (generic
+    extraction's JSON-LD paths, <meta> names and elements), each tried with the
+    crawl's rule functions: the draft finds title and body with no fallback."""
+    import yaml
+
+    from crawler.cli import onboarding
+    from crawler.extraction.page import Page
+    from crawler.extraction.rules import extract_article
+    from crawler.sites.definitions import Site
+
+    assert not [name for name in vars(onboarding) if name.endswith("_CANDIDATES")]
+    fixtures = Path(__file__).parent / "fixtures" / "extraction"
+    for name in ("wordpress-theme", "jsonld-modern", "opengraph-meta"):
+        html = (fixtures / name / "page.html").read_text(encoding="utf-8")
+        url = "https://news.example/2024/03/05/a-story"
+        lines = onboarding._article_rules(Page(html, url), html, [])
+        rules = yaml.safe_load("\n".join(lines))
+        site = Site.model_validate(
+            {"name": "draft", "base_url": "https://news.example/", "article": rules}
+        )
+        strict = site.model_copy(
+            update={"article": site.article.model_copy(update={"fallback": False})}
+        )
+        article = extract_article(html, url, strict)
+        assert article.title and article.body and article.published_raw, (name, rules)

@@ -16,16 +16,21 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+import yaml
 from w3lib.encoding import html_to_unicode
 
 from crawler import __version__
 from crawler.extraction.cleaning import clean_article
-from crawler.extraction.discovery import FEED_TYPES, looks_like_article_url, sitemaps_in_robots
-from crawler.extraction.generic import GenericPage
+from crawler.extraction.discovery import (
+    announced_feeds,
+    looks_like_article_url,
+    sitemaps_in_robots,
+)
+from crawler.extraction.generic import JSONLD_PATHS, META_NAMES, GenericPage
 from crawler.extraction.page import Page
-from crawler.extraction.rules import extract_article, extract_links
+from crawler.extraction.rules import extract_article, extract_links, rule_paragraphs, rule_texts
 from crawler.extraction.text import element_paragraphs, normalize_text
-from crawler.sites.definitions import Site
+from crawler.sites.definitions import FieldRule, Site
 from crawler.sites.patterns import compile_pattern
 
 FETCH_LIMIT = 10 * 1024 * 1024
@@ -131,15 +136,20 @@ def first_article_url(site: Site) -> tuple[str, str, list[str], str | None]:
     final, html = fetch(listing.start_urls[0])
     page = Page(html, final)
     links = extract_links(page.selector, listing.article_links, final, where="article_links")
-    pattern = (
-        compile_pattern(listing.article_url_pattern, "article_url_pattern", stage="discover")
-        if listing.article_url_pattern
-        else None
+    # As the articles spider keeps a listing's links (crawler/spiders/articles.py).
+    include, exclude = (
+        compile_pattern(pattern, key, stage="discover") if pattern else None
+        for key, pattern in (
+            ("article_url_pattern", listing.article_url_pattern),
+            ("exclude_url_pattern", listing.exclude_url_pattern),
+        )
     )
-    if pattern is not None:
-        links = [u for u in links if pattern.search(u)]
+    if include is not None:
+        links = [u for u in links if include.search(u)]
     elif listing.discover:
         links = [u for u in links if looks_like_article_url(u)]
+    if exclude is not None:
+        links = [u for u in links if not exclude.search(u)]
     nxt = extract_links(
         page.selector, listing.next_page, final, first_rule_only=True, where="next_page"
     )
@@ -147,51 +157,147 @@ def first_article_url(site: Site) -> tuple[str, str, list[str], str | None]:
 
 
 # ---------------------------------------------------------------------- drafting
+#
+# A draft proposes only rules the crawl itself would read the same way: each
+# field's sources are those of generic extraction (crawler/extraction/generic.py:
+# its JSON-LD paths and <meta> names, in its order, and the element it reads),
+# and each proposed rule is tried with the crawl's own rule functions
+# (crawler/extraction/rules.py) before it is written.
 
-TITLE_CANDIDATES = ("h1.entry-title", "h1.headline", "article h1", "h1")
-BODY_CANDIDATES = (
-    '[itemprop="articleBody"]',
-    "div.entry-content",
-    "div.article-body",
-    "div.article__body",
-    "div.story-body",
-    "div.post-content",
-    "div.content-body",
-    "article .body",
-    "article",
-    "main",
-)
-DATE_CANDIDATES = (
-    {"css": "article time", "attr": "datetime"},
-    {"css": "time", "attr": "datetime"},
-    {"meta": "article:published_time"},
-    {"jsonld": "datePublished"},
-)
-AUTHOR_CANDIDATES = ('a[rel="author"]', '[itemprop="author"]', ".byline", ".author")
+MIN_BODY_SCORE = 0.6
+_CSS_NAME = re.compile(r"^[A-Za-z_][\w-]*$")
 
 
 def _words(text: str) -> set[str]:
     return set(re.findall(r"\w+", text.casefold()))
 
 
-def _best_body_selector(page: Page, reference: str | None) -> str | None:
-    """The body candidate whose text best matches the news extractor's."""
+def _overlap(text: str, reference: set[str]) -> float:
+    """How well ``text`` covers the words of ``reference`` and nothing else (F1)."""
+    words = _words(text)
+    if not words or not reference:
+        return 0.0
+    common = len(words & reference)
+    precision, recall = common / len(words), common / len(reference)
+    return 2 * precision * recall / (precision + recall) if common else 0.0
+
+
+def _rule(spec: str | dict[str, str]) -> FieldRule:
+    """A rule as a definition writes it (a string is a CSS selector), validated."""
+    return FieldRule.model_validate({"css": spec} if isinstance(spec, str) else spec)
+
+
+def _finds(page: Page, spec: str | dict[str, str], field: str) -> bool:
+    return bool(rule_texts(page, _rule(spec), where=field))
+
+
+def structured_rule(page: Page, field: str) -> dict[str, str] | None:
+    """The first JSON-LD path or ``<meta>`` name that generic extraction reads
+    for ``field`` and that finds a value on this page, as a rule."""
+    candidates = [{"jsonld": path} for path in JSONLD_PATHS.get(field, ())]
+    candidates += [{"meta": name} for name in META_NAMES.get(field, ())]
+    return next((c for c in candidates if _finds(page, c, field)), None)
+
+
+def element_selector(page: Page, element: Any) -> str | None:
+    """A CSS selector whose first match on the page is ``element``, the most
+    specific first: its ``itemprop``, its id, its tag and a class, its tag in
+    an article, its tag alone; one that matches nothing else if there is one."""
+    tag = element.tag if isinstance(element.tag, str) else ""
+    options = []
+    if element.get("itemprop"):
+        options.append(f'[itemprop="{element.get("itemprop")}"]')
+    if _CSS_NAME.match(element.get("id") or ""):
+        options.append(f"#{element.get('id')}")
+    options += [f"{tag}.{c}" for c in (element.get("class") or "").split() if _CSS_NAME.match(c)]
+    if any(a.tag == "article" for a in element.iterancestors()):
+        options.append(f"article {tag}")
+    options.append(tag)
+    first = [(css, len(found)) for css in options if tag and (found := page.selector.css(css))]
+    first = [(css, count) for css, count in first if page.selector.css(css)[0].root is element]
+    unique = [css for css, count in first if count == 1]
+    return (unique or [css for css, _ in first] or [None])[0]
+
+
+def _title_rules(page: Page) -> list[str | dict[str, str]]:
+    """The page's headline element, where generic extraction reads a title
+    when the structured data has none (its first ``h1``), then the structured
+    source generic extraction reads first."""
+    rules: list[str | dict[str, str]] = []
+    h1 = page.selector.xpath("//h1")
+    heading = element_selector(page, h1[0].root) if h1 else None
+    if heading and _finds(page, heading, "title"):
+        rules.append(heading)
+    structured = structured_rule(page, "title")
+    if structured:
+        rules.append(structured)
+    return rules
+
+
+def _body_rule(page: Page, generic: GenericPage) -> str | None:
+    """A selector for the element whose text is the body generic extraction
+    finds (the outermost, when several hold the same text), if one is close
+    enough, as the crawl reads a body rule."""
+    found = generic.body()
+    reference = _words(found.value) if found else set()
+    if not reference:
+        return None
     best, best_score = None, 0.0
-    ref = _words(reference or "")
-    for css in BODY_CANDIDATES:
-        found = page.selector.css(css)
-        if not found:
+    least = len(found.value) / 2 if found else 0
+    for element in page.selector.root.iter("article", "main", "section", "div", "td"):
+        if len(element.text_content()) < least:
             continue
-        text = " ".join(element_paragraphs(found[0].root))
-        words = _words(text)
-        if not words or not ref:
-            continue
-        recall = len(words & ref) / len(ref)
-        precision = len(words & ref) / len(words)
-        score = 2 * precision * recall / (precision + recall) if precision + recall else 0
-        if score > best_score + 0.02:
+        score = _overlap(" ".join(element_paragraphs(element)), reference)
+        if score > best_score + 0.02 and (css := element_selector(page, element)):
             best, best_score = css, score
-    return best if best_score >= 0.6 else None
+    if best is None or best_score < MIN_BODY_SCORE:
+        return None
+    text = " ".join(rule_paragraphs(page, _rule(best), where="body"))
+    return best if _overlap(text, reference) >= MIN_BODY_SCORE else None
+
+
+def _published_rule(page: Page) -> dict[str, str] | None:
+    """The first source generic extraction reads a date from: structured
+    data, then the ``datetime`` of a ``<time>`` (in an article first)."""
+    structured = structured_rule(page, "published")
+    if structured:
+        return structured
+    for css in ("article time", "time"):
+        rule = {"css": css, "attr": "datetime"}
+        if _finds(page, rule, "published"):
+            return rule
+    return None
+
+
+def _author_rule(page: Page, generic: GenericPage) -> str | dict[str, str] | None:
+    """The structured source generic extraction reads a byline from; else the
+    element holding the byline generic extraction finds (the tightest one)."""
+    structured = structured_rule(page, "author")
+    if structured:
+        return structured
+    found = generic.author()
+    if found is None:
+        return None
+    name = found.value.split(",")[0].strip()
+    holders = [
+        el
+        for el in page.selector.root.iter()
+        if isinstance(el.tag, str)
+        and el.tag not in ("html", "body", "head", "script", "style", "meta", "title")
+        and name in (text := normalize_text(el.text_content()))
+        and len(text) <= len(name) + 40
+    ]
+    for element in sorted(holders, key=lambda el: len(normalize_text(el.text_content()))):
+        css = element_selector(page, element)
+        if css and any(name in t for t in rule_texts(page, _rule(css), where="author")):
+            return css
+    return None
+
+
+def _flow(value: Any) -> str:
+    """A rule or a list of rules as one line of YAML."""
+    text = yaml.safe_dump([value], default_flow_style=True, sort_keys=False, width=10**6)
+    return text.strip()[1:-1]
 
 
 def _url_shape(url: str) -> str:
@@ -220,12 +326,7 @@ def draft_site(home_url: str, name: str | None = None) -> tuple[str, list[str]]:
     base = f"{parts.scheme}://{parts.netloc}/"
     host = parts.hostname or ""
     page = Page(html, final)
-    feeds = [
-        urljoin(final, h)
-        for h in page.selector.xpath(
-            "//link[@rel='alternate'][contains($types, @type)]/@href", types=" ".join(FEED_TYPES)
-        ).getall()
-    ]
+    feeds = announced_feeds(page.selector, final)
     try:
         _, robots = fetch(urljoin(base, "/robots.txt"))
         sitemaps = sitemaps_in_robots(robots, base)
@@ -260,52 +361,40 @@ def draft_site(home_url: str, name: str | None = None) -> tuple[str, list[str]]:
         lines.append("  discover: true  # no common article URL shape found: links are guessed")
         notes.append("no common article URL shape on the home page")
     notes.append(f"{len(links)} article-like links, {len(feeds)} feeds, {len(sitemaps)} sitemaps")
-    article_rules: list[str] = []
-    sample = next((u for u in links if not pattern or re.search(pattern, u)), None)
-    if sample:
-        try:
-            sample_final, sample_html = fetch(sample)
-            article_rules = _article_rules(Page(sample_html, sample_final), sample_html, notes)
-            notes.append(f"article rules tried on {sample_final}")
-        except FetchError as exc:
-            notes.append(str(exc))
-    lines += ["", "article:"] + (article_rules or ["  {}  # generic extraction only"])
+    lines += ["", "article:"] + (
+        _sample_article_rules(links, pattern, notes) or ["  {}  # generic extraction only"]
+    )
     return "\n".join(lines) + "\n", notes
+
+
+def _sample_article_rules(links: list[str], pattern: str | None, notes: list[str]) -> list[str]:
+    """The article rules drafted from the first article link (that fits the
+    URL pattern), as YAML lines; none when there is no such link."""
+    sample = next((u for u in links if not pattern or re.search(pattern, u)), None)
+    if not sample:
+        return []
+    try:
+        sample_final, sample_html = fetch(sample)
+    except FetchError as exc:
+        notes.append(str(exc))
+        return []
+    rules = _article_rules(Page(sample_html, sample_final), sample_html, notes)
+    notes.append(f"article rules tried on {sample_final}")
+    return rules
 
 
 def _article_rules(page: Page, html: str, notes: list[str]) -> list[str]:
     rules: list[str] = []
     generic = GenericPage(page, html)
-    title = next((c for c in TITLE_CANDIDATES if page.selector.css(c)), None)
-    if title:
-        rules.append(f"  title: ['{title}', {{meta: 'og:title'}}]")
-    body = _best_body_selector(page, generic.trafilatura_body)
+    if title := _title_rules(page):
+        rules.append(f"  title: {_flow(title)}")
+    body = _body_rule(page, generic)
     if body:
-        rules.append(f"  body: '{body}'")
+        rules.append(f"  body: {_flow(body)}")
     else:
         notes.append("no body selector matched the article text well: generic extraction is used")
-    for candidate in DATE_CANDIDATES:
-        key, expr = next((k, v) for k, v in candidate.items() if k != "attr")
-        if key == "css" and page.selector.css(expr).xpath(f"@{candidate['attr']}").get():
-            rules.append(f"  published: {{css: '{expr}', attr: {candidate['attr']}}}")
-            break
-        if (
-            key == "meta"
-            and page.selector.xpath("//meta[@property=$n or @name=$n]/@content", n=expr).get()
-        ):
-            rules.append(f"  published: {{meta: '{expr}'}}")
-            break
-        if key == "jsonld" and generic.jsonld("published"):
-            rules.append("  published: {jsonld: datePublished}")
-            break
-    author = next(
-        (
-            c
-            for c in AUTHOR_CANDIDATES
-            if normalize_text(" ".join(page.selector.css(c + " ::text").getall()))
-        ),
-        None,
-    )
-    if author:
-        rules.append(f"  author: '{author}'")
+    if published := _published_rule(page):
+        rules.append(f"  published: {_flow(published)}")
+    if author := _author_rule(page, generic):
+        rules.append(f"  author: {_flow(author)}")
     return rules
