@@ -1,8 +1,8 @@
 """Running crawls: one process per crawl, on a schedule or from a queue.
 
 Holds the job specs of site schedules (``jobs``), running one crawl in a
-child process (``runner``), the daemon that schedules and supervises them
-(``daemon``, ``supervisor``), the Redis adapter of distributed crawls
+child process (``runner``), the daemon that schedules them (``daemon``) and
+supervises their processes (``supervisor``), the Redis adapter of distributed crawls
 (``distributed``) and the worker that takes crawls from it (``worker``).
 
 May import: ``crawler.storage``, ``crawler.sites``, ``crawler.exceptions``,

@@ -11,7 +11,9 @@ scheduled site and spider as its own ``scrapy crawl`` process.
   process group and waits for it, at most the site's ``schedule.timeout``:
   then SIGTERM, then SIGKILL. The child records its own ``crawl_runs`` row;
   when it cannot (killed, timed out, crashed) the daemon closes the row as
-  ``timeout``, ``interrupted`` or ``failed``. The child takes the crawl lease
+  ``timeout``, ``interrupted`` or ``failed``. The crawl processes are the
+  :class:`~crawler.scheduling.supervisor.Supervisor`'s; this module schedules
+  the jobs, holds the daemon's lease and handles signals. The child takes the crawl lease
   (:mod:`crawler.storage.locks`), so a manual backfill of the same site and
   spider and the daemon never crawl at the same time.
 - SIGTERM or SIGINT: no new crawls; running ones get ``grace`` seconds to
@@ -32,10 +34,8 @@ import logging
 import logging.handlers
 import os
 import signal
-import subprocess
 import sys
 import threading
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -52,7 +52,10 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.exceptions import CONFIG_ERROR_EXIT, LEASE_HELD_EXIT
 from crawler.scheduling.jobs import JobSpec, format_duration, job_specs, plan_jobs, scheduled_sites
-from crawler.scheduling.runner import start_crawl
+from crawler.scheduling.supervisor import Child as Child
+from crawler.scheduling.supervisor import Supervisor
+from crawler.scheduling.supervisor import describe_exit as describe_exit
+from crawler.scheduling.supervisor import format_counts as format_counts
 from crawler.sites.definitions import Site, SiteConfigError, load_sites
 from crawler.storage.database import ensure_schema, get_engine, safe_url
 from crawler.storage.locks import (
@@ -62,12 +65,9 @@ from crawler.storage.locks import (
     LeaseRenewer,
     acquire_lease,
     close_orphaned_runs,
-    end_runs_of_process,
-    lease_holder,
     this_host,
     utcnow,
 )
-from crawler.storage.status import runs_of_process
 
 logger = logging.getLogger("newscrawl.daemon")
 
@@ -121,40 +121,6 @@ class DaemonOptions:
     lease_ttl: float = DEFAULT_LEASE_TTL
 
 
-@dataclass
-class Child:
-    """A running crawl process."""
-
-    proc: subprocess.Popen[bytes]
-    site: str
-    spider: str
-    launched_at: datetime
-    timed_out: bool = False
-    stop_reason: str | None = None  # set when the daemon stops it on shutdown
-    signalled: set[int] = field(default_factory=set)
-
-
-def describe_exit(code: int | None) -> str:
-    if code is None:
-        return "is still running"
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        return f"was killed by {name}"
-    return f"exited with status {code}"
-
-
-def format_counts(run: dict[str, Any]) -> str:
-    return (
-        f"pages {run['pages_fetched']}, new {run['articles_new']}, "
-        f"updated {run['articles_updated']}, unchanged {run['articles_unchanged']}, "
-        f"rejected {run['items_rejected']}, top-story snapshots {run['top_story_snapshots']}, "
-        f"errors {run['errors']}"
-    )
-
-
 def configure_logging(level: str = "INFO", log_file: Path | None = None) -> None:
     """One line per event, to stderr or to a file (reopened when rotated)."""
     handler: logging.Handler
@@ -182,12 +148,17 @@ class Daemon:
         self.engine = get_engine(self.url)
         self.host = this_host()
         self.sites: dict[str, Site] = {}
-        self.children: dict[int, Child] = {}
         self.stopping = threading.Event()
+        self.supervisor = Supervisor(
+            self.engine,
+            self.url,
+            self.host,
+            self.stopping,
+            kill_after=options.kill_after,
+            log_file=options.log_file,
+            crawl_settings=self.crawl_settings,
+        )
         self.scheduler: BlockingScheduler | None = None
-        self._lock = threading.Lock()
-        self._idle = threading.Condition(self._lock)
-        self._active = 0
         self._signals = 0
         self._renewer: LeaseRenewer | None = None
         self._reloading = threading.Lock()  # one SIGHUP reload at a time
@@ -299,7 +270,7 @@ class Daemon:
             )
             if not self.stopping.is_set():
                 self.scheduler.start()
-            self._stop_children()
+            self.supervisor.stop_all(self.options.grace, signals=lambda: self._signals)
         finally:
             _running = None
             self._renewer.stop(release=True)
@@ -381,8 +352,8 @@ class Daemon:
         specs = job_specs(sites.values())
         stored = {job.id: job.name for job in self.scheduler.get_jobs()}
         plan = plan_jobs(specs, stored)
-        with self._lock:
-            self.sites = sites
+        # Replaced whole: a crawl starting meanwhile sees the old or the new sites.
+        self.sites = sites
         for job_id in plan.remove:
             try:
                 self.scheduler.remove_job(job_id)
@@ -404,235 +375,8 @@ class Daemon:
     # ------------------------------------------------------------------ crawls
 
     def crawl(self, site_name: str, spider: str) -> None:
-        with self._lock:
-            if self.stopping.is_set():
-                logger.info("%s/%s: not started, the daemon is stopping", site_name, spider)
-                return
-            site = self.sites.get(site_name)
-            self._active += 1
-        try:
-            if site is None:
-                logger.warning(
-                    "%s/%s: not started, the site is no longer configured", site_name, spider
-                )
-                return
-            self._crawl(site, spider)
-        finally:
-            with self._lock:
-                self._active -= 1
-                self._idle.notify_all()
-
-    def _crawl(self, site: Site, spider: str) -> None:
-        from crawler.scheduling.distributed import enqueue_crawl, redis_url
-
-        if shared := redis_url():
-            # One scheduler, many workers: the crawl goes to the shared queue.
-            enqueue_crawl(shared, site.name, spider)
-            logger.info("%s/%s: crawl enqueued for the workers", site.name, spider)
-            return
-        timeout = site.schedule.timeout
-        launched_at = utcnow()
-        with self._lock:
-            # Checked again under the lock: a crawl starts before the stop
-            # sequence looks at the children, or not at all.
-            if self.stopping.is_set():
-                return
-            output = open(self.options.log_file, "ab") if self.options.log_file else None
-            try:
-                proc = start_crawl(
-                    site.name,
-                    spider,
-                    settings=self.crawl_settings,
-                    db_url=self.url,
-                    output=output,
-                    own_session=True,
-                )
-            finally:
-                if output is not None:
-                    output.close()  # the child has its own descriptor
-            child = Child(proc, site.name, spider, launched_at)
-            self.children[proc.pid] = child
-        logger.info(
-            "%s/%s: crawl started (pid %d, timeout %s)",
-            site.name,
-            spider,
-            proc.pid,
-            format_duration(timeout),
-        )
-        try:
-            self._wait(child, timeout)
-        finally:
-            with self._lock:
-                self.children.pop(proc.pid, None)
-        try:
-            self._record_end(child, timeout)
-        except Exception:
-            logger.exception("%s/%s: could not record the end of the crawl", site.name, spider)
-
-    def _wait(self, child: Child, timeout: float) -> None:
-        try:
-            child.proc.wait(timeout=timeout)
-            return
-        except subprocess.TimeoutExpired:
-            pass
-        with self._lock:
-            being_stopped = child.stop_reason is not None
-            child.timed_out = not being_stopped
-        if being_stopped:  # the stop sequence is already ending it
-            child.proc.wait()
-            return
-        logger.warning(
-            "%s/%s: still running after %s (schedule.timeout): stopping it (SIGTERM to pid %d)",
-            child.site,
-            child.spider,
-            format_duration(timeout),
-            child.proc.pid,
-        )
-        self._signal(child, signal.SIGTERM)
-        try:
-            child.proc.wait(timeout=self.options.kill_after)
-            return
-        except subprocess.TimeoutExpired:
-            pass
-        logger.warning(
-            "%s/%s: did not stop within %s of SIGTERM: killing it (SIGKILL)",
-            child.site,
-            child.spider,
-            format_duration(self.options.kill_after),
-        )
-        self._signal(child, signal.SIGKILL)
-        child.proc.wait()
-
-    @staticmethod
-    def _signal(child: Child, signum: int) -> None:
-        if child.proc.returncode is not None:
-            return
-        child.signalled.add(signum)
-        try:
-            os.killpg(child.proc.pid, signum)  # the child leads its own process group
-        except ProcessLookupError:
-            pass
-
-    def _record_end(self, child: Child, timeout: float) -> None:
-        code = child.proc.returncode
-        pid = child.proc.pid
-        if child.timed_out:
-            end_runs_of_process(
-                self.engine,
-                self.host,
-                pid,
-                child.launched_at,
-                "timeout",
-                f"timeout: still running after {format_duration(timeout)} (schedule.timeout); "
-                "stopped by the daemon",
-                from_statuses=("running", "interrupted"),
-            )
-        elif child.stop_reason is not None:
-            end_runs_of_process(
-                self.engine,
-                self.host,
-                pid,
-                child.launched_at,
-                "interrupted",
-                f"interrupted: {child.stop_reason}",
-                from_statuses=("running", "interrupted"),
-            )
-        else:
-            end_runs_of_process(
-                self.engine,
-                self.host,
-                pid,
-                child.launched_at,
-                "failed",
-                f"the crawl process {describe_exit(code)} without finishing its run",
-            )
-        runs = runs_of_process(self.engine, self.host, pid, child.launched_at)
-        for run in runs:
-            took = (run["finished_at"] - run["started_at"]).total_seconds()
-            logger.log(
-                logging.INFO if run["status"] == "finished" else logging.WARNING,
-                "run %d %s/%s %s (%s) in %s: %s",
-                run["id"],
-                child.site,
-                child.spider,
-                run["status"],
-                run["finish_reason"],
-                format_duration(round(took, 1)),
-                format_counts(run),
-            )
-        if runs:
-            return
-        if code == LEASE_HELD_EXIT:
-            holder = lease_holder(self.engine, child.site, child.spider)
-            logger.warning(
-                "%s/%s: skipped, another process is crawling it (%s)",
-                child.site,
-                child.spider,
-                holder.describe() if holder else "it has finished since",
-            )
-        elif code == CONFIG_ERROR_EXIT:
-            logger.error(
-                "%s/%s: not crawled, its site definition is invalid or gone "
-                "(see the message above)",
-                child.site,
-                child.spider,
-            )
-        else:
-            logger.error(
-                "%s/%s: the crawl process %s before recording a run",
-                child.site,
-                child.spider,
-                describe_exit(code),
-            )
-
-    # ------------------------------------------------------------------ stopping
-
-    def _stop_children(self) -> None:
-        with self._lock:
-            running = len(self.children)
-        if running:
-            logger.info(
-                "waiting up to %s for %d running crawl(s) to finish",
-                format_duration(self.options.grace),
-                running,
-            )
-        self._wait_idle(self.options.grace, signals_before_skip=1)
-        reason = (
-            f"the daemon stopped and the crawl did not finish within "
-            f"{format_duration(self.options.grace)}"
-        )
-        for signum, wait, word in (
-            (signal.SIGTERM, self.options.kill_after, "stopping"),
-            (signal.SIGKILL, 30.0, "killing"),
-        ):
-            with self._lock:
-                children = list(self.children.values())
-                for child in children:
-                    if child.stop_reason is None and not child.timed_out:
-                        child.stop_reason = reason
-            if not children:
-                break
-            logger.warning(
-                "%s %d crawl(s) (%s): %s",
-                word,
-                len(children),
-                signal.Signals(signum).name,
-                ", ".join(f"{c.site}/{c.spider} pid {c.proc.pid}" for c in children),
-            )
-            for child in children:
-                self._signal(child, signum)
-            self._wait_idle(wait, signals_before_skip=2 if signum == signal.SIGTERM else 99)
-        self._wait_idle(30.0, signals_before_skip=99)  # the job threads record the ends
-
-    def _wait_idle(self, seconds: float, signals_before_skip: int) -> None:
-        """Wait until no crawl runs, ``seconds`` pass, or more signals come."""
-        deadline = time.monotonic() + seconds
-        with self._idle:
-            while (self._active or self.children) and self._signals <= signals_before_skip:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return
-                self._idle.wait(min(remaining, 0.2))
+        """One scheduled crawl, run to its end by the supervisor (a job thread)."""
+        self.supervisor.crawl(site_name, spider, lambda name: self.sites.get(name))
 
 
 def run_daemon(options: DaemonOptions) -> int:

@@ -1,0 +1,381 @@
+"""The crawl processes of ``newscrawl daemon`` (:mod:`crawler.scheduling.daemon`):
+starting each scheduled crawl as a child process, ending it at its timeout,
+stopping them all when the daemon stops, and recording how each one ended.
+
+- A crawl is a child process (:func:`crawler.scheduling.runner.start_crawl`)
+  in its own process group, waited for at most the site's
+  ``schedule.timeout``: then SIGTERM to its group, then, ``kill_after``
+  seconds later, SIGKILL. With a shared Redis queue
+  (:mod:`crawler.scheduling.distributed`) the crawl is enqueued for the
+  workers instead.
+- The child records its own ``crawl_runs`` row; when it cannot (killed, timed
+  out, crashed) the row is closed here as ``timeout``, ``interrupted`` or
+  ``failed`` (:func:`crawler.storage.locks.end_runs_of_process`), and each
+  run's end is logged with its counts.
+- On the daemon's stop: no new crawls; running ones get ``grace`` seconds,
+  then SIGTERM, then SIGKILL; more stop signals skip the waits.
+
+It logs as ``newscrawl.daemon``: its lines are the daemon's.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from crawler.exceptions import CONFIG_ERROR_EXIT, LEASE_HELD_EXIT
+from crawler.scheduling.jobs import format_duration
+from crawler.scheduling.runner import start_crawl
+from crawler.sites.definitions import Site
+from crawler.storage.locks import end_runs_of_process, lease_holder, utcnow
+from crawler.storage.status import runs_of_process
+
+logger = logging.getLogger("newscrawl.daemon")
+
+# How long the job threads get to record the ends of the crawls stopped at
+# the daemon's stop, and SIGKILLed crawls to be reaped.
+REAP_WAIT = 30.0
+
+
+@dataclass
+class Child:
+    """A running crawl process."""
+
+    proc: subprocess.Popen[bytes]
+    site: str
+    spider: str
+    launched_at: datetime
+    timed_out: bool = False
+    stop_reason: str | None = None  # set when the daemon stops it on shutdown
+    signalled: set[int] = field(default_factory=set)
+
+
+def describe_exit(code: int | None) -> str:
+    if code is None:
+        return "is still running"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"was killed by {name}"
+    return f"exited with status {code}"
+
+
+def format_counts(run: dict[str, Any]) -> str:
+    return (
+        f"pages {run['pages_fetched']}, new {run['articles_new']}, "
+        f"updated {run['articles_updated']}, unchanged {run['articles_unchanged']}, "
+        f"rejected {run['items_rejected']}, top-story snapshots {run['top_story_snapshots']}, "
+        f"errors {run['errors']}"
+    )
+
+
+class Supervisor:
+    """The daemon's running crawls, each waited for by the job thread that
+    started it (:meth:`crawl`); :meth:`stop_all` ends them at the daemon's stop.
+
+    ``stopping`` is the daemon's: once set, no crawl starts.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        db_url: str,
+        host: str,
+        stopping: threading.Event,
+        *,
+        kill_after: float,
+        log_file: Path | None,
+        crawl_settings: dict[str, str],
+    ) -> None:
+        self.engine = engine
+        self.url = db_url
+        self.host = host
+        self.stopping = stopping
+        self.kill_after = kill_after
+        self.log_file = log_file
+        self.crawl_settings = crawl_settings
+        self.children: dict[int, Child] = {}
+        self._lock = threading.Lock()
+        self._idle = threading.Condition(self._lock)
+        self._active = 0  # crawl() calls under way, children or not
+
+    # ------------------------------------------------------------------ crawls
+
+    def crawl(self, site_name: str, spider: str, site_of: Callable[[str], Site | None]) -> None:
+        """One crawl of ``spider`` for the site (looked up with ``site_of``),
+        to its end: called by a job thread."""
+        with self._lock:
+            if self.stopping.is_set():
+                logger.info("%s/%s: not started, the daemon is stopping", site_name, spider)
+                return
+            site = site_of(site_name)
+            self._active += 1
+        try:
+            if site is None:
+                logger.warning(
+                    "%s/%s: not started, the site is no longer configured", site_name, spider
+                )
+                return
+            self._crawl(site, spider)
+        finally:
+            with self._lock:
+                self._active -= 1
+                self._idle.notify_all()
+
+    def _crawl(self, site: Site, spider: str) -> None:
+        from crawler.scheduling.distributed import enqueue_crawl, redis_url
+
+        if shared := redis_url():
+            # One scheduler, many workers: the crawl goes to the shared queue.
+            enqueue_crawl(shared, site.name, spider)
+            logger.info("%s/%s: crawl enqueued for the workers", site.name, spider)
+            return
+        timeout = site.schedule.timeout
+        child = self._start(site, spider)
+        if child is None:
+            return
+        logger.info(
+            "%s/%s: crawl started (pid %d, timeout %s)",
+            site.name,
+            spider,
+            child.proc.pid,
+            format_duration(timeout),
+        )
+        try:
+            self._wait(child, timeout)
+        finally:
+            with self._lock:
+                self.children.pop(child.proc.pid, None)
+        try:
+            record_end(self.engine, self.host, child, timeout)
+        except Exception:
+            logger.exception("%s/%s: could not record the end of the crawl", site.name, spider)
+
+    def _start(self, site: Site, spider: str) -> Child | None:
+        """The crawl's child process, started; None when the daemon is stopping."""
+        launched_at = utcnow()
+        with self._lock:
+            # Checked again under the lock: a crawl starts before the stop
+            # sequence looks at the children, or not at all.
+            if self.stopping.is_set():
+                return None
+            output = open(self.log_file, "ab") if self.log_file else None
+            try:
+                proc = start_crawl(
+                    site.name,
+                    spider,
+                    settings=self.crawl_settings,
+                    db_url=self.url,
+                    output=output,
+                    own_session=True,
+                )
+            finally:
+                if output is not None:
+                    output.close()  # the child has its own descriptor
+            child = Child(proc, site.name, spider, launched_at)
+            self.children[proc.pid] = child
+        return child
+
+    def _wait(self, child: Child, timeout: float) -> None:
+        """Wait for the child to end; past ``timeout``, stop it."""
+        try:
+            child.proc.wait(timeout=timeout)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+        with self._lock:
+            being_stopped = child.stop_reason is not None
+            child.timed_out = not being_stopped
+        if being_stopped:  # the stop sequence is already ending it
+            child.proc.wait()
+            return
+        logger.warning(
+            "%s/%s: still running after %s (schedule.timeout): stopping it (SIGTERM to pid %d)",
+            child.site,
+            child.spider,
+            format_duration(timeout),
+            child.proc.pid,
+        )
+        self._signal(child, signal.SIGTERM)
+        try:
+            child.proc.wait(timeout=self.kill_after)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+        logger.warning(
+            "%s/%s: did not stop within %s of SIGTERM: killing it (SIGKILL)",
+            child.site,
+            child.spider,
+            format_duration(self.kill_after),
+        )
+        self._signal(child, signal.SIGKILL)
+        child.proc.wait()
+
+    @staticmethod
+    def _signal(child: Child, signum: int) -> None:
+        if child.proc.returncode is not None:
+            return
+        child.signalled.add(signum)
+        try:
+            os.killpg(child.proc.pid, signum)  # the child leads its own process group
+        except ProcessLookupError:
+            pass
+
+    # ------------------------------------------------------------------ stopping
+
+    def stop_all(self, grace: float, signals: Callable[[], int]) -> None:
+        """The daemon's stop: wait ``grace`` seconds for the running crawls,
+        then SIGTERM them, then SIGKILL; ``signals()`` counts the stop signals
+        received, each one more skips a wait."""
+        with self._lock:
+            running = len(self.children)
+        if running:
+            logger.info(
+                "waiting up to %s for %d running crawl(s) to finish",
+                format_duration(grace),
+                running,
+            )
+        self._wait_idle(grace, signals, signals_before_skip=1)
+        reason = f"the daemon stopped and the crawl did not finish within {format_duration(grace)}"
+        for signum, wait, word in (
+            (signal.SIGTERM, self.kill_after, "stopping"),
+            (signal.SIGKILL, REAP_WAIT, "killing"),
+        ):
+            children = self._mark_stopped(reason)
+            if not children:
+                break
+            logger.warning(
+                "%s %d crawl(s) (%s): %s",
+                word,
+                len(children),
+                signal.Signals(signum).name,
+                ", ".join(f"{c.site}/{c.spider} pid {c.proc.pid}" for c in children),
+            )
+            for child in children:
+                self._signal(child, signum)
+            skip_after = 2 if signum == signal.SIGTERM else 99
+            self._wait_idle(wait, signals, signals_before_skip=skip_after)
+        self._wait_idle(REAP_WAIT, signals, signals_before_skip=99)  # the ends are recorded
+
+    def _mark_stopped(self, reason: str) -> list[Child]:
+        """The running children, each given the stop's reason (unless it
+        already timed out)."""
+        with self._lock:
+            children = list(self.children.values())
+            for child in children:
+                if child.stop_reason is None and not child.timed_out:
+                    child.stop_reason = reason
+        return children
+
+    def _wait_idle(
+        self, seconds: float, signals: Callable[[], int], signals_before_skip: int
+    ) -> None:
+        """Wait until no crawl runs, ``seconds`` pass, or more signals come."""
+        deadline = time.monotonic() + seconds
+        with self._idle:
+            while (self._active or self.children) and signals() <= signals_before_skip:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                self._idle.wait(min(remaining, 0.2))
+
+
+# ---------------------------------------------------------------------- ends
+
+
+def record_end(engine: Engine, host: str, child: Child, timeout: float) -> None:
+    """Close the runs the child left open, and log how each run ended (or
+    why there is none)."""
+    _close_runs(engine, host, child, timeout)
+    runs = runs_of_process(engine, host, child.proc.pid, child.launched_at)
+    for run in runs:
+        _log_run(run, child)
+    if not runs:
+        _log_no_run(engine, child)
+
+
+def _close_runs(engine: Engine, host: str, child: Child, timeout: float) -> None:
+    """The child's runs still open: ``timeout`` when it timed out,
+    ``interrupted`` when the daemon's stop ended it, else ``failed``."""
+    if child.timed_out:
+        status, reason = (
+            "timeout",
+            f"timeout: still running after {format_duration(timeout)} (schedule.timeout); "
+            "stopped by the daemon",
+        )
+    elif child.stop_reason is not None:
+        status, reason = "interrupted", f"interrupted: {child.stop_reason}"
+    else:
+        end_runs_of_process(
+            engine,
+            host,
+            child.proc.pid,
+            child.launched_at,
+            "failed",
+            f"the crawl process {describe_exit(child.proc.returncode)} without finishing its run",
+        )
+        return
+    end_runs_of_process(
+        engine,
+        host,
+        child.proc.pid,
+        child.launched_at,
+        status,
+        reason,
+        from_statuses=("running", "interrupted"),
+    )
+
+
+def _log_run(run: dict[str, Any], child: Child) -> None:
+    took = (run["finished_at"] - run["started_at"]).total_seconds()
+    logger.log(
+        logging.INFO if run["status"] == "finished" else logging.WARNING,
+        "run %d %s/%s %s (%s) in %s: %s",
+        run["id"],
+        child.site,
+        child.spider,
+        run["status"],
+        run["finish_reason"],
+        format_duration(round(took, 1)),
+        format_counts(run),
+    )
+
+
+def _log_no_run(engine: Engine, child: Child) -> None:
+    """Why a crawl process recorded no run: the lease held by another
+    process, an invalid site definition, or a crash."""
+    code = child.proc.returncode
+    if code == LEASE_HELD_EXIT:
+        holder = lease_holder(engine, child.site, child.spider)
+        logger.warning(
+            "%s/%s: skipped, another process is crawling it (%s)",
+            child.site,
+            child.spider,
+            holder.describe() if holder else "it has finished since",
+        )
+    elif code == CONFIG_ERROR_EXIT:
+        logger.error(
+            "%s/%s: not crawled, its site definition is invalid or gone (see the message above)",
+            child.site,
+            child.spider,
+        )
+    else:
+        logger.error(
+            "%s/%s: the crawl process %s before recording a run",
+            child.site,
+            child.spider,
+            describe_exit(code),
+        )
