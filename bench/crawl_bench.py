@@ -390,7 +390,6 @@ def bench_articles(count: int) -> list[Any]:
                 language="en",
                 published_at=parts["published"],
                 sources={"title": "css", "body": "css"},
-                cleaned=True,
                 content_hash=content_fingerprint(body),
                 simhash=simhash(body),
             )
