@@ -318,7 +318,7 @@ def test_killed_crawl_is_completed_by_the_next(news, database_url, archive):
 
 
 class Stats(dict):
-    """The part of Scrapy's stats collector the store pipeline uses."""
+    """The part of Scrapy's stats collector the batch writer uses."""
 
     def inc_value(self, key: str, count: int = 1) -> None:
         self[key] = self.get(key, 0) + count
@@ -339,11 +339,11 @@ def test_sqlite_locked_past_its_busy_timeout(tmp_path, archive, database_url):
     from crawler.items import Article
     from crawler.storage.spool import Spool
     from crawler.storage.store import Store
-    from pipelines.store import StorePipeline
+    from crawler.storage.writer import BatchWriter
 
     ensure_schema(database_url)
     stats = Stats()
-    pipeline = StorePipeline(
+    writer = BatchWriter(
         database_url,
         batch_size=2,
         stats=stats,
@@ -351,7 +351,7 @@ def test_sqlite_locked_past_its_busy_timeout(tmp_path, archive, database_url):
         outage_wait=10,
     )
     # A store that waits 0.1 s for a lock instead of newscrawl's 30 s.
-    pipeline.store = Store(create_engine(database_url, connect_args={"timeout": 0.1}))
+    writer.store = Store(create_engine(database_url, connect_args={"timeout": 0.1}))
     articles = [
         Article(
             url=f"http://paper.test/a/{n}",
@@ -366,13 +366,13 @@ def test_sqlite_locked_past_its_busy_timeout(tmp_path, archive, database_url):
 
     async def crawl() -> None:
         for article in articles[:4]:
-            await pipeline.process_item(article)
+            await writer.add(article)
         # Both batches wait in the spool while the other writer holds the lock.
-        assert (stats["newscrawl/spool/spooled"], pipeline.spool.pending) == (4, True)
+        assert (stats["newscrawl/spool/spooled"], writer.spool.pending) == (4, True)
         asyncio.get_running_loop().call_later(0.5, other_writer.execute, "rollback")
         for article in articles[4:]:
-            await pipeline.process_item(article)
-        await pipeline.close_spider()
+            await writer.add(article)
+        await writer.close()
 
     asyncio.run(crawl())
     other_writer.close()
