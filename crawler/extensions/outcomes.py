@@ -71,7 +71,7 @@ def run_notes(stats: Mapping[str, Any], maxsize: int = 0) -> list[str]:
 
 
 def spool_notes(stats: Mapping[str, Any]) -> list[str]:
-    """What the store did about an unreachable database (pipelines/store.py)."""
+    """What the store did about an unreachable database (crawler/storage/writer.py)."""
     notes = []
     recovered = stats.get("newscrawl/spool/recovered", 0)
     if recovered:

@@ -377,7 +377,7 @@ def _link_top_stories(conn: Any, urls: list[str]) -> None:
 
 
 def fingerprints(article: Article) -> tuple[str, int | None]:
-    """The body's content fingerprint and SimHash: as the clean stage computed
+    """The body's content fingerprint and SimHash: as cleaning computed
     them, else (an article stored without it) computed here."""
     if article.content_hash is not None:
         return article.content_hash, article.simhash
