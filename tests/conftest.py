@@ -4,19 +4,17 @@ pointing at it, a temporary SQLite archive, and a way to crawl for real."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from support.archive import Archive, build_archive
+from support.sites import ScriptedSite
 
 from crawler.cli.demo_site import DemoSiteServer
 from crawler.cli.main import demo_site_definition
-from crawler.scheduling.runner import PROJECT_ROOT, crawl_env
-from crawler.storage.database import get_engine
 
 
 @pytest.fixture(scope="session")
@@ -27,10 +25,8 @@ def demo_site() -> Iterator[DemoSiteServer]:
 
 @pytest.fixture(scope="session")
 def crawled_archive(tmp_path_factory: pytest.TempPathFactory, demo_site: DemoSiteServer):
-    """The SQLite archive of tests/query_archive.py, built once by real crawls
+    """The SQLite archive of support/archive.py, built once by real crawls
     and shared by the query and search tests, which only read it."""
-    from query_archive import build_archive
-
     folder = tmp_path_factory.mktemp("archive")
     return build_archive(f"sqlite:///{folder / 'archive.db'}", folder, demo_site)
 
@@ -106,45 +102,15 @@ def any_database_url(request, tmp_path: Path) -> str:
     return request.getfixturevalue("postgres_url")
 
 
-class Archive:
-    """Plain SQL over the test database, as a user would query it."""
-
-    def __init__(self, url: str) -> None:
-        self.engine = get_engine(url)
-
-    def rows(self, sql: str, **params: object) -> list[dict]:
-        with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(text(sql), params).mappings()]
-
-    def scalar(self, sql: str, **params: object) -> object:
-        with self.engine.connect() as conn:
-            return conn.execute(text(sql), params).scalar()
-
-
 @pytest.fixture
 def archive(database_url: str) -> Archive:
     return Archive(database_url)
 
 
-def scrapy_crawl(spider: str, *args: str, cwd: Path = PROJECT_ROOT) -> subprocess.CompletedProcess:
-    """``scrapy crawl SPIDER ARGS`` in a child process, as a user would type it."""
-    env = crawl_env(os.environ["NEWSCRAWL_DATABASE_URL"])
-    return subprocess.run(
-        [sys.executable, "-m", "scrapy", "crawl", spider, *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str):
-    """A scripted test site (tests/scripted_site.py), a sites folder for its
+    """A scripted test site (support/sites.py), a sites folder for its
     definition (``site.sites_dir``), a temporary archive and spool."""
-    from scripted_site import ScriptedSite
-
     server = ScriptedSite()
     folder = tmp_path / "sites"
     folder.mkdir()

@@ -7,8 +7,8 @@ from __future__ import annotations
 import random
 
 import pytest
-from conftest import scrapy_crawl
-from scripted_site import Reply, ScriptedSite, article_html, listing_html, site_definition
+from support.processes import scrapy_crawl
+from support.sites import Reply, ScriptedSite, article_html, listing_html, site_definition
 from w3lib.encoding import html_to_unicode
 
 from crawler.exceptions import UndecodablePage

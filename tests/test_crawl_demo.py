@@ -8,9 +8,9 @@ import logging
 import subprocess
 import sys
 
-from conftest import scrapy_crawl
 from scrapy import signals
 from scrapy.utils.test import get_crawler
+from support.processes import scrapy_crawl
 
 from crawler.cli.demo_site import ARTICLES, SEED_ARTICLE_ID, TOP_STORY_IDS
 from crawler.spiders.articles import ArticlesSpider

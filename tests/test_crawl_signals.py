@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Archive
-from scripted_site import ScriptedSite, article_html, listing_html, paragraphs, site_definition
+from support.archive import Archive
+from support.sites import ScriptedSite, article_html, listing_html, paragraphs, site_definition
 
 from crawler.scheduling.runner import PROJECT_ROOT
 from crawler.storage.store import Store

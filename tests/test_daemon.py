@@ -23,9 +23,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import Archive, scrapy_crawl
 from sqlalchemy import update
 from sqlalchemy.engine import make_url
+from support.archive import Archive
+from support.processes import scrapy_crawl
 
 from crawler.scheduling.jobs import JobSpec, job_specs, plan_jobs
 from crawler.scheduling.runner import PROJECT_ROOT

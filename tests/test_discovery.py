@@ -11,9 +11,9 @@ import sys
 
 import pytest
 import yaml
-from conftest import scrapy_crawl
-from scripted_site import ScriptedSite
-from test_incremental import story
+from support.processes import scrapy_crawl
+from support.sites import ScriptedSite
+from support.stories import story
 
 TITLES = {n: f"Ferry timetable change number {n} announced for the spring" for n in range(1, 9)}
 

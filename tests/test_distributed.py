@@ -12,9 +12,9 @@ import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from scripted_site import listing_html
 from sqlalchemy import create_engine, text
-from test_incremental import article_html, story
+from support.sites import listing_html
+from support.stories import article_html, story
 
 ARTICLES = 300
 PER_PAGE = 20

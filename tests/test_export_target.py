@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from query_archive import CrawledArchive
+from support.archive import CrawledArchive
 
 from crawler.cli.main import main
 from crawler.scheduling.runner import PROJECT_ROOT

@@ -10,8 +10,8 @@ import gzip
 import json
 import re
 
-from conftest import scrapy_crawl
-from scripted_site import (
+from support.processes import scrapy_crawl
+from support.sites import (
     Reply,
     ScriptedSite,
     article_html,

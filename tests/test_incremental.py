@@ -4,39 +4,12 @@ changes between crawls; the server's request log shows what was fetched."""
 
 from __future__ import annotations
 
-import random
 import time
 
 import pytest
-from conftest import scrapy_crawl
-from scripted_site import ScriptedSite, listing_html
-
-WORDS = (
-    "council harbour budget vote river school library road market hospital tram bridge "
-    "station festival museum park housing water energy police court mayor report plan "
-    "district residents project funding minister agreement talks border region season"
-).split()
-
-
-def story(seed: int, words: int = 120) -> list[str]:
-    """Three paragraphs of text unique to ``seed``."""
-    rng = random.Random(seed)
-    return [
-        " ".join(rng.choice(WORDS) for _ in range(words // 3)).capitalize() + "." for _ in range(3)
-    ]
-
-
-def article_html(
-    title: str, paragraphs: list[str], published: str | None, canonical: str = ""
-) -> str:
-    time_tag = f'<time datetime="{published}">{published}</time>' if published else ""
-    link = f'<link rel="canonical" href="{canonical}">' if canonical else ""
-    body = "".join(f"<p>{p}</p>" for p in paragraphs)
-    return (
-        f"<html><head><title>{title}</title>{link}</head><body><h1>{title}</h1>"
-        f'{time_tag}<div class="story">{body}</div></body></html>'
-    )
-
+from support.processes import scrapy_crawl
+from support.sites import ScriptedSite, listing_html
+from support.stories import article_html, story
 
 SITES = """\
 name: paper

@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import scrapy_crawl
 from sqlalchemy import text
+from support.processes import scrapy_crawl
 
 from crawler.extraction.processes import (
     AUTO,

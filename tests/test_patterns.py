@@ -15,7 +15,7 @@ import subprocess
 import sys
 
 import pytest
-from scripted_site import ScriptedSite, article_html, listing_html, paragraphs, site_definition
+from support.sites import ScriptedSite, article_html, listing_html, paragraphs, site_definition
 
 from crawler.cli.main import main
 from crawler.extraction.cleaning import clean_body

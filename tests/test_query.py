@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from query_archive import CrawledArchive
 from sqlalchemy import text
+from support.archive import CrawledArchive
 
 from crawler.cli.demo_site import ARTICLES
 from crawler.cli.main import main

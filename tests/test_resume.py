@@ -20,9 +20,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import Archive
-from scripted_site import Reply, ScriptedSite, article_html, listing_html, paragraphs
-from test_outage import DatabaseProxy
+from support.archive import Archive
+from support.database_proxy import DatabaseProxy
+from support.sites import NewsSite, ScriptedSite
 
 from crawler.scheduling.runner import PROJECT_ROOT, crawl_env
 from crawler.storage.database import ensure_schema
@@ -37,42 +37,10 @@ SETTINGS = (
 )  # fmt: skip
 
 
-class NewsSite:
-    """``ScriptedSite`` publishing numbered stories, newest first on the listing."""
-
-    def __init__(self, server: ScriptedSite, delay: float) -> None:
-        self.server = server
-        self.delay = delay
-        self.published = 0
-
-    def publish(self, count: int) -> None:
-        first = self.published + 1
-        self.published += count
-        for n in range(first, self.published + 1):
-            html = article_html(f"Story {n}", paragraphs(n))
-            self.server.reply(f"/a/{n}", Reply(200, html.encode(), delay=self.delay))
-        newest_first = [f"/a/{n}" for n in range(self.published, 0, -1)]
-        pages = [newest_first[i : i + PER_PAGE] for i in range(0, len(newest_first), PER_PAGE)]
-        for number, links in enumerate(pages, start=1):
-            path = "/news/" if number == 1 else f"/news/{number}"
-            following = f"/news/{number + 1}" if number < len(pages) else None
-            self.server.page(path, listing_html(links, next_page=following))
-
-    def set_delay(self, delay: float) -> None:
-        """Article pages answered after ``delay`` seconds from now on."""
-        self.delay = delay
-        for n in range(1, self.published + 1):
-            html = article_html(f"Story {n}", paragraphs(n))
-            self.server.reply(f"/a/{n}", Reply(200, html.encode(), delay=delay))
-
-    def articles_fetched(self, since: int = 0) -> list[str]:
-        return [p for p in self.server.fetched(since) if p.startswith("/a/")]
-
-
 @pytest.fixture
 def news(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[NewsSite]:
     server = ScriptedSite()
-    site = NewsSite(server, delay=0.01)
+    site = NewsSite(server, delay=0.01, per_page=PER_PAGE)
     site.publish(ARTICLES)
     sites = tmp_path / "sites"
     sites.mkdir()

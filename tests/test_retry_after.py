@@ -12,9 +12,9 @@ from email.utils import formatdate
 from pathlib import Path
 
 import pytest
-from conftest import scrapy_crawl
-from scripted_site import Reply, ScriptedSite, article_html, listing_html, paragraphs
-from scripted_site import site_definition as definition
+from support.processes import scrapy_crawl
+from support.sites import Reply, ScriptedSite, article_html, listing_html, paragraphs
+from support.sites import site_definition as definition
 
 from crawler.middlewares.retry_after import retry_after_seconds
 

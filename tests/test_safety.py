@@ -11,8 +11,8 @@ import subprocess
 import sys
 
 import pytest
-from conftest import scrapy_crawl
-from scripted_site import article_html, listing_html, paragraphs, site_definition
+from support.processes import scrapy_crawl
+from support.sites import article_html, listing_html, paragraphs, site_definition
 
 from crawler.cli.main import main as cli_main
 from crawler.scheduling.runner import PROJECT_ROOT

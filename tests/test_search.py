@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 import pytest
 from alembic import command
 from alembic.config import Config
-from query_archive import CrawledArchive, build_archive
 from sqlalchemy import JSON, bindparam, inspect, text
+from support.archive import CrawledArchive, build_archive
 
 from crawler.cli.main import main
 from crawler.storage.database import (

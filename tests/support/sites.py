@@ -5,6 +5,8 @@ Besides ordinary pages it can misbehave the way real servers do: answer
 late, reset the connection, send raw bytes with any headers (or none),
 redirect in chains and loops, stream a huge body with or without a
 Content-Length, and answer a path differently on each request (500, then 200).
+
+``NewsSite`` publishes numbered stories on a ``ScriptedSite``, newest first.
 """
 
 from __future__ import annotations
@@ -199,3 +201,39 @@ def site_definition(name: str, base_url: str, start_urls: list[str], **listing: 
         f"  next_page: 'a[rel=\"next\"]::attr(href)'\n{extra}"
         f"article:\n  body: 'div.story'\n  min_body_length: 50\n"
     )
+
+
+class NewsSite:
+    """``ScriptedSite`` publishing numbered stories (``/a/N``), newest first on
+    listing pages of ``per_page`` links (``/news/``, ``/news/2``, ...)."""
+
+    def __init__(self, server: ScriptedSite, delay: float, per_page: int = 20) -> None:
+        self.server = server
+        self.delay = delay
+        self.per_page = per_page
+        self.published = 0
+
+    def publish(self, count: int) -> None:
+        first = self.published + 1
+        self.published += count
+        for n in range(first, self.published + 1):
+            html = article_html(f"Story {n}", paragraphs(n))
+            self.server.reply(f"/a/{n}", Reply(200, html.encode(), delay=self.delay))
+        newest_first = [f"/a/{n}" for n in range(self.published, 0, -1)]
+        pages = [
+            newest_first[i : i + self.per_page] for i in range(0, len(newest_first), self.per_page)
+        ]
+        for number, links in enumerate(pages, start=1):
+            path = "/news/" if number == 1 else f"/news/{number}"
+            following = f"/news/{number + 1}" if number < len(pages) else None
+            self.server.page(path, listing_html(links, next_page=following))
+
+    def set_delay(self, delay: float) -> None:
+        """Article pages answered after ``delay`` seconds from now on."""
+        self.delay = delay
+        for n in range(1, self.published + 1):
+            html = article_html(f"Story {n}", paragraphs(n))
+            self.server.reply(f"/a/{n}", Reply(200, html.encode(), delay=delay))
+
+    def articles_fetched(self, since: int = 0) -> list[str]:
+        return [p for p in self.server.fetched(since) if p.startswith("/a/")]

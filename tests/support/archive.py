@@ -1,7 +1,9 @@
-"""An archive to query, filled by real crawls through ``python -m crawler.cli
-crawl`` against sites served on 127.0.0.1: the demo site, and a small site
-("paper") whose articles are written for search, corrections and top-story
-changes, with a copy of one story on a second site ("wire")."""
+"""Test archives. ``Archive``: plain SQL over a test database, as a user would
+query it. ``build_archive``: an archive to query, filled by real crawls
+through ``python -m crawler.cli crawl`` against sites served on 127.0.0.1: the
+demo site, and a small site ("paper") whose articles are written for search,
+corrections and top-story changes, with a copy of one story on a second site
+("wire")."""
 
 from __future__ import annotations
 
@@ -11,11 +13,29 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scripted_site import ScriptedSite
+from sqlalchemy import text
 
 from crawler.cli.demo_site import DemoSiteServer
 from crawler.cli.main import demo_site_definition
 from crawler.scheduling.runner import PROJECT_ROOT
+from crawler.storage.database import get_engine
+from support.sites import ScriptedSite
+
+
+class Archive:
+    """Plain SQL over the test database, as a user would query it."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = get_engine(url)
+
+    def rows(self, sql: str, **params: object) -> list[dict]:
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(text(sql), params).mappings()]
+
+    def scalar(self, sql: str, **params: object) -> object:
+        with self.engine.connect() as conn:
+            return conn.execute(text(sql), params).scalar()
+
 
 FILLER = (
     "Residents gathered in the square on Monday morning to hear the announcement. "
