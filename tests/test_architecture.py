@@ -167,3 +167,27 @@ def test_crawler_has_few_entries_each_a_package_that_says_what_it_holds():
             assert entry in ("exceptions.py", "items.py"), (
                 f"crawler/{entry}: modules go in packages"
             )
+
+
+# Parser declarations are long lists of options, read as a table: not logic.
+DECLARATIONS = ("add_parser", "add_parsers", "build_parser", "add_query_parsers")
+CLASS_LINES = 250
+FUNCTION_LINES = 60
+
+
+def test_no_class_over_250_lines_and_no_function_over_60():
+    too_long = []
+    for name, path in project_modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            lines = (
+                (node.end_lineno or node.lineno) - node.lineno + 1 if hasattr(node, "lineno") else 0
+            )
+            if isinstance(node, ast.ClassDef) and lines > CLASS_LINES:
+                too_long.append(f"class {name}.{node.name}: {lines} lines")
+            elif (
+                isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                and lines > FUNCTION_LINES
+                and not node.name.startswith(DECLARATIONS)
+            ):
+                too_long.append(f"function {name}.{node.name}: {lines} lines")
+    assert too_long == []
