@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint install clean bench bench-crawl bench-query
+.PHONY: demo test test-fast lint install clean bench bench-crawl bench-query
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; run make PYTHON=/path/to/python3.11"; exit 1; }
@@ -18,8 +18,17 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/newscrawl demo
 
+# The suite in TEST_WORKERS parallel processes, then the tests marked serial
+# (they judge timing or CPU shares) on their own; either failing fails it.
+TEST_WORKERS ?= 3
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not serial"; parallel=$$?; \
+	$(BIN)/python -m pytest -m serial; serial=$$?; \
+	test $$parallel -eq 0 -a $$serial -eq 0
+
+# Everything but the end-to-end tests (no crawls, servers, PostgreSQL or Redis).
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not e2e" -n 2
 
 # Benchmarks write bench/results/*.json and print Markdown tables (docs/performance.md).
 bench: bench-crawl bench-query

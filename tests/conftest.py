@@ -1,5 +1,12 @@
 """Shared fixtures: the demo site served on 127.0.0.1, a site-definition folder
-pointing at it, a temporary SQLite archive, and a way to crawl for real."""
+pointing at it, a temporary SQLite archive, PostgreSQL and Redis. Helpers
+that tests import live in ``support/``.
+
+End-to-end tests carry the ``e2e`` mark (``make test-fast`` leaves them out):
+a test that uses one of ``E2E_FIXTURES`` (servers, real crawls, PostgreSQL,
+Redis) gets it here; a module whose tests all start processes or servers
+says ``pytestmark = pytest.mark.e2e``.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +22,37 @@ from support.sites import ScriptedSite
 
 from crawler.cli.demo_site import DemoSiteServer
 from crawler.cli.main import demo_site_definition
+
+# Fixtures that start a server or reach PostgreSQL or Redis: a test using any
+# of them (directly or through another fixture) is end-to-end.
+E2E_FIXTURES = frozenset(
+    {
+        "demo_site",
+        "crawled_archive",
+        "sites_dir",
+        "site",
+        "postgres_admin",
+        "postgres_url",
+        "redis_url",
+    }
+)
+
+
+# Runs in parallel (``make test``): the tests that read the crawled archive
+# run in one worker, which builds it once.
+SHARED_SESSION_FIXTURES = ("crawled_archive",)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        if E2E_FIXTURES.intersection(fixtures) or params.get("any_database_url") == "postgresql":
+            item.add_marker(pytest.mark.e2e)
+        for name in SHARED_SESSION_FIXTURES:
+            if name in fixtures and not item.get_closest_marker("xdist_group"):
+                item.add_marker(pytest.mark.xdist_group(name))
 
 
 @pytest.fixture(scope="session")

@@ -165,6 +165,7 @@ def test_missing_sites_folder_is_reported(tmp_path, monkeypatch):
         load_sites()
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
     "command",
     [

@@ -8,12 +8,16 @@ import logging
 import subprocess
 import sys
 
+import pytest
 from scrapy import signals
 from scrapy.utils.test import get_crawler
 from support.processes import scrapy_crawl
 
 from crawler.cli.demo_site import ARTICLES, SEED_ARTICLE_ID, TOP_STORY_IDS
 from crawler.spiders.articles import ArticlesSpider
+
+# Every test here crawls through Scrapy.
+pytestmark = pytest.mark.e2e
 
 SEED_TITLE = 'Blinken, Cavusoglu hold "relatively long conversation" on Karabakh'
 TOP_STORY_TITLES = [

@@ -444,6 +444,7 @@ def test_jobs_run_on_schedule_a_down_site_fails_alone_and_sigterm_exits_cleanly(
     assert f"pages {demo_runs[0]['pages_fetched']}, new {demo_runs[0]['articles_new']}," in log
 
 
+@pytest.mark.e2e
 def test_a_slow_crawl_never_overlaps_itself_and_a_hanging_one_times_out(
     sites, archive, database_url, daemons
 ):
@@ -492,6 +493,7 @@ def test_a_slow_crawl_never_overlaps_itself_and_a_hanging_one_times_out(
     assert re.search(r"killing \d crawl\(s\) \(SIGKILL\): .*stuck/articles", log)
 
 
+@pytest.mark.e2e
 def test_after_sigkill_a_restart_marks_the_orphaned_run_and_resumes(
     sites, archive, database_url, daemons
 ):

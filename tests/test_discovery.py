@@ -100,6 +100,7 @@ def gazette(tmp_path, monkeypatch, database_url):
     site.close()
 
 
+@pytest.mark.e2e
 def test_a_minimal_definition_crawls_through_feeds_and_sitemaps(gazette, archive):
     proc = scrapy_crawl("articles", "-a", "site=gazette")
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -119,6 +120,7 @@ def test_a_minimal_definition_crawls_through_feeds_and_sitemaps(gazette, archive
     assert (run["status"], run["articles_new"], run["items_rejected"]) == ("finished", 8, 0)
 
 
+@pytest.mark.e2e
 def test_a_news_sitemap_bounds_a_backfill_by_date(gazette, archive):
     mark = len(gazette.request_log)
     proc = scrapy_crawl(
@@ -140,6 +142,7 @@ def newscrawl(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.e2e
 def test_sites_check_reports_each_field_and_its_source(gazette, tmp_path, monkeypatch):
     folder = tmp_path / "check"
     folder.mkdir()
@@ -160,6 +163,7 @@ def test_sites_check_reports_each_field_and_its_source(gazette, tmp_path, monkey
     assert "rules that matched nothing: body, author" in table.stdout
 
 
+@pytest.mark.e2e
 def test_sites_new_drafts_a_working_definition(gazette, tmp_path, monkeypatch):
     gazette.page(
         "/",

@@ -158,6 +158,7 @@ def newscrawl(*args: str, stdin: str | None = None) -> subprocess.CompletedProce
     )
 
 
+@pytest.mark.e2e
 def test_extract_command_reads_files_and_standard_input():
     page = FIXTURES / "jsonld-modern" / "page.html"
     proc = newscrawl("extract", str(page))

@@ -11,6 +11,9 @@ from support.processes import scrapy_crawl
 from support.sites import ScriptedSite, listing_html
 from support.stories import article_html, story
 
+# Every test here crawls a site on 127.0.0.1 or runs newscrawl crawl.
+pytestmark = pytest.mark.e2e
+
 SITES = """\
 name: paper
 base_url: {url}/

@@ -228,6 +228,7 @@ def articles_fetched_since(site: ScriptedSite, mark: int) -> int:
     return sum(p.startswith("/a/") for p in site.fetched(mark))
 
 
+@pytest.mark.e2e
 def test_killed_crawl_is_completed_by_the_next(news, database_url, archive):
     ensure_schema(database_url)
     crawl = start_crawl(database_url)

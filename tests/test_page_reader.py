@@ -48,6 +48,7 @@ def stored_rows(url: str) -> list[dict]:
         ]
 
 
+@pytest.mark.serial  # every page in the extraction processes: they start in time only unloaded
 def test_extraction_processes_store_what_the_crawl_process_would(sites_dir, tmp_path, monkeypatch):
     urls = {}
     for processes in ("0", "2"):
@@ -84,6 +85,8 @@ def test_auto_starts_a_process_only_when_reading_pages_is_a_large_share():
     assert not wants_extraction_process(100, 9.0, 10.0, cpus=1)  # no CPU to spare
 
 
+@pytest.mark.e2e
+@pytest.mark.serial  # compares the share of time spent reading pages: alone, not under load
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="auto needs a second CPU")
 def test_auto_starts_an_extraction_process_for_a_busy_crawl_only():
     # A readable date: the one of PAGE sends the date parser through every
@@ -148,6 +151,7 @@ async def wait_ready(reader: PageReader) -> None:
     raise AssertionError("the extraction process did not start")
 
 
+@pytest.mark.e2e
 def test_an_extraction_process_cleans_forwards_logs_and_can_die(caplog):
     expected = read_article_page(
         PAGE, "https://reader.example/a/1/?utm_source=x", SITE, False, None
@@ -201,6 +205,7 @@ def test_an_extraction_process_cleans_forwards_logs_and_can_die(caplog):
         asyncio.run(scenario())
 
 
+@pytest.mark.e2e
 def test_extraction_processes_end_with_a_killed_crawl(tmp_path):
     """A SIGKILL leaves nobody to shut the pool down: the extraction process
     notices its parent is gone and ends."""
@@ -258,6 +263,7 @@ def running(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
+@pytest.mark.e2e
 def test_an_extraction_process_that_cannot_start_is_reported_and_pages_are_read_here(caplog):
     async def scenario() -> None:
         process = ExtractionProcess(SITE, "NO SUCH LEVEL")  # type: ignore[arg-type]
@@ -279,6 +285,7 @@ def test_an_extraction_process_that_cannot_start_is_reported_and_pages_are_read_
     assert "ended before it was ready" in caplog.text
 
 
+@pytest.mark.e2e
 def test_pages_waiting_for_a_dead_extraction_process_are_all_answered():
     """More pages than IN_FLIGHT at once, and the process dies while it reads
     them: every read ends, none waits for ever."""
@@ -320,6 +327,7 @@ def test_pages_waiting_for_a_dead_extraction_process_are_all_answered():
     assert isinstance(outcomes[-1], ExtractionProcessGone)
 
 
+@pytest.mark.e2e
 def test_pages_are_shared_between_extraction_processes_by_their_load():
     async def scenario() -> None:
         reader = PageReader(SITE, 2, Crawler())

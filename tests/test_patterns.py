@@ -204,6 +204,7 @@ class _Crawler:
         self.stats = _Stats()
 
 
+@pytest.mark.e2e
 def test_a_timeout_in_an_extraction_process_crosses_over():
     site = Site.model_validate(
         {

@@ -517,6 +517,7 @@ def test_browse_writes_metadata_and_explains_postgresql(capsys, archive, tmp_pat
     assert "docs/schema.md" in err and "secret" not in err
 
 
+@pytest.mark.e2e
 def test_help_lists_the_query_commands():
     proc = subprocess.run(
         [sys.executable, "-m", "crawler.cli", "--help"],

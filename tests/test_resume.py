@@ -27,6 +27,9 @@ from support.sites import NewsSite, ScriptedSite
 from crawler.scheduling.runner import PROJECT_ROOT, crawl_env
 from crawler.storage.database import ensure_schema
 
+# Every test here crawls a site through real processes and interrupts them.
+pytestmark = pytest.mark.e2e
+
 ARTICLES = 300
 PER_PAGE = 20
 BATCH = 10

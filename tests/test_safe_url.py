@@ -78,6 +78,7 @@ def test_the_spool_names_its_database_without_the_password(tmp_path):
         given.close()
 
 
+@pytest.mark.e2e
 def test_a_command_that_cannot_reach_the_database_does_not_show_the_password():
     url = f"postgresql+psycopg://postgres@127.0.0.1:1/news?password={SECRET}"
     proc = subprocess.run(

@@ -16,6 +16,9 @@ from sqlalchemy import text
 from crawler.scheduling.runner import PROJECT_ROOT
 from crawler.storage.database import current_revision, dispose_engines, head_revision
 
+# Every test here starts processes at once on one database.
+pytestmark = pytest.mark.e2e
+
 PROCESSES = 4
 ROUNDS = 3
 
