@@ -22,7 +22,7 @@ demo: $(STAMP)
 # (they judge timing or CPU shares) on their own; either failing fails it.
 TEST_WORKERS ?= 3
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not serial"; parallel=$$?; \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not serial"; parallel=$$?; \
 	$(BIN)/python -m pytest -m serial; serial=$$?; \
 	test $$parallel -eq 0 -a $$serial -eq 0
 

@@ -38,21 +38,12 @@ E2E_FIXTURES = frozenset(
 )
 
 
-# Runs in parallel (``make test``): the tests that read the crawled archive
-# run in one worker, which builds it once.
-SHARED_SESSION_FIXTURES = ("crawled_archive",)
-
-
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the xdist_group marks
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         fixtures = getattr(item, "fixturenames", ())
         params = getattr(getattr(item, "callspec", None), "params", {})
         if E2E_FIXTURES.intersection(fixtures) or params.get("any_database_url") == "postgresql":
             item.add_marker(pytest.mark.e2e)
-        for name in SHARED_SESSION_FIXTURES:
-            if name in fixtures and not item.get_closest_marker("xdist_group"):
-                item.add_marker(pytest.mark.xdist_group(name))
 
 
 @pytest.fixture(scope="session")
