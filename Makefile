@@ -18,12 +18,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/newscrawl demo
 
-# The suite in TEST_WORKERS parallel processes, then the tests marked serial
-# (they judge timing or CPU shares) on their own; either failing fails it.
+# The tests marked serial (they judge timing or CPU shares) on their own,
+# then the rest in TEST_WORKERS parallel processes; either failing fails it.
 TEST_WORKERS ?= 3
 test: $(STAMP)
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not serial"; parallel=$$?; \
 	$(BIN)/python -m pytest -m serial; serial=$$?; \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not serial"; parallel=$$?; \
 	test $$parallel -eq 0 -a $$serial -eq 0
 
 # Everything but the end-to-end tests (no crawls, servers, PostgreSQL or Redis).
