@@ -171,7 +171,9 @@ def test_sigkill_of_the_process_tree_is_resumed(point, news, any_database_url, t
     resume_and_check(news, archive, any_database_url, log)
 
 
-def test_ctrl_c_then_ordinary_crawls(news, database_url, archive, tmp_path):
+def test_ctrl_c_then_ordinary_crawls(news, any_database_url, tmp_path):
+    database_url, archive = any_database_url, Archive(any_database_url)
+    ensure_schema(database_url)
     log = tmp_path / "crawl.log"
     proc = newscrawl_crawl(database_url, log)
     wait_for(lambda: stored(archive) >= BATCH, "one batch stored", log)
@@ -181,7 +183,9 @@ def test_ctrl_c_then_ordinary_crawls(news, database_url, archive, tmp_path):
     resume_and_check(news, archive, database_url, log)
 
 
-def test_sigterm_to_newscrawl_crawl_then_ordinary_crawls(news, database_url, archive, tmp_path):
+def test_sigterm_to_newscrawl_crawl_then_ordinary_crawls(news, any_database_url, tmp_path):
+    database_url, archive = any_database_url, Archive(any_database_url)
+    ensure_schema(database_url)
     log = tmp_path / "crawl.log"
     proc = newscrawl_crawl(database_url, log)
     wait_for(lambda: stored(archive) >= BATCH, "one batch stored", log)
@@ -211,7 +215,9 @@ def test_sigterm_to_newscrawl_crawl_then_ordinary_crawls(news, database_url, arc
     resume_and_check(news, archive, database_url, log)
 
 
-def test_the_daemons_timeout_then_ordinary_crawls(news, database_url, archive, tmp_path):
+def test_the_daemons_timeout_then_ordinary_crawls(news, any_database_url, tmp_path):
+    database_url, archive = any_database_url, Archive(any_database_url)
+    ensure_schema(database_url)
     news.set_delay(0.1)  # slower than the 5 s timeout allows for 300 articles
     log = tmp_path / "daemon.log"
     daemon = start(
