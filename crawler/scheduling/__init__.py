@@ -6,6 +6,8 @@ supervises their processes (``supervisor``), the Redis adapter of distributed cr
 (``distributed``) and the worker that takes crawls from it (``worker``).
 
 May import: ``crawler.storage``, ``crawler.sites``, ``crawler.exceptions``,
-``crawler.items``. Never the command line; Scrapy components (spiders,
-middlewares, extensions) only name ``distributed`` in settings.
+``crawler.items``, and ``crawler.extensions.parent_watch`` for the variable
+that names a crawl's parent. Never the command line. ``distributed`` is the
+one module below the others' reach: spiders and middlewares import it to
+share a crawl through Redis, and the settings name its components.
 """

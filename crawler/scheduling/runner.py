@@ -22,14 +22,13 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
+from crawler.extensions.parent_watch import PARENT_PID_ENV
 from crawler.storage import queries
 from crawler.storage.database import database_url, ensure_schema, get_engine
 
 SETTINGS_MODULE = "settings.scrapy_settings"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-# The pid of the process that started a crawl, in the crawl's environment.
-PARENT_PID_ENV = "NEWSCRAWL_PARENT_PID"
 
 
 @dataclass
