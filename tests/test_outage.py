@@ -265,6 +265,8 @@ class Stats(dict):
         return self.get(key, default)
 
 
+# Another writer holds the database's lock while the store retries for real.
+@pytest.mark.e2e
 def test_sqlite_locked_past_its_busy_timeout(tmp_path, archive, database_url):
     import asyncio
     import sqlite3
