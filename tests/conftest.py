@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 from support.archive import Archive, build_archive
-from support.sites import ScriptedSite
+from support.sites import ScriptedSite, host
 
 from crawler.cli.demo_site import DemoSiteServer
 from crawler.cli.main import demo_site_definition
@@ -140,12 +140,7 @@ def archive(database_url: str) -> Archive:
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str):
     """A scripted test site (support/sites.py), a sites folder for its
     definition (``site.sites_dir``), a temporary archive and spool."""
-    server = ScriptedSite()
-    folder = tmp_path / "sites"
-    folder.mkdir()
-    monkeypatch.setenv("NEWSCRAWL_SITES_DIR", str(folder))
-    monkeypatch.setenv("NEWSCRAWL_SPOOL_DIR", str(tmp_path / "spool"))
-    server.sites_dir = folder
+    server = host(ScriptedSite(), tmp_path, monkeypatch)
     yield server
     server.close()
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from support.archive import Archive
 from support.database_proxy import DatabaseProxy
-from support.sites import NewsSite, ScriptedSite
+from support.sites import NewsSite, ScriptedSite, host
 
 from crawler.scheduling.runner import PROJECT_ROOT, crawl_env
 from crawler.storage.database import ensure_schema
@@ -42,12 +42,10 @@ SETTINGS = (
 
 @pytest.fixture
 def news(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[NewsSite]:
-    server = ScriptedSite()
+    server = host(ScriptedSite(), tmp_path, monkeypatch)
     site = NewsSite(server, delay=0.01, per_page=PER_PAGE)
     site.publish(ARTICLES)
-    sites = tmp_path / "sites"
-    sites.mkdir()
-    (sites / "news.yaml").write_text(
+    (server.sites_dir / "news.yaml").write_text(
         f"name: news\nbase_url: {server.url}/\n"
         "listing:\n  start_urls: ['/news/']\n"
         "  article_links: 'ul.news a::attr(href)'\n"
@@ -55,9 +53,6 @@ def news(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[NewsSite]:
         "article:\n  body: 'div.story'\n  min_body_length: 50\n"
         "schedule:\n  articles: {every: 1h}\n  timeout: 5s\n"
     )
-    monkeypatch.setenv("NEWSCRAWL_SITES_DIR", str(sites))
-    monkeypatch.setenv("NEWSCRAWL_SPOOL_DIR", str(tmp_path / "spool"))
-    site.sites_dir = sites  # type: ignore[attr-defined]
     yield site
     server.close()
 

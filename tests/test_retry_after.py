@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from support.processes import scrapy_crawl
-from support.sites import Reply, ScriptedSite, article_html, listing_html, paragraphs
+from support.sites import Reply, ScriptedSite, article_html, host, listing_html, paragraphs
 from support.sites import site_definition as definition
 
 from crawler.middlewares.retry_after import retry_after_seconds
@@ -43,12 +43,7 @@ class TimedSite(ScriptedSite):
 
 @pytest.fixture
 def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str):
-    server = TimedSite()
-    folder = tmp_path / "sites"
-    folder.mkdir()
-    monkeypatch.setenv("NEWSCRAWL_SITES_DIR", str(folder))
-    monkeypatch.setenv("NEWSCRAWL_SPOOL_DIR", str(tmp_path / "spool"))
-    server.sites_dir = folder
+    server = host(TimedSite(), tmp_path, monkeypatch)
     yield server
     server.close()
 

@@ -17,6 +17,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
 
 CHUNK = 64 * 1024
 
@@ -165,6 +167,17 @@ WORDS = (
     "station festival museum park housing water energy police court mayor report plan "
     "district residents project funding minister agreement talks border region season"
 ).split()
+
+
+def host(server: ScriptedSite, folder: Path, monkeypatch: Any) -> ScriptedSite:
+    """Point newscrawl at ``server``: a sites folder for its definition
+    (``server.sites_dir``) and a spool under ``folder``."""
+    sites = folder / "sites"
+    sites.mkdir()
+    monkeypatch.setenv("NEWSCRAWL_SITES_DIR", str(sites))
+    monkeypatch.setenv("NEWSCRAWL_SPOOL_DIR", str(folder / "spool"))
+    server.sites_dir = sites  # type: ignore[attr-defined]
+    return server
 
 
 def paragraphs(seed: int, count: int = 3, words: int = 40) -> list[str]:
