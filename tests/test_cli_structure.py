@@ -176,3 +176,34 @@ def test_a_drafted_definition_reads_the_fields_by_its_own_rules():
         )
         article = extract_article(html, url, strict)
         assert article.title and article.body and article.published_raw, (name, rules)
+
+
+def all_parsers(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()):
+    yield path, parser
+    sub = subparsers_of(parser)
+    for name, child in sub.choices.items() if sub else ():
+        yield from all_parsers(child, (*path, name))
+
+
+def test_every_option_says_its_default():
+    offenders = []
+    for words, parser in all_parsers(build_parser()):
+        formatter = parser._get_formatter()
+        for action in parser._actions:
+            if not action.option_strings or action.help == argparse.SUPPRESS:
+                continue
+            if isinstance(action, argparse._HelpAction | argparse._VersionAction):
+                continue
+            text = formatter._expand_help(action) if action.help else ""
+            if "default" not in text:
+                offenders.append(f"newscrawl {' '.join(words)} {'/'.join(action.option_strings)}")
+    assert not offenders, "options whose help does not say the default:\n" + "\n".join(offenders)
+
+
+def test_version(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0
+    assert capsys.readouterr().out.strip() == f"newscrawl {version('newscrawl')}"

@@ -27,19 +27,26 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     crawl = sub.add_parser("crawl", help="crawl one configured site now")
     crawl.add_argument("site", help="site name (see `newscrawl sites list`)")
     add_spider(crawl)
-    crawl.add_argument("--pages", type=int, metavar="N", help="follow pagination N pages deep")
-    # Checked here, passed on as written: the spider reads a date in the site's time zone.
+    crawl.add_argument(
+        "--pages",
+        type=int,
+        metavar="N",
+        help="follow pagination N pages deep (default: until known articles, max_pages)",
+    )
+    # Read here (relative words mean now), passed on as a date or an ISO time.
     crawl.add_argument(
         "--since",
-        metavar="DATE",
+        metavar="TIME",
         type=time_text,
-        help="only articles published on or after DATE (YYYY-MM-DD or ISO-8601)",
+        help="only articles published at or after TIME: a date, an ISO-8601 time or words "
+        "such as 'yesterday' (UTC unless it has an offset; default: no lower bound)",
     )
     crawl.add_argument(
         "--until",
-        metavar="DATE",
+        metavar="TIME",
         type=time_text,
-        help="only articles published before the end of DATE",
+        help="only articles published at or before TIME; a date includes that whole day "
+        "(default: no upper bound)",
     )
     crawl.add_argument("--refetch", action="store_true", help="fetch stored articles again")
     crawl.add_argument(
@@ -54,13 +61,13 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     demo = sub.add_parser(
         "demo", help="serve the demo site, crawl it into the database and show the result"
     )
-    demo.add_argument("--port", type=int, default=8765)
+    demo.add_argument("--port", type=int, default=8765, help="port of the demo site")
     add_database(demo)
     demo.set_defaults(func=cmd_demo)
 
     demo_site = sub.add_parser("demo-site", help="serve the bundled demo news site")
-    demo_site.add_argument("--host", default="127.0.0.1")
-    demo_site.add_argument("--port", type=int, default=8765)
+    demo_site.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    demo_site.add_argument("--port", type=int, default=8765, help="port to listen on")
     demo_site.set_defaults(func=cmd_demo_site)
 
 

@@ -52,7 +52,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         metavar="SECONDS",
         help="how long a crawl told to stop (SIGTERM) has before SIGKILL (default 45)",
     )
-    daemon.add_argument("--log-file", type=Path, metavar="PATH", help="log here, not to stderr")
+    daemon.add_argument("--log-file", type=Path, metavar="PATH", help="log here (default: stderr)")
     daemon.add_argument(
         "--log-level", choices=LOG_LEVELS, default="INFO", help="the daemon's log level"
     )
@@ -66,7 +66,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     daemon.set_defaults(func=cmd_daemon)
 
     schedule = sub.add_parser("schedule", help="every scheduled job and its next run time")
-    schedule.add_argument("--site", help="only this site")
+    schedule.add_argument("--site", help="only this site (default: every site)")
     schedule.add_argument("--json", action="store_true", help="JSON instead of a table")
     add_database(schedule)
     schedule.set_defaults(func=cmd_schedule)
@@ -74,7 +74,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     status = sub.add_parser(
         "status", help="per site and spider: last run, next run, consecutive failures"
     )
-    status.add_argument("--site", help="only this site")
+    status.add_argument("--site", help="only this site (default: every site)")
     status.add_argument("--json", action="store_true", help="JSON instead of text")
     add_database(status)
     status.set_defaults(func=cmd_status)

@@ -102,7 +102,8 @@ def add_parser(sites_subparsers: Any) -> argparse.ArgumentParser:
         "--case", metavar="NAME", help="case name (default: the URL's last path segment)"
     )
     parser.add_argument(
-        "--url", help="for a FILE: the URL the page was at (it decides the article's URL)"
+        "--url",
+        help="for a FILE: the URL the page was at, which decides the article's URL (default: none)",
     )
     parser.add_argument(
         "--fixtures",

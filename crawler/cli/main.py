@@ -13,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 
 from crawler.cli import crawl, daemon, db, query, sites
 from crawler.cli.crawl import demo_site_definition
+from crawler.cli.options import Parser, package_version
 from crawler.exceptions import CONFIG_ERROR_EXIT
 from crawler.sites.definitions import SiteConfigError
 
@@ -23,9 +24,8 @@ __all__ = ["COMMAND_GROUPS", "build_parser", "demo_site_definition", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="newscrawl", description="Crawl news sites into a SQL archive."
-    )
+    parser = Parser(prog="newscrawl", description="Crawl news sites into a SQL archive.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for group in COMMAND_GROUPS:
         group.add_parsers(sub)

@@ -42,22 +42,27 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         )
 
     def article_filters(parser: argparse.ArgumentParser, duplicates: bool = True) -> None:
-        parser.add_argument("--site", help="only this site")
+        parser.add_argument("--site", help="only this site (default: every site)")
         parser.add_argument(
             "--since",
             type=start_time,
             metavar="TIME",
-            help="published at or after TIME: a date YYYY-MM-DD (00:00 UTC) or an ISO-8601 "
-            "time (UTC unless it has an offset)",
+            help="published at or after TIME: a date, an ISO-8601 time or words such as "
+            "'yesterday' (UTC unless it has an offset; default: no lower bound)",
         )
         parser.add_argument(
             "--until",
             type=end_time,
             metavar="TIME",
-            help="published at or before TIME; a date includes that whole day",
+            help="published at or before TIME; a date includes that whole day "
+            "(default: no upper bound)",
         )
-        parser.add_argument("--section", help="only this section (the whole name, any case)")
-        parser.add_argument("--author", help="only bylines containing this text (any case)")
+        parser.add_argument(
+            "--section", help="only this section, the whole name, any case (default: every one)"
+        )
+        parser.add_argument(
+            "--author", help="only bylines containing this text, any case (default: any)"
+        )
         if duplicates:
             parser.add_argument(
                 "--include-duplicates",
@@ -66,7 +71,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
             )
 
     summary = sub.add_parser("summary", help="what the database holds")
-    summary.add_argument("--site")
+    summary.add_argument("--site", help="only this site (default: every site)")
     summary.add_argument("--limit", type=int, default=10, help="newest articles to show")
     add_database(summary)
     summary.set_defaults(func=cmd_summary)
@@ -102,19 +107,21 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     top = sub.add_parser(
         "top-stories", help="top stories at a moment (default now) or over a time range"
     )
-    top.add_argument("--site", help="only this site")
+    top.add_argument("--site", help="only this site (default: every site)")
     top.add_argument(
         "--at",
         type=start_time,
         metavar="TIME",
-        help="the latest snapshot of each page at or before TIME (a date means 00:00 UTC)",
+        help="the latest snapshot of each page at or before TIME (a date means 00:00 UTC; "
+        "default: now)",
     )
     top.add_argument(
         "--from",
         dest="start",
         type=start_time,
         metavar="TIME",
-        help="every story shown from TIME on, with its span and best rank",
+        help="every story shown from TIME on, with its span and best rank (default: a "
+        "moment, --at, not a range)",
     )
     top.add_argument(
         "--to",
@@ -128,9 +135,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     top.set_defaults(func=cmd_top_stories)
 
     runs = sub.add_parser("runs", help="crawl history: counts and extraction health")
-    runs.add_argument("--site", help="only this site")
-    runs.add_argument("--spider", choices=SPIDERS, help="only this spider")
-    runs.add_argument("--status", choices=RUN_STATUSES, help="only runs that ended so")
+    runs.add_argument("--site", help="only this site (default: every site)")
+    runs.add_argument("--spider", choices=SPIDERS, help="only this spider (default: both)")
+    runs.add_argument(
+        "--status", choices=RUN_STATUSES, help="only runs that ended so (default: any)"
+    )
     limit(runs, 20)
     output(runs)
     runs.set_defaults(func=cmd_runs)
@@ -146,7 +155,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         help="leave out copies of stories stored earlier (exported by default)",
     )
     export.add_argument(
-        "-o", "--output", type=Path, metavar="FILE", help="write to FILE, not to stdout"
+        "-o", "--output", type=Path, metavar="FILE", help="write to FILE (default: stdout)"
     )
     add_database(export)
     export.set_defaults(func=cmd_export)
@@ -161,7 +170,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "--write-metadata",
         type=Path,
         metavar="FILE",
-        help="only write the Datasette metadata to FILE (for `datasette serve -m FILE`)",
+        help="only write the Datasette metadata to FILE, for `datasette serve -m FILE` "
+        "(default: serve the archive)",
     )
     add_database(browse)
     browse.set_defaults(func=cmd_browse)

@@ -1,5 +1,11 @@
-"""How the query commands print: aligned text tables, JSON documents, one
-article in full with its revisions and their diffs. Times are ISO-8601 UTC."""
+"""How the commands print: aligned text tables, JSON documents, one article in
+full with its revisions and their diffs.
+
+One time format for people, ``2021-09-24 14:00 UTC`` (:func:`human_time`),
+one for JSON, ISO 8601 in UTC with ``Z`` (:func:`iso_time`), and one for
+durations, ``1h 30m`` (:func:`crawler.sites.durations.format_duration`), in
+every command. Table cells are measured by their width on a terminal
+(``wcwidth``), so wide characters and emoji keep the columns aligned."""
 
 from __future__ import annotations
 
@@ -8,18 +14,32 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TextIO
+
+from wcwidth import wcswidth, wcwidth
+
+
+def _utc(value: datetime) -> datetime:
+    """A stored time in UTC: naive values are UTC already (SQLite keeps no offset)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def iso_time(value: datetime | None) -> str | None:
-    """ISO-8601 in UTC, for JSON: ``2021-09-21T19:40:00+00:00``."""
-    return value.isoformat() if value is not None else None
+    """ISO 8601 in UTC with ``Z``, for JSON and exports: ``2021-09-21T19:40:00Z``
+    (fractions of a second are kept when the time has them)."""
+    if value is None:
+        return None
+    return _utc(value).isoformat().replace("+00:00", "Z")
 
 
-def table_time(value: datetime | None) -> str:
-    """ISO-8601 in UTC to the second, for tables: ``2021-09-21T19:40:00Z``."""
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else "-"
+def human_time(value: datetime | None) -> str:
+    """A time for people, to the minute in UTC: ``2021-09-21 19:40 UTC``."""
+    return _utc(value).strftime("%Y-%m-%d %H:%M UTC") if value is not None else "-"
+
+
+# Tables and every human line use the one format.
+table_time = human_time
 
 
 def jsonable(value: Any) -> Any:
@@ -55,13 +75,35 @@ def _cell(value: Any) -> str:
         return table_time(value)
     if isinstance(value, list | tuple):
         return ", ".join(str(v) for v in value) or "-"
-    return " ".join(str(value).split())  # one line, whatever the text holds
+    # One line of printable text, whatever the value holds.
+    return "".join(c if c.isprintable() else " " for c in " ".join(str(value).split()))
+
+
+def display_width(text: str) -> int:
+    """Columns ``text`` takes on a terminal: 2 for East Asian wide characters
+    and emoji, 0 for combining marks and joiners (control characters, which
+    cells never hold, count as 0)."""
+    width = wcswidth(text)
+    return width if width >= 0 else sum(max(wcwidth(char), 0) for char in text)
 
 
 def _fit(text: str, width: int | None) -> str:
-    if width is None or len(text) <= width:
+    """``text`` cut to ``width`` columns, ending with "…" when cut."""
+    if width is None or display_width(text) <= width:
         return text
-    return text[: width - 1] + "…"
+    out, used = [], 0
+    for char in text:
+        size = max(wcwidth(char), 0)
+        if used + size > width - 1:
+            break
+        out.append(char)
+        used += size
+    return "".join(out) + "…"
+
+
+def _pad(text: str, width: int, right: bool = False) -> str:
+    gap = " " * max(width - display_width(text), 0)
+    return gap + text if right else text + gap
 
 
 def format_table(
@@ -73,13 +115,13 @@ def format_table(
     rows = list(rows)
     cells = [[_fit(_cell(col.value(row)), col.max_width) for col in columns] for row in rows]
     widths = [
-        max([len(col.header), *(len(line[i]) for line in cells)]) for i, col in enumerate(columns)
+        max([display_width(col.header), *(display_width(line[i]) for line in cells)])
+        for i, col in enumerate(columns)
     ]
 
     def line(values: Sequence[str]) -> str:
         parts = [
-            v.rjust(w) if col.align_right else v.ljust(w)
-            for v, w, col in zip(values, widths, columns, strict=True)
+            _pad(v, w, col.align_right) for v, w, col in zip(values, widths, columns, strict=True)
         ]
         return "  ".join(parts).rstrip()
 

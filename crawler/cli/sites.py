@@ -39,7 +39,9 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "source", nargs="?", default="-", help="a file, - for standard input, or an http(s) URL"
     )
     extract.add_argument("--site", help="use this site's rules (default: generic extraction)")
-    extract.add_argument("--url", help="the page's URL, for a file or standard input")
+    extract.add_argument(
+        "--url", help="the page's URL, for a file or standard input (default: none)"
+    )
     extract.add_argument("--json", action="store_true", help="every field with its source")
     extract.set_defaults(func=cmd_extract)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import scrapy
@@ -18,6 +18,7 @@ from crawler.extraction.reader import unreadable_reason
 from crawler.items import ARTICLE, GUESSED, KIND, Article
 from crawler.sites.arguments import FALSE_WORDS, TRUE_WORDS
 from crawler.sites.definitions import Site, get_site
+from crawler.sites.times import ACCEPTED, read_time
 from crawler.sites.urls import site_canonical_url
 
 logger = logging.getLogger(__name__)
@@ -46,26 +47,16 @@ def parse_bool(name: str, value: Any) -> bool:
     raise ValueError(f"-a {name}= takes true or false, got {value!r}")
 
 
-def parse_day(name: str, value: Any, site: Site, end: bool = False) -> datetime | None:
-    """``YYYY-MM-DD`` (a day in the site's time zone) or an ISO-8601 time, as aware UTC.
-    As an end (``until``), a bare day includes the whole day."""
+def parse_day(name: str, value: Any, end: bool = False) -> datetime | None:
+    """A date, an ISO-8601 time or words such as ``yesterday``, in UTC unless
+    the value has an offset (crawler/sites/times.py, the rule of every
+    command). As an end (``until``), a day includes the whole day."""
     if value is None or value == "":
         return None
-    text = str(value).strip()
     try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        try:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError(
-                f"-a {name}= takes a date YYYY-MM-DD or an ISO-8601 time, got {value!r}"
-            ) from None
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=site.zone)
-        return moment.astimezone(UTC)
-    start = datetime.combine(day + timedelta(days=1) if end else day, time(), tzinfo=site.zone)
-    return start.astimezone(UTC)
+        return read_time(str(value), end=end)
+    except ValueError as exc:
+        raise ValueError(f"-a {name}= takes {ACCEPTED}, got {value!r}") from exc
 
 
 class NewsSpider(scrapy.Spider):
@@ -95,8 +86,8 @@ class NewsSpider(scrapy.Spider):
         }
         super().__init__(**kwargs)
         self.allowed_domains = list(self.site.allowed_domains)
-        self.since = parse_day("since", since, self.site)
-        self.until = parse_day("until", until, self.site, end=True)
+        self.since = parse_day("since", since)
+        self.until = parse_day("until", until, end=True)
         if self.since and self.until and self.since >= self.until:
             raise ValueError("-a since= must be before -a until=")
         self.date_range = self.since is not None or self.until is not None
@@ -165,7 +156,7 @@ class NewsSpider(scrapy.Spider):
             return True
         if self.since is not None and moment < self.since:
             return False
-        return not (self.until is not None and moment >= self.until)
+        return not (self.until is not None and moment > self.until)
 
     def reject(self, url: str, exception: Exception, response: Response | None = None) -> None:
         """Record the page at ``url`` as refused (a ``RejectItem``): sent as a

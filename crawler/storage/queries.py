@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, func, select, union
 
 from crawler.sites.urls import canonical_url
 from crawler.storage.models import (
@@ -105,6 +105,17 @@ def runs_since(engine: Engine, after_id: int, site: str, spider: str) -> list[Cr
 def last_run_id(engine: Engine) -> int:
     with engine.connect() as conn:
         return conn.execute(select(func.coalesce(func.max(CrawlRunRow.id), 0))).scalar_one()
+
+
+def stored_sites(engine: Engine) -> list[str]:
+    """Every site name the archive has rows for: articles, top stories or runs."""
+    names = union(
+        select(ArticleRow.site).distinct(),
+        select(TopStoryRow.site).distinct(),
+        select(CrawlRunRow.site).distinct(),
+    )
+    with engine.connect() as conn:
+        return sorted(conn.execute(names).scalars())
 
 
 def format_time(value: datetime | None) -> str:
