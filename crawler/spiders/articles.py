@@ -1,8 +1,8 @@
 """``articles``: listing pages (with pagination), feeds and sitemaps -> article
 pages -> Article items.
 
-    scrapy crawl articles -a site=NAME [-a pages=N] [-a since=YYYY-MM-DD]
-        [-a until=YYYY-MM-DD] [-a refetch=true]
+    scrapy crawl articles -a site=NAME [-a pages=N] [-a since=TIME]
+        [-a until=TIME] [-a refetch=true]
 
 Pagination ends at ``pages`` (or the site's ``max_pages``); without ``pages``
 or a date range it also ends once listing pages bring nothing new (see
