@@ -2,7 +2,8 @@
 full with its revisions and their diffs.
 
 One time format for people, ``2021-09-24 14:00 UTC`` (:func:`human_time`),
-one for JSON, ISO 8601 in UTC with ``Z`` (:func:`iso_time`), and one for
+one for JSON, ISO 8601 in UTC with ``Z`` (:func:`iso_time`; both in
+crawler/sites/times.py, for log lines too), and one for
 durations, ``1h 30m`` (:func:`crawler.sites.durations.format_duration`), in
 every command. Table cells are measured by their width on a terminal
 (``wcwidth``), so wide characters and emoji keep the columns aligned."""
@@ -14,29 +15,12 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TextIO
 
 from wcwidth import wcswidth, wcwidth
 
-
-def _utc(value: datetime) -> datetime:
-    """A stored time in UTC: naive values are UTC already (SQLite keeps no offset)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def iso_time(value: datetime | None) -> str | None:
-    """ISO 8601 in UTC with ``Z``, for JSON and exports: ``2021-09-21T19:40:00Z``
-    (fractions of a second are kept when the time has them)."""
-    if value is None:
-        return None
-    return _utc(value).isoformat().replace("+00:00", "Z")
-
-
-def human_time(value: datetime | None) -> str:
-    """A time for people, to the minute in UTC: ``2021-09-21 19:40 UTC``."""
-    return _utc(value).strftime("%Y-%m-%d %H:%M UTC") if value is not None else "-"
-
+from crawler.sites.times import human_time, iso_time
 
 # Tables and every human line use the one format.
 table_time = human_time

@@ -21,6 +21,7 @@ from scrapy.exceptions import NotConfigured
 from crawler.exceptions import OutsideDateRange, RejectItem
 from crawler.extensions.outcomes import run_notes
 from crawler.extraction.health import HEALTH_FIELDS, fill_rates, health_warnings
+from crawler.sites.times import human_time
 from crawler.storage.database import database_url
 from crawler.storage.spool import (
     database_unreachable,
@@ -170,8 +171,8 @@ class RunHistory:
     ) -> None:
         """The database is unreachable: the row and the rejected items wait in
         the spool for the next crawl."""
-        ended = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S")
-        finish_reason += f"; this row written later from the spool (the crawl ended {ended} UTC)"
+        ended = human_time(datetime.now(UTC))
+        finish_reason += f"; this row written later from the spool (the crawl ended {ended})"
         spool = get_spool(
             spool_dir(self.crawler.settings.get("NEWSCRAWL_SPOOL_DIR")), self.database_url
         )

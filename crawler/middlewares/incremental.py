@@ -32,6 +32,7 @@ from scrapy.http import Response
 
 from crawler.items import ARTICLE, KIND, KNOWN_PAGES_IN_ROW, NEXT_LISTING, WALK
 from crawler.sites.revisit import is_due
+from crawler.sites.times import human_time
 from crawler.storage.database import database_url
 from crawler.storage.spool import database_unreachable, short_error
 from crawler.storage.store import Store
@@ -95,7 +96,7 @@ class IncrementalMiddleware:
                 logger.info(
                     "continuing the walk of %s begun %s: articles stored since count as new",
                     walk.listing,
-                    walk.started_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+                    human_time(walk.started_at),
                 )
 
     async def _walk(self, listing: str) -> Walk | None:

@@ -12,6 +12,10 @@ One rule for all of them (docs/querying.md, "Times"):
 
 Relative values are read against the present moment. Text that is none of
 these raises ``ValueError`` naming the accepted forms.
+
+And the times people read: :func:`human_time` (``2021-09-24 14:00 UTC``) in
+every command's output and log lines, :func:`iso_time` (ISO 8601 with ``Z``)
+in JSON and exports.
 """
 
 from __future__ import annotations
@@ -39,6 +43,24 @@ def read_time(text: str, end: bool = False, now: datetime | None = None) -> date
         day = moment.date()
     start = datetime.combine(day, time(), UTC)
     return start + timedelta(days=1, microseconds=-1) if end else start
+
+
+def _utc(value: datetime) -> datetime:
+    """A stored time in UTC: naive values are UTC already (SQLite keeps no offset)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def iso_time(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with ``Z``, for JSON and exports: ``2021-09-21T19:40:00Z``
+    (fractions of a second are kept when the time has them)."""
+    if value is None:
+        return None
+    return _utc(value).isoformat().replace("+00:00", "Z")
+
+
+def human_time(value: datetime | None) -> str:
+    """A time for people, to the minute in UTC: ``2021-09-21 19:40 UTC``."""
+    return _utc(value).strftime("%Y-%m-%d %H:%M UTC") if value is not None else "-"
 
 
 def _iso_day(value: str) -> date | None:
