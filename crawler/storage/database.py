@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import re
 import threading
@@ -122,6 +123,16 @@ def dispose_engines(timeout: float = -1) -> bool:
     return True
 
 
+def quiet_alembic() -> None:
+    """Alembic at WARNING, unless its level was set: at INFO it logs each
+    plugin it sets up when imported (``alembic.runtime.plugins``) and each
+    migration, which is not news to a newscrawl user, in any command or crawl.
+    Called before anything of Alembic is imported."""
+    alembic_logger = logging.getLogger("alembic")
+    if alembic_logger.level == logging.NOTSET:
+        alembic_logger.setLevel(logging.WARNING)
+
+
 # Schema changes are made by one process at a time (see _schema_lock).
 SCHEMA_LOCK_KEY = 0x6E657773_63726177  # PostgreSQL advisory lock key: the bytes of "newscraw"
 SCHEMA_LOCK_SUFFIX = ".schema-lock"  # SQLite: the file locked beside the database
@@ -187,6 +198,7 @@ def upgrade(url: str | None = None, revision: str = "head", *, only_ours: bool =
     (another one doing it is waited for; the migrations it applied are not
     applied again). ``only_ours``: refuse a database that has an articles
     table but no newscrawl migration history."""
+    quiet_alembic()
     from alembic import command
     from alembic.config import Config
 
@@ -201,6 +213,7 @@ def upgrade(url: str | None = None, revision: str = "head", *, only_ours: bool =
 
 
 def current_revision(url: str | None = None) -> str | None:
+    quiet_alembic()
     from alembic.migration import MigrationContext
 
     with get_engine(url).connect() as connection:
@@ -208,6 +221,7 @@ def current_revision(url: str | None = None) -> str | None:
 
 
 def head_revision() -> str | None:
+    quiet_alembic()
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
