@@ -12,7 +12,11 @@ from scrapy.exceptions import DropItem
 # A command or crawl that found what it was asked for missing (an article id,
 # a run, anything to print).
 NOT_FOUND_EXIT = 1
-# A site definition that is invalid, or an argument or query that cannot be read.
+# A crawl that did not finish (failed, interrupted, an unreachable site), or
+# something a command needs that is not available (a busy port, the database).
+CRAWL_FAILED_EXIT = 1
+# A site definition that is invalid, or an argument or query that cannot be
+# read: a usage error (``newscrawl``'s options, ``scrapy crawl``'s ``-a``).
 CONFIG_ERROR_EXIT = 2
 QUERY_ERROR_EXIT = 2
 # A crawl refused because another live process holds its site's lease.
@@ -24,6 +28,11 @@ LEASE_HELD_EXIT = 3
 
 class SiteConfigError(Exception):
     """A site definition is missing, unreadable or invalid."""
+
+
+class SpiderArgumentError(ValueError):
+    """A spider argument (``-a NAME=VALUE``) that is missing or cannot be read:
+    ``scrapy crawl`` says so in one line and ends with CONFIG_ERROR_EXIT."""
 
 
 class PatternTimeout(Exception):

@@ -12,7 +12,7 @@ from typing import Any
 import scrapy
 from scrapy.http import Response, TextResponse
 
-from crawler.exceptions import PatternTimeout, RejectItem, UndecodablePage
+from crawler.exceptions import PatternTimeout, RejectItem, SpiderArgumentError, UndecodablePage
 from crawler.extraction.processes import PageReader, parse_processes
 from crawler.extraction.reader import unreadable_reason
 from crawler.items import ARTICLE, GUESSED, KIND, Article
@@ -30,9 +30,9 @@ def parse_positive_int(name: str, value: Any) -> int | None:
     try:
         number = int(value)
     except (TypeError, ValueError):
-        raise ValueError(f"-a {name}= takes a whole number, got {value!r}") from None
+        raise SpiderArgumentError(f"-a {name}= takes a whole number, got {value!r}") from None
     if number < 1:
-        raise ValueError(f"-a {name}= must be at least 1, got {number}")
+        raise SpiderArgumentError(f"-a {name}= must be at least 1, got {number}")
     return number
 
 
@@ -44,7 +44,7 @@ def parse_bool(name: str, value: Any) -> bool:
         return True
     if text in FALSE_WORDS:
         return False
-    raise ValueError(f"-a {name}= takes true or false, got {value!r}")
+    raise SpiderArgumentError(f"-a {name}= takes true or false, got {value!r}")
 
 
 def parse_day(name: str, value: Any, end: bool = False) -> datetime | None:
@@ -56,7 +56,7 @@ def parse_day(name: str, value: Any, end: bool = False) -> datetime | None:
     try:
         return read_time(str(value), end=end)
     except ValueError as exc:
-        raise ValueError(f"-a {name}= takes {ACCEPTED}, got {value!r}") from exc
+        raise SpiderArgumentError(f"-a {name}= takes {ACCEPTED}, got {value!r}") from exc
 
 
 class NewsSpider(scrapy.Spider):
@@ -77,7 +77,7 @@ class NewsSpider(scrapy.Spider):
         **kwargs: Any,
     ) -> None:
         if site is None:
-            raise ValueError(f"spider {self.name!r} needs a site: -a site=NAME")
+            raise SpiderArgumentError(f"spider {self.name!r} needs a site: -a site=NAME")
         self.site = site if isinstance(site, Site) else get_site(site)
         self.arguments = {
             k: str(v)
@@ -89,11 +89,25 @@ class NewsSpider(scrapy.Spider):
         self.since = parse_day("since", since)
         self.until = parse_day("until", until, end=True)
         if self.since and self.until and self.since >= self.until:
-            raise ValueError("-a since= must be before -a until=")
+            raise SpiderArgumentError("-a since= must be before -a until=")
         self.date_range = self.since is not None or self.until is not None
         self.refetch = parse_bool("refetch", refetch)
         # A worker of a distributed crawl names itself: -a worker=HOST:PID.
         self.worker = str(kwargs.get("worker") or "").strip().lower() not in FALSE_WORDS
+
+    @classmethod
+    def check_arguments(cls, arguments: dict[str, Any]) -> None:
+        """Read ``arguments`` (``-a NAME=VALUE``) as a crawl would, before the
+        crawl starts (crawler/cli/commands/crawl.py): a spider is built from
+        them and dropped (its constructor reads only them and the site
+        definition). One it cannot take raises SpiderArgumentError, a site
+        without the section this spider crawls included."""
+        try:
+            cls(**arguments)
+        except SpiderArgumentError:
+            raise
+        except ValueError as exc:  # the subclasses' checks of the site's sections
+            raise SpiderArgumentError(str(exc)) from None
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> NewsSpider:

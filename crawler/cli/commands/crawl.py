@@ -1,7 +1,10 @@
 """``scrapy crawl``, with the site definitions checked before anything starts.
 
-A bad or unknown site definition ends the command with one message naming the
-file, the key and the problem, and exit status 2; nothing is crawled.
+Checked before Scrapy starts (and logs anything): a bad or unknown site
+definition ends the command with one message naming the file, the key and the
+problem; a spider argument that is missing or cannot be read (no ``-a site=``,
+``-a pages=abc``), or an unknown spider, with one line ``scrapy crawl:
+MESSAGE``. Either way exit status 2, and nothing is crawled.
 
 A crawl of a site and spider holds their lease in ``crawl_locks`` while it
 runs (``crawler.storage.locks``; setting ``NEWSCRAWL_LEASE_TTL``, seconds):
@@ -20,11 +23,12 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from typing import Any, NoReturn
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from sqlalchemy.exc import SQLAlchemyError
 
-from crawler.exceptions import CONFIG_ERROR_EXIT, LEASE_HELD_EXIT
+from crawler.exceptions import CONFIG_ERROR_EXIT, LEASE_HELD_EXIT, SpiderArgumentError
 from crawler.extensions.parent_watch import expected_parent, parent_gone
 from crawler.extraction.processes import parse_processes
 from crawler.sites.arguments import FALSE_WORDS
@@ -41,20 +45,47 @@ from crawler.storage.locks import (
 logger = logging.getLogger(__name__)
 
 
+def refuse(message: str) -> NoReturn:
+    """One line on stderr, exit status 2: before Scrapy has logged anything."""
+    print(message, file=sys.stderr)
+    raise SystemExit(CONFIG_ERROR_EXIT)
+
+
+def check_spider(settings: Any, name: str, arguments: dict[str, Any]) -> None:
+    """The spider ``name`` exists and takes ``arguments`` (SpiderArgumentError)."""
+    from scrapy.spiderloader import get_spider_loader
+
+    from crawler.spiders.base import NewsSpider
+
+    loader = get_spider_loader(settings)
+    if name not in loader.list():
+        known = ", ".join(sorted(loader.list()))
+        raise SpiderArgumentError(f"no spider named {name!r} (spiders: {known})")
+    spidercls = loader.load(name)
+    if issubclass(spidercls, NewsSpider):
+        spidercls.check_arguments(arguments)
+
+
 class Command(ScrapyCrawlCommand):
-    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+    def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
+        super().process_options(args, opts)
+        assert self.settings is not None
         try:
             site = opts.spargs.get("site")
             if site:
                 get_site(site)
             else:
                 load_sites()
-            assert self.settings is not None
             parse_processes(self.settings.get("EXTRACTION_PROCESSES"))
+            if len(args) == 1:  # Scrapy reports another number of spiders
+                check_spider(self.settings, args[0], opts.spargs)
+        except SpiderArgumentError as exc:
+            refuse(f"scrapy crawl: {exc}")
         except (SiteConfigError, ValueError) as exc:
-            print(f"newscrawl: {exc}", file=sys.stderr)
-            self.exitcode = CONFIG_ERROR_EXIT
-            return
+            refuse(f"newscrawl: {exc}")
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        site = opts.spargs.get("site")
         parent = expected_parent()
         if parent is not None and parent_gone(parent):
             print(
