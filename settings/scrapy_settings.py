@@ -83,6 +83,8 @@ EXTENSIONS = {
     "crawler.extensions.run_history.RunHistory": 100,
     # A crawl started by newscrawl stops when that process is gone (SIGKILL).
     "crawler.extensions.parent_watch.ParentWatch": 110,
+    # Counts reported to newscrawl crawl for its progress line (off unless it asks).
+    "crawler.extensions.progress.ProgressReport": 120,
 }
 
 # The archive. Any SQLAlchemy URL; the default is a SQLite file in the working folder.

@@ -71,7 +71,8 @@ def slow_site(site: ScriptedSite) -> ScriptedSite:
 
 
 class Crawl:
-    """``newscrawl crawl slow`` in a subprocess, its output in a file."""
+    """``newscrawl crawl slow`` in a subprocess, its output in a file: with
+    ``-v``, Scrapy's log too (it says how the crawl took each signal)."""
 
     def __init__(self, tmp_path: Path, name: str, new_session: bool = False) -> None:
         self.output = tmp_path / f"{name}.out"
@@ -79,7 +80,7 @@ class Crawl:
             self.proc = subprocess.Popen(
                 [
                     sys.executable, "-m", "crawler.cli", "crawl", "slow",
-                    "--spider", "articles",
+                    "--spider", "articles", "-v",
                     "--set", "AUTOTHROTTLE_ENABLED=False",
                     "--set", "RETRY_TIMES=0",
                 ],

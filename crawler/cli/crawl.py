@@ -1,5 +1,14 @@
 """``newscrawl crawl``, ``demo`` and ``demo-site``: crawl a site now, and the
-bundled demo site (served, or served and crawled)."""
+bundled demo site (served, or served and crawled).
+
+A crawl is quiet: Scrapy's log goes to a file, a terminal shows one progress
+line while each spider runs, and each run ends with one line saying how it
+went (crawler/cli/progress.py says where the log goes and what is printed).
+Exit status: 0 when every run finished; 1 when one did not (failed, an
+unreachable site, interrupted by the crawl itself) or the demo site's port is
+taken; 2 for bad usage or a bad site definition; 3 when another process holds
+the crawl's lease; 130 or 143 when stopped by SIGINT or SIGTERM.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +17,7 @@ import signal
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from crawler.cli.options import (
     LOG_LEVELS,
@@ -19,8 +29,20 @@ from crawler.cli.options import (
     spiders_for,
     time_text,
 )
-from crawler.exceptions import CONFIG_ERROR_EXIT, LEASE_HELD_EXIT
+from crawler.cli.progress import CrawlOutput, summary_line
+from crawler.exceptions import CONFIG_ERROR_EXIT, CRAWL_FAILED_EXIT, LEASE_HELD_EXIT
 from crawler.sites.definitions import BUNDLED_SITES_DIR
+
+
+def positive_int(value: str) -> int:
+    """A whole number, 1 or more (argparse ``type=``)."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {value!r}") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {number}")
+    return number
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -29,7 +51,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     add_spider(crawl)
     crawl.add_argument(
         "--pages",
-        type=int,
+        type=positive_int,
         metavar="N",
         help="follow pagination N pages deep (default: until known articles, max_pages)",
     )
@@ -50,9 +72,25 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     crawl.add_argument("--refetch", action="store_true", help="fetch stored articles again")
     crawl.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="Scrapy's log on stderr instead of a log file: -v at INFO, -vv at DEBUG "
+        "(default: into a log file, see --log-file)",
+    )
+    crawl.add_argument(
         "--log-level",
         choices=LOG_LEVELS,
-        help="Scrapy's log level for the crawl (default: $NEWSCRAWL_LOG_LEVEL or INFO)",
+        help="Scrapy's log level; the log then goes to stderr unless --log-file is given "
+        "(default: $NEWSCRAWL_LOG_LEVEL or INFO, into a log file)",
+    )
+    crawl.add_argument(
+        "--log-file",
+        type=Path,
+        metavar="PATH",
+        help="append Scrapy's log to PATH (default: a new file per command in "
+        "$NEWSCRAWL_LOG_DIR or ~/.local/state/newscrawl/logs, its path printed at the end)",
     )
     add_settings(crawl, "this crawl")
     add_database(crawl)
@@ -77,44 +115,68 @@ def run_site(
     arguments: dict[str, str],
     settings: dict[str, str],
     db: str | None,
+    output: CrawlOutput | None = None,
 ) -> int:
     """Crawl ``spiders`` of ``site`` one after the other, each in its own
-    process, printing each run; the exit status of the whole."""
+    process, with a progress line while each runs (``output``'s: on a
+    terminal), a line for each run and where the log went; the exit status of
+    the whole. Without ``output`` the log goes to stderr, as Scrapy prints it."""
     from crawler.scheduling.runner import run_crawl
-    from crawler.storage.queries import format_time
 
+    output = output or CrawlOutput()
     status = 0
     for spider in spiders:
-        result = run_crawl(site, spider, arguments, settings, db)
-        if result.exit_code == CONFIG_ERROR_EXIT and result.stopped_by is None:
-            return CONFIG_ERROR_EXIT
-        for run in result.runs:
-            print(
-                f"run {run['id']}: {site}/{spider} {run['status']} ({run['finish_reason']}) "
-                f"at {format_time(run['finished_at'])}: pages {run['pages_fetched']}, "
-                f"new {run['articles_new']}, updated {run['articles_updated']}, "
-                f"unchanged {run['articles_unchanged']}, rejected {run['items_rejected']}, "
-                f"top-story snapshots {run['top_story_snapshots']}"
+        label = f"{site}/{spider}"
+        try:
+            result = run_crawl(
+                site,
+                spider,
+                arguments,
+                {**settings, **output.settings()},
+                db,
+                on_progress=output.on_progress(label),
             )
+        finally:
+            output.clear()
+        if result.exit_code == CONFIG_ERROR_EXIT and result.stopped_by is None:
+            return CONFIG_ERROR_EXIT  # the crawl said why, above
+        report_runs(label, result)
         if result.stopped_by is not None:
             # SIGINT or SIGTERM, passed on to the crawl and waited for: no
             # further spider; 130 or 143, as a shell reports a process it killed.
             name = signal.Signals(result.stopped_by).name
-            print(f"newscrawl: {site}/{spider}: crawl stopped ({name})", file=sys.stderr)
-            return 128 + result.stopped_by
+            print(f"newscrawl: {label}: crawl stopped ({name})", file=sys.stderr)
+            status = 128 + result.stopped_by
+            break
         if result.exit_code == LEASE_HELD_EXIT:
             status = LEASE_HELD_EXIT  # another process crawls it; its message is above
         elif not result.ok and status != LEASE_HELD_EXIT:
-            status = 1
+            status = CRAWL_FAILED_EXIT
+    if output.log_file is not None:
+        print(f"log: {output.log_file}", file=sys.stdout if status == 0 else sys.stderr)
     return status
+
+
+def report_runs(label: str, result: Any) -> None:
+    """A line for each run of a crawl: on stdout when it finished, else on
+    stderr with why; a crawl that ended before its run began says how."""
+    sys.stdout.flush()
+    for run in result.runs:
+        if run["status"] == "finished":
+            print(summary_line(run), flush=True)
+        else:
+            print(f"newscrawl: {summary_line(run)}", file=sys.stderr)
+    code = result.exit_code
+    if result.runs or result.stopped_by is not None or code in (0, LEASE_HELD_EXIT):
+        return
+    ended = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
+    print(f"newscrawl: {label}: the crawl process {ended} before its run began", file=sys.stderr)
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
     spiders = spiders_for(args.site, args.spider)
     arguments = {}
     if args.pages is not None:
-        if args.pages < 1:
-            raise SystemExit("newscrawl: --pages must be at least 1")
         arguments["pages"] = str(args.pages)
     for name in ("since", "until"):
         if getattr(args, name) is not None:
@@ -122,15 +184,22 @@ def cmd_crawl(args: argparse.Namespace) -> int:
     if args.refetch:
         arguments["refetch"] = "true"
     settings = parse_settings(args.settings)
-    if args.log_level:
-        settings["LOG_LEVEL"] = args.log_level
-    return run_site(args.site, spiders, arguments, settings, args.database)
+    output = CrawlOutput.choose(args.site, args.verbose, args.log_level, args.log_file)
+    return run_site(args.site, spiders, arguments, settings, args.database, output)
 
 
 def cmd_demo_site(args: argparse.Namespace) -> int:
     from crawler.cli.demo_site import DemoSiteServer
 
-    server = DemoSiteServer(args.host, args.port)
+    try:
+        server = DemoSiteServer(args.host, args.port)
+    except OSError as exc:
+        print(
+            f"newscrawl: cannot serve the demo site on {args.host}:{args.port} ({exc}); "
+            "pass --port with a free port",
+            file=sys.stderr,
+        )
+        return CRAWL_FAILED_EXIT
     print(f"DemoNews is served at {server.url}/  (Ctrl-C stops it)", flush=True)
     try:
         server.serve_forever()
@@ -174,7 +243,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
             demo_site_definition(Path(folder), server.url + "/")
             os.environ["NEWSCRAWL_SITES_DIR"] = os.pathsep.join(p for p in (previous, folder) if p)
         try:
-            status = run_site("demo", list(SPIDERS), {}, {"LOG_LEVEL": "WARNING"}, args.database)
+            output = CrawlOutput.choose("demo")
+            status = run_site("demo", list(SPIDERS), {}, {}, args.database, output)
         finally:
             if previous is None:
                 os.environ.pop("NEWSCRAWL_SITES_DIR", None)

@@ -98,6 +98,7 @@ class RunHistory:
         site = getattr(getattr(spider, "site", None), "name", "")
         url = getattr(item, "url", None) or getattr(item, "page_url", None)
         self.rejected_count += 1
+        self.crawler.stats.inc_value("newscrawl/items_rejected")  # for the progress report
         self.rejected.append(
             {
                 "run_id": self.run_id,

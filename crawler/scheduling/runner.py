@@ -8,27 +8,41 @@ A crawl process is never left running by the process that started it:
 every crawl process is told its parent's pid (:data:`PARENT_PID_ENV`) so it
 stops by itself when that process is killed
 (:mod:`crawler.extensions.parent_watch`).
+
+Asked for it (``on_progress``), :func:`run_crawl` gives the child the write
+end of a pipe, on which it reports its counts while it runs
+(:mod:`crawler.extensions.progress`), and hands each report on while it
+waits. Nothing else changes: the child's output is ours, as before.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import select
 import signal
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
 from crawler.extensions.parent_watch import PARENT_PID_ENV
+from crawler.extensions.progress import PROGRESS_FD_SETTING
 from crawler.storage import queries
 from crawler.storage.database import database_url, ensure_schema, get_engine
 
 SETTINGS_MODULE = "settings.scrapy_settings"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# How often a crawl that reports its progress is checked for its end (seconds).
+PROGRESS_POLL = 0.25
+
+ProgressCallback = Callable[[dict[str, Any]], None]
 
 
 @dataclass
@@ -80,6 +94,7 @@ def start_crawl(
     *,
     output: IO[Any] | None = None,
     own_session: bool = False,
+    pass_fds: tuple[int, ...] = (),
 ) -> subprocess.Popen[bytes]:
     """Start one spider for one site in a child process and return at once.
 
@@ -87,6 +102,7 @@ def start_crawl(
     ``own_session`` puts the child in a session and process group of its own,
     so a Ctrl-C in the terminal reaches only its parent, which decides when
     the child stops, and the parent can signal the child's whole group.
+    ``pass_fds``: descriptors the child inherits (the progress pipe).
     """
     return subprocess.Popen(
         crawl_command(site, spider, arguments or {}, settings or {}),
@@ -95,6 +111,7 @@ def start_crawl(
         stdout=output,
         stderr=subprocess.STDOUT if output is not None else None,
         start_new_session=own_session,
+        pass_fds=pass_fds,
     )
 
 
@@ -145,6 +162,8 @@ def run_crawl(
     settings: dict[str, str] | None = None,
     db_url: str | None = None,
     timeout: float | None = None,
+    *,
+    on_progress: ProgressCallback | None = None,
 ) -> CrawlResult:
     """Run one spider for one site in a child process and wait for it.
 
@@ -153,18 +172,31 @@ def run_crawl(
     that a Ctrl-C in the terminal reaches it once, through us. The result's
     ``stopped_by`` is the first such signal; a run the child could not close
     (stopped by a second signal) is closed as ``interrupted``.
+
+    ``on_progress`` is called with each report of the child's counts
+    (:mod:`crawler.extensions.progress`): when it opens, about twice a second,
+    and when it closes.
     """
     url = database_url(db_url)
     ensure_schema(url)
     engine = get_engine(url)
     before = queries.last_run_id(engine)
-    with ForwardedSignals() as forwarded:
+    with ForwardedSignals() as forwarded, ProgressPipe(on_progress) as pipe:
         if forwarded.received:
             return CrawlResult(spider, 128 + forwarded.received[0], [], forwarded.received[0])
-        proc = start_crawl(site, spider, arguments, settings, url, own_session=forwarded.active)
+        proc = start_crawl(
+            site,
+            spider,
+            arguments,
+            {**(settings or {}), **pipe.settings()},
+            url,
+            own_session=forwarded.active,
+            pass_fds=pipe.child_fds(),
+        )
+        pipe.started()
         forwarded.attach(proc)
         try:
-            exit_code = proc.wait(timeout=timeout)
+            exit_code = pipe.wait(proc, timeout)
         except BaseException:
             _kill(proc, forwarded.active)
             raise
@@ -176,6 +208,79 @@ def run_crawl(
         close_orphaned_runs(engine)
         runs = queries.runs_since(engine, before, site, spider)
     return CrawlResult(spider, exit_code, runs, stopped_by)
+
+
+class ProgressPipe:
+    """The pipe a child crawl reports its counts on, and reading them while
+    waiting for it. Without a callback, no pipe: the child is waited for as
+    any other."""
+
+    def __init__(self, on_progress: ProgressCallback | None) -> None:
+        self.on_progress = on_progress
+        self.read_fd: int | None = None
+        self.write_fd: int | None = None
+        self.pending = b""
+
+    def __enter__(self) -> ProgressPipe:
+        if self.on_progress is not None:
+            self.read_fd, self.write_fd = os.pipe()
+            os.set_blocking(self.read_fd, False)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for fd in (self.read_fd, self.write_fd):
+            if fd is not None:
+                os.close(fd)
+        self.read_fd = self.write_fd = None
+
+    def settings(self) -> dict[str, str]:
+        return {} if self.write_fd is None else {PROGRESS_FD_SETTING: str(self.write_fd)}
+
+    def child_fds(self) -> tuple[int, ...]:
+        return () if self.write_fd is None else (self.write_fd,)
+
+    def started(self) -> None:
+        """The child has its copy of the write end: ours is closed."""
+        if self.write_fd is not None:
+            os.close(self.write_fd)
+            self.write_fd = None
+
+    def wait(self, proc: subprocess.Popen[bytes], timeout: float | None) -> int:
+        """The child's exit status, its reports handed on while it runs."""
+        if self.read_fd is None:
+            return proc.wait(timeout=timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        open_pipe = True
+        while proc.poll() is None:
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                raise subprocess.TimeoutExpired(proc.args, timeout or 0)
+            if not open_pipe:  # the child closed it: nothing more to read
+                return proc.wait(timeout=left)
+            wait = PROGRESS_POLL if left is None else min(PROGRESS_POLL, left)
+            if select.select([self.read_fd], [], [], wait)[0]:
+                open_pipe = self.read()
+        self.read()
+        return proc.returncode
+
+    def read(self) -> bool:
+        """Hand on every complete report waiting; False once the pipe is closed."""
+        assert self.read_fd is not None and self.on_progress is not None
+        while True:
+            try:
+                chunk = os.read(self.read_fd, 65536)
+            except BlockingIOError:
+                return True
+            if not chunk:
+                return False
+            *lines, self.pending = (self.pending + chunk).split(b"\n")
+            for line in lines:
+                try:
+                    report = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(report, dict):
+                    self.on_progress(report)
 
 
 def _kill(proc: subprocess.Popen[bytes], group: bool) -> None:
