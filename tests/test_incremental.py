@@ -216,5 +216,5 @@ def test_bad_date_option_of_newscrawl_crawl_names_the_option(paper):
         timeout=60,
     )
     assert proc.returncode == 2
-    assert "argument --until: expected a date YYYY-MM-DD or an ISO-8601 time" in proc.stderr
+    assert "argument --until: expected a date (2024-03-05), an ISO-8601 time" in proc.stderr
     assert paper.request_log == []  # nothing crawled
