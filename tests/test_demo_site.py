@@ -21,14 +21,24 @@ import pytest
 from crawler.cli.demo_site import (
     ARTICLES,
     ARTICLES_BY_ID,
+    CORRECTED_ARTICLE_ID,
+    CORRECTION,
     PAGE_SIZE,
     SEED_ARTICLE_ID,
     TIMEZONE,
     TOP_STORY_IDS,
+    Correction,
     DemoSiteServer,
     resolve,
 )
-from crawler.cli.demo_site.content import AUTHORS, NEWSROOM, SECTIONS, TAG_POOL, first_sentence
+from crawler.cli.demo_site.content import (
+    AUTHORS,
+    FIRST_EDITION,
+    NEWSROOM,
+    SECTIONS,
+    TAG_POOL,
+    first_sentence,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 YEREVAN = ZoneInfo("Asia/Yerevan")
@@ -475,3 +485,84 @@ def test_request_log_and_quiet_server(capfd):
         fetch(url + "/")
     with pytest.raises(RuntimeError):
         server.start()
+
+
+# --------------------------------------------------------------------------
+# The correction (DemoSiteServer(corrections=True), as `newscrawl demo` serves it)
+# --------------------------------------------------------------------------
+
+WRONG, RIGHT = CORRECTION
+
+
+def paragraphs_of(page: Node) -> list[str]:
+    body = page.find("div", "article_body")
+    return [p.text() for p in body.children if isinstance(p, Node) and p.tag == "p"]
+
+
+def test_the_first_edition_differs_in_one_figure_of_one_sentence():
+    article, first = ARTICLES_BY_ID[CORRECTED_ARTICLE_ID], FIRST_EDITION
+    assert WRONG == "Tickets cost between 2,000 and 45,000 drams"
+    assert RIGHT == "Tickets cost between 2,000 and 4,500 drams"
+    changed = [
+        (old, new)
+        for old, new in zip(first.paragraphs, article.paragraphs, strict=True)
+        if old != new
+    ]
+    assert len(changed) == 1
+    old, new = changed[0]
+    assert old.replace(WRONG, RIGHT) == new and old.count(WRONG) == 1
+    # The headline and the teaser stay: listings show the same item before and after.
+    assert (first.title, first.teaser) == (article.title, article.teaser)
+    assert first.id not in TOP_STORY_IDS and first.id != SEED_ARTICLE_ID
+
+
+def test_without_corrections_every_page_stays_the_same():
+    path = f"/eng/news/{CORRECTED_ARTICLE_ID}/"
+    bodies = {resolve(path).body for _ in range(3)}
+    assert len(bodies) == 1 and RIGHT.encode() in bodies.pop()
+    assert f'href="/eng/news/{CORRECTED_ARTICLE_ID}"'.encode() not in resolve("/").body
+
+
+def test_the_corrected_article_is_served_first_as_first_published():
+    correction = Correction()
+    path = f"/eng/news/{CORRECTED_ARTICLE_ID}/"
+    # A HEAD request leaves the first edition due; the first GET takes it.
+    assert WRONG.encode() in resolve(path, correction, serve=False).body
+    first = parse(resolve(path, correction).body)
+    assert paragraphs_of(first) == list(FIRST_EDITION.paragraphs)
+    for _ in range(2):
+        later = parse(resolve(path, correction).body)
+        assert paragraphs_of(later) == list(ARTICLES_BY_ID[CORRECTED_ARTICLE_ID].paragraphs)
+    # Only that article changes, and no other page does.
+    for other in (
+        "/eng/news/301042/",
+        "/eng/news/",
+        "/eng/news/page/2/",
+        "/eng/news/section/culture/",
+    ):
+        assert resolve(other, correction).body == resolve(other).body
+
+
+def test_the_home_page_lists_the_corrected_article_by_its_short_url():
+    block = parse(resolve("/", Correction()).body).find("div", "top_stories")
+    links = block.find_all("a", "ts_link")
+    assert [a.attrs["href"] for a in links] == [f"/eng/news/{i}/" for i in TOP_STORY_IDS] + [
+        f"/eng/news/{CORRECTED_ARTICLE_ID}"
+    ]
+    assert [a.text() for a in links] == [*TOP_TITLES, ARTICLES_BY_ID[CORRECTED_ARTICLE_ID].title]
+    # The short URL redirects to the article.
+    response = resolve(f"/eng/news/{CORRECTED_ARTICLE_ID}", Correction())
+    assert (response.status, response.location) == (301, f"/eng/news/{CORRECTED_ARTICLE_ID}/")
+
+
+def test_a_server_with_corrections_corrects_after_the_first_request():
+    with DemoSiteServer(corrections=True) as server:
+        assert server.corrections
+        url = f"{server.url}/eng/news/{CORRECTED_ARTICLE_ID}/"
+        assert fetch(url, method="HEAD")[0] == 200
+        bodies = [fetch(url)[2] for _ in range(3)]
+        assert WRONG.encode() in bodies[0] and RIGHT.encode() not in bodies[0]
+        assert bodies[1] == bodies[2] == resolve(f"/eng/news/{CORRECTED_ARTICLE_ID}/").body
+    plain = DemoSiteServer()
+    assert not plain.corrections
+    plain.stop()

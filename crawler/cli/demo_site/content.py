@@ -15,12 +15,17 @@ Three kinds of article live here:
 * 59 generated articles: neutral, fictional local news. All towns, people,
   clubs and companies in them are invented (Yerevan appears only as the
   capital that people travel to).
+
+One of the generated articles also has a FIRST EDITION with a wrong figure in
+one sentence: a server started with ``corrections=True`` serves it once, then
+corrects it (see :mod:`.server`). The text every other server serves, and
+that the first edition is checked against here, is the corrected one.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone, tzinfo
 from types import MappingProxyType
 
@@ -1327,3 +1332,29 @@ def get_article(article_id: int) -> DemoArticle | None:
 def articles_in_section(slug: str) -> tuple[DemoArticle, ...]:
     """The section's articles, newest first (empty for an unknown slug)."""
     return tuple(a for a in NEWEST_FIRST if a.slug_section == slug)
+
+
+# --------------------------------------------------------------------------
+# The correction: one article as first published, with a wrong figure.
+# --------------------------------------------------------------------------
+
+CORRECTED_ARTICLE_ID = 301058
+# The wrong figure as first published, and as corrected (the text above).
+CORRECTION = (
+    "Tickets cost between 2,000 and 45,000 drams",
+    "Tickets cost between 2,000 and 4,500 drams",
+)
+
+
+def _first_edition(article: DemoArticle) -> DemoArticle:
+    """``article`` with the figure of :data:`CORRECTION` wrong, in one sentence
+    that is neither the headline nor the teaser, so listings show the same
+    item before and after the correction."""
+    wrong, right = CORRECTION
+    assert sum(p.count(right) for p in article.paragraphs) == 1, "the corrected sentence moved"
+    first = replace(article, paragraphs=tuple(p.replace(right, wrong) for p in article.paragraphs))
+    assert (first.title, first.teaser) == (article.title, article.teaser)
+    return first
+
+
+FIRST_EDITION = _first_edition(ARTICLES_BY_ID[CORRECTED_ARTICLE_ID])

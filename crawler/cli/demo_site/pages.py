@@ -1,11 +1,12 @@
 """HTML pages of DemoNews.
 
-Pure functions: each returns the page as a ``str`` and depends only on the
-data in :mod:`crawler.cli.demo_site.content`, so the same bytes come out on every
-run. The markup imitates the old table layout of PanARMENIAN.Net (``td.single_
-content``, ``div.theitem``, ``h2.font12 > a.nevy``, ``div.article_body``, a
-"Top stories" and a "Partner news" block inside the article body). All links
-are root-relative, except the partner links, which point off-site on purpose.
+Pure functions: each returns the page as a ``str`` and depends only on its
+arguments and the data in :mod:`crawler.cli.demo_site.content`, so the same
+bytes come out on every run. The markup imitates the old table layout of
+PanARMENIAN.Net (``td.single_content``, ``div.theitem``, ``h2.font12 > a.nevy``,
+``div.article_body``, a "Top stories" and a "Partner news" block inside the
+article body). All links are root-relative, except the partner links, which
+point off-site on purpose.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import html
 from datetime import datetime
 
 from .content import (
+    ARTICLES_BY_ID,
+    CORRECTED_ARTICLE_ID,
+    FIRST_EDITION,
     NEWEST_FIRST,
     PAGE_SIZE,
     SECTION_NAMES,
@@ -70,6 +74,11 @@ def format_date(value: datetime) -> str:
 
 def article_url(article_id: int) -> str:
     return f"/eng/news/{article_id}/"
+
+
+def short_article_url(article_id: int) -> str:
+    """``/eng/news/<id>``, which redirects to :func:`article_url`."""
+    return f"/eng/news/{article_id}"
 
 
 def listing_url(page: int = 1) -> str:
@@ -176,12 +185,20 @@ def _listing_page(
 # --------------------------------------------------------------------------
 
 
-def render_home() -> str:
-    """``/``: the Top stories block, the ten newest articles, a link to all news."""
+def render_home(correction: bool = False) -> str:
+    """``/``: the Top stories block, the ten newest articles, a link to all news.
+
+    With ``correction``, the block has a fifth story: the corrected article,
+    linked by its short URL (:func:`short_article_url`), a link to it that a
+    crawler which stored it from the listing has not followed yet.
+    """
+    links = [(article_url(a.id), a) for a in TOP_STORIES]
+    if correction:
+        corrected = ARTICLES_BY_ID[CORRECTED_ARTICLE_ID]
+        links.append((short_article_url(corrected.id), corrected))
     stories = "".join(
-        f'<li class="ts_item"><a class="ts_link" href="{escape(article_url(a.id))}">'
-        f"{escape(a.title)}</a></li>"
-        for a in TOP_STORIES
+        f'<li class="ts_item"><a class="ts_link" href="{escape(href)}">{escape(a.title)}</a></li>'
+        for href, a in links
     )
     main = (
         '<div class="top_stories" id="top_stories"><h3>Top stories</h3>'
@@ -208,9 +225,12 @@ def render_section(slug: str, page: int = 1) -> str:
     )
 
 
-def render_article(article_id: int) -> str:
-    """``/eng/news/<id>/``."""
+def render_article(article_id: int, first_edition: bool = False) -> str:
+    """``/eng/news/<id>/``; with ``first_edition``, the corrected article as it
+    was first published (other articles have only one edition)."""
     article = get_article(article_id)
+    if first_edition and article_id == CORRECTED_ARTICLE_ID:
+        article = FIRST_EDITION
     if article is None:
         raise PageNotFound(f"unknown article {article_id}")
     title = escape(article.title)

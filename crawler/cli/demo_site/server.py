@@ -17,6 +17,18 @@ Usage::
     with DemoSiteServer() as site:          # random free port on 127.0.0.1
         urlopen(site.url + "/eng/news/")
         site.request_log                    # [("GET", "/eng/news/"), ...]
+
+A correction (``DemoSiteServer(corrections=True)``, as ``newscrawl demo`` and
+``newscrawl demo-site`` serve it): one article (``CORRECTED_ARTICLE_ID``,
+301058) is served as first published, one figure wrong, until its page has
+been served once; from then on it is served corrected. The home page's Top
+stories block lists it fifth, by its short URL ``/eng/news/301058``, which
+redirects to the article. A crawl that stored the article from the listing
+has not followed that link yet, so the ``top_stories`` spider fetches the
+article again and stores the corrected text as version 2. (The revisit
+policy would not fetch it: DemoNews's articles date from 2021, long past
+their last revisit.) Without ``corrections`` every page is always the same,
+as tests that share one server need.
 """
 
 from __future__ import annotations
@@ -31,7 +43,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 from . import pages
-from .content import SECTION_NAMES, get_article
+from .content import CORRECTED_ARTICLE_ID, SECTION_NAMES, get_article
 
 HTML_TYPE = "text/html; charset=utf-8"
 TEXT_TYPE = "text/plain; charset=utf-8"
@@ -59,13 +71,50 @@ def _redirect(location: str, query: str) -> DemoResponse:
     return DemoResponse(301, pages.render_redirect(location).encode("utf-8"), location=location)
 
 
-def resolve(target: str) -> DemoResponse:
-    """The response for a request target (path with optional query)."""
+class Correction:
+    """The state of the correction: has the first edition been served yet?"""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._served = False
+
+    def first_edition(self, serve: bool = True) -> bool:
+        """Is the first edition due? ``serve``: it is being served (a GET),
+        so every later request gets the corrected article."""
+        with self._lock:
+            due = not self._served
+            self._served = self._served or serve
+            return due
+
+
+def _article(
+    article_id: int, slash: str, query: str, correction: Correction | None, serve: bool
+) -> DemoResponse:
+    """``/eng/news/<id>/``, or with no ``slash`` a redirect to it."""
+    if not slash:
+        if get_article(article_id) is None:
+            raise pages.PageNotFound(f"unknown article {article_id}")
+        return _redirect(pages.article_url(article_id), query)
+    first = (
+        article_id == CORRECTED_ARTICLE_ID
+        and correction is not None
+        and correction.first_edition(serve)
+    )
+    return _html(200, pages.render_article(article_id, first_edition=first))
+
+
+def resolve(target: str, correction: Correction | None = None, serve: bool = True) -> DemoResponse:
+    """The response for a request target (path with optional query).
+
+    With ``correction`` (see the module's docstring), the home page lists the
+    corrected article and the article's first edition is served once; a
+    request with ``serve=False`` (HEAD) leaves it due.
+    """
     parts = urlsplit(target)
     path, query = parts.path or "/", parts.query
     try:
         if path == "/":
-            return _html(200, pages.render_home())
+            return _html(200, pages.render_home(correction is not None))
         if path == "/robots.txt":
             return DemoResponse(200, pages.ROBOTS_TXT.encode("utf-8"), TEXT_TYPE)
         if path.startswith("/private/"):
@@ -86,12 +135,7 @@ def resolve(target: str) -> DemoResponse:
             return _html(200, pages.render_section(slug, page))
         match = _ARTICLE.fullmatch(path)
         if match:
-            article_id = int(match[1])
-            if not match[2]:
-                if get_article(article_id) is None:
-                    raise pages.PageNotFound(path)
-                return _redirect(pages.article_url(article_id), query)
-            return _html(200, pages.render_article(article_id))
+            return _article(int(match[1]), match[2], query, correction, serve)
     except pages.PageNotFound:
         pass
     return _html(404, pages.render_not_found(path))
@@ -165,7 +209,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._respond(with_body=False)
 
     def _respond(self, with_body: bool) -> None:
-        response = resolve(self.path)
+        response = resolve(self.path, self.server.correction, serve=with_body)
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(response.body)))
@@ -183,9 +227,10 @@ class _Handler(BaseHTTPRequestHandler):
 class _DemoHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], verbose: bool) -> None:
+    def __init__(self, address: tuple[str, int], verbose: bool, corrections: bool) -> None:
         self.verbose = verbose
         self.request_log = RequestLog()
+        self.correction = Correction() if corrections else None
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
@@ -201,13 +246,21 @@ class DemoSiteServer:
     """DemoNews on a local port: in a background thread (``start``) or the foreground.
 
     The socket is bound in the constructor, so :attr:`url` is known (with the real
-    port when ``port=0``) before serving starts.
+    port when ``port=0``) before serving starts. With ``corrections``, one
+    article is corrected once it has been served (see the module's docstring).
     """
 
     POLL_INTERVAL = 0.05
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, verbose: bool = False) -> None:
-        self._httpd = _DemoHTTPServer((host, port), verbose)
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        verbose: bool = False,
+        corrections: bool = False,
+    ) -> None:
+        self._httpd = _DemoHTTPServer((host, port), verbose, corrections)
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._serving = False
@@ -216,6 +269,10 @@ class DemoSiteServer:
     @property
     def request_log(self) -> RequestLog:
         return self._httpd.request_log
+
+    @property
+    def corrections(self) -> bool:
+        return self._httpd.correction is not None
 
     @property
     def host(self) -> str:
