@@ -13,8 +13,16 @@ from scrapy import signals
 from scrapy.utils.test import get_crawler
 from support.processes import scrapy_crawl
 
-from crawler.cli.demo_site import ARTICLES, SEED_ARTICLE_ID, TOP_STORY_IDS
+from crawler.cli.demo_site import (
+    ARTICLES,
+    CORRECTED_ARTICLE_ID,
+    SEED_ARTICLE_ID,
+    TOP_STORY_IDS,
+    DemoSiteServer,
+)
+from crawler.cli.main import demo_site_definition
 from crawler.spiders.articles import ArticlesSpider
+from crawler.storage.queries import recent_corrections
 
 # Every test here crawls through Scrapy.
 pytestmark = pytest.mark.e2e
@@ -224,3 +232,90 @@ def test_a_crawl_builds_no_log_record_below_its_log_level(sites_dir):
             assert engine.isEnabledFor(logging.WARNING)
     finally:
         root.setLevel(before)
+
+
+# --------------------------------------------------------------------------
+# The correction `newscrawl demo` shows (DemoSiteServer(corrections=True))
+# --------------------------------------------------------------------------
+
+WRONG_SENTENCE = "Tickets cost between 2,000 and 45,000 drams, with free entry for schoolchildren."
+RIGHT_SENTENCE = "Tickets cost between 2,000 and 4,500 drams, with free entry for schoolchildren."
+
+
+@pytest.fixture
+def corrections_site(tmp_path, monkeypatch):
+    """The demo site with its correction, and a sites folder pointing at it."""
+    server = DemoSiteServer("127.0.0.1", 0, corrections=True).start()
+    folder = tmp_path / "sites"
+    folder.mkdir()
+    demo_site_definition(folder, server.url + "/")
+    monkeypatch.setenv("NEWSCRAWL_SITES_DIR", str(folder))
+    yield server
+    server.stop()
+
+
+def test_a_demo_crawl_ends_with_one_corrected_article(corrections_site, archive, database_url):
+    proc = newscrawl("crawl", "demo", *NO_THROTTLE)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    runs = archive.rows("select * from crawl_runs order by id")
+    assert [(r["spider"], r["articles_new"], r["articles_updated"]) for r in runs] == [
+        ("articles", len(ARTICLES), 0),
+        ("top_stories", 0, 1),
+    ]
+
+    # The articles spider stored the first edition; the top_stories spider
+    # followed the story's short link, was redirected to it and found it corrected.
+    article_path = f"/eng/news/{CORRECTED_ARTICLE_ID}/"
+    assert corrections_site.request_log.paths("GET").count(article_path) == 2
+    assert f"/eng/news/{CORRECTED_ARTICLE_ID}" in corrections_site.request_log.paths()
+
+    changed = archive.rows("select * from articles where version > 1")
+    assert len(changed) == 1
+    article = changed[0]
+    assert article["url"] == corrections_site.url + article_path
+    assert article["version"] == 2
+    assert RIGHT_SENTENCE in article["body"] and "45,000" not in article["body"]
+    revisions = archive.rows("select * from article_revisions")
+    assert [(r["article_id"], r["version"]) for r in revisions] == [(article["id"], 1)]
+    assert revisions[0]["title"] == article["title"]
+    assert revisions[0]["body"] == article["body"].replace(RIGHT_SENTENCE, WRONG_SENTENCE)
+    aliases = archive.rows("select url from article_aliases")
+    assert aliases == [{"url": f"{corrections_site.url}/eng/news/{CORRECTED_ARTICLE_ID}"}]
+
+    assert [(c["id"], c["title"], c["version"]) for c in recent_corrections(archive.engine)] == [
+        (article["id"], article["title"], 2)
+    ]
+
+    proc = newscrawl("show", str(article["id"]), "--diff")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    diff = proc.stdout[proc.stdout.index("Changes from version 1 to 2") :].splitlines()
+    assert f"-{WRONG_SENTENCE}" in diff and f"+{RIGHT_SENTENCE}" in diff
+    assert [line for line in diff if line[:1] in "+-" and line[:3] not in ("+++", "---")] == [
+        f"-{WRONG_SENTENCE}",
+        f"+{RIGHT_SENTENCE}",
+    ]
+
+
+def test_a_second_demo_crawl_fetches_no_article_and_keeps_the_correction(
+    corrections_site, archive, database_url
+):
+    assert newscrawl("crawl", "demo", *NO_THROTTLE).returncode == 0
+    # A second `newscrawl demo`: a new server on the same port, its article
+    # not corrected yet, and the same archive.
+    port = corrections_site.port
+    corrections_site.stop()
+    with DemoSiteServer("127.0.0.1", port, corrections=True) as again:
+        proc = newscrawl("crawl", "demo", *NO_THROTTLE)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        # Every link is known (the short one as an alias of the stored article).
+        assert sorted(again.request_log.paths()) == [
+            "/",
+            "/eng/news/",
+            "/robots.txt",
+            "/robots.txt",
+        ]
+    runs = archive.rows("select * from crawl_runs order by id")[2:]
+    assert [(r["articles_new"], r["articles_updated"]) for r in runs] == [(0, 0), (0, 0)]
+    assert [r["pages_skipped_known"] for r in runs] == [10, 5]
+    assert archive.scalar("select count(*) from article_revisions") == 1
+    assert len(recent_corrections(archive.engine, "demo")) == 1
