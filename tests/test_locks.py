@@ -170,3 +170,38 @@ def test_a_holder_whose_lease_was_taken_over_is_told(store):
     finally:
         renewer.stop(release=True)
     assert lease_holder(store.engine, "demo", "articles").owner == "crawler-2:4242:x"
+
+
+def test_the_daemon_lease_tells_whether_a_daemon_runs_and_when_one_last_ran(store):
+    from crawler.storage.locks import DAEMON_LEASE, daemon_state
+
+    engine = store.engine
+    assert daemon_state(engine).state == "none"
+    lease, _ = acquire_lease(engine, *DAEMON_LEASE, ttl=60)
+    running = daemon_state(engine)
+    assert (running.state, running.pid, running.host) == ("running", os.getpid(), this_host())
+    assert running.running and running.started_at == lease.acquired_at
+
+    # Released, it stays as a record of the last run, and is free to take.
+    assert release_lease(engine, lease, keep_record=True)
+    stopped = daemon_state(engine)
+    assert (stopped.state, stopped.running) == ("stopped", False)
+    assert stopped.started_at == lease.acquired_at <= stopped.stopped_at
+    again, takeover = acquire_lease(engine, *DAEMON_LEASE, ttl=60)  # the same live process
+    assert takeover is not None and "released it" in takeover.reason
+    assert daemon_state(engine).state == "running"
+
+    # Its process gone without releasing it (on this host), or another host's
+    # lease no longer renewed.
+    gone = dead_pid()
+    with engine.begin() as conn:
+        conn.execute(update(CrawlLockRow).values(pid=gone))
+    assert (daemon_state(engine).state, daemon_state(engine).pid) == ("ended", gone)
+    expired = datetime.now(UTC) - timedelta(seconds=1)
+    with engine.begin() as conn:
+        conn.execute(update(CrawlLockRow).values(host="crawler-2", expires_at=expired))
+    state = daemon_state(engine)
+    assert (state.state, state.host, state.stopped_at) == ("expired", "crawler-2", expired)
+    with engine.begin() as conn:
+        conn.execute(update(CrawlLockRow).values(expires_at=expired + timedelta(hours=1)))
+    assert daemon_state(engine).running  # another host's, still renewed

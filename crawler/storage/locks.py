@@ -16,6 +16,11 @@ process (after a reboot, in a restarted container) does not count as alive.
 
 The same liveness test finds ``crawl_runs`` rows left ``running`` by a killed
 process: :func:`mark_orphaned_runs` closes them as ``interrupted``.
+
+A crawl's lease row is deleted when the crawl ends. The daemon's lease
+(:data:`DAEMON_LEASE`) is kept as a record instead, marked released with the
+time the daemon stopped: ``newscrawl status`` reads from it whether a daemon
+runs now and when one last ran (:func:`daemon_state`).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from crawler.sites.times import human_time
 from crawler.storage.models import CrawlLockRow, CrawlRunRow
 
 logger = logging.getLogger(__name__)
@@ -41,6 +47,8 @@ DEFAULT_LEASE_TTL = 120.0
 # The lease of the daemon itself: one scheduler per database (site names
 # cannot start with "_", so this never collides with a real site).
 DAEMON_LEASE = ("_daemon", "scheduler")
+# The owner of a lease its holder gave up but kept as a record starts with this.
+RELEASED = "released:"
 # /proc start times are known to a clock tick, boot time to the second.
 _START_TIME_SLACK = timedelta(seconds=2)
 
@@ -123,8 +131,13 @@ class Lease:
     acquired_at: datetime
     expires_at: datetime
 
+    @property
+    def released(self) -> bool:
+        """Given up by its holder and kept as a record (the daemon's lease)."""
+        return self.owner.startswith(RELEASED)
+
     def describe(self) -> str:
-        return f"pid {self.pid} on {self.host}, since {self.acquired_at:%Y-%m-%d %H:%M:%S} UTC"
+        return f"pid {self.pid} on {self.host}, since {human_time(self.acquired_at)}"
 
 
 @dataclass(frozen=True)
@@ -142,7 +155,7 @@ class LeaseHeld(Exception):
         self.holder = holder
         super().__init__(
             f"{holder.site}/{holder.spider} is being crawled by {holder.describe()} "
-            f"(lease until {holder.expires_at:%Y-%m-%d %H:%M:%S} UTC)"
+            f"(lease until {human_time(holder.expires_at)})"
         )
 
 
@@ -170,6 +183,8 @@ def why_free(
     holder: Lease, now: datetime, host: str, is_alive: IsAlive = process_alive
 ) -> str | None:
     """Why ``holder``'s lease may be taken over, or None while it is valid."""
+    if holder.released:
+        return f"its holder, pid {holder.pid} on {holder.host}, released it"
     if holder.host == host:
         if is_alive(holder.pid, holder.acquired_at):
             return None
@@ -177,7 +192,7 @@ def why_free(
     if holder.expires_at <= now:
         return (
             f"its holder, pid {holder.pid} on {holder.host}, stopped renewing it "
-            f"(expired {holder.expires_at:%Y-%m-%d %H:%M:%S} UTC)"
+            f"(expired {human_time(holder.expires_at)})"
         )
     return None
 
@@ -300,7 +315,23 @@ def renew_lease(engine: Engine, lease: Lease, ttl: float = DEFAULT_LEASE_TTL) ->
         )
 
 
-def release_lease(engine: Engine, lease: Lease) -> bool:
+def release_lease(engine: Engine, lease: Lease, keep_record: bool = False) -> bool:
+    """Give the lease up: its row is deleted, or with ``keep_record`` marked
+    released, its expiry set to now (when the holder stopped)."""
+    if keep_record:
+        with engine.begin() as conn:
+            return (
+                conn.execute(
+                    update(CrawlLockRow)
+                    .where(
+                        CrawlLockRow.site == lease.site,
+                        CrawlLockRow.spider == lease.spider,
+                        CrawlLockRow.owner == lease.owner,
+                    )
+                    .values(owner=RELEASED + lease.owner, expires_at=utcnow())
+                ).rowcount
+                == 1
+            )
     with engine.begin() as conn:
         return (
             conn.execute(
@@ -323,11 +354,13 @@ class LeaseRenewer:
         lease: Lease,
         ttl: float = DEFAULT_LEASE_TTL,
         on_lost: Callable[[], None] | None = None,
+        keep_record: bool = False,
     ) -> None:
         self.engine = engine
         self.lease = lease
         self.ttl = ttl
         self.on_lost = on_lost
+        self.keep_record = keep_record  # on release: see release_lease
         self.lost = False
         self._stop = threading.Event()
         self._thread = threading.Thread(
@@ -366,7 +399,7 @@ class LeaseRenewer:
             self._thread.join(timeout=30)
         if release and not self.lost:
             try:
-                release_lease(self.engine, self.lease)
+                release_lease(self.engine, self.lease, keep_record=self.keep_record)
             except Exception as exc:
                 logger.warning(
                     "could not release the lease of %s/%s (it will expire): %s",
@@ -374,6 +407,48 @@ class LeaseRenewer:
                     self.lease.spider,
                     exc,
                 )
+
+
+# --------------------------------------------------------------------------- the daemon
+
+
+@dataclass(frozen=True)
+class DaemonState:
+    """The daemon of a database, as its lease tells: ``running``; ``stopped``
+    (it released its lease at ``stopped_at``); ``ended`` (its process on this
+    host is gone without releasing it: killed, crashed); ``expired`` (on
+    another host, it stopped renewing the lease, which expired at
+    ``stopped_at``); ``none`` (no daemon has held the lease here)."""
+
+    state: str
+    host: str | None = None
+    pid: int | None = None
+    started_at: datetime | None = None
+    stopped_at: datetime | None = None
+
+    @property
+    def running(self) -> bool:
+        return self.state == "running"
+
+
+def daemon_state(
+    engine: Engine, host: str | None = None, is_alive: IsAlive = process_alive
+) -> DaemonState:
+    """Whether a daemon runs on this database now, and when one last ran."""
+    holder = lease_holder(engine, *DAEMON_LEASE)
+    if holder is None:
+        return DaemonState("none")
+    host = host or this_host()
+    stopped: datetime | None = None
+    if holder.released:
+        state, stopped = "stopped", holder.expires_at
+    elif why_free(holder, utcnow(), host, is_alive) is None:
+        state = "running"
+    elif holder.host == host:
+        state = "ended"
+    else:
+        state, stopped = "expired", holder.expires_at
+    return DaemonState(state, holder.host, holder.pid, holder.acquired_at, stopped)
 
 
 # --------------------------------------------------------------------------- runs
