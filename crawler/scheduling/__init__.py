@@ -3,11 +3,13 @@
 Holds the job specs of site schedules (``jobs``), running one crawl in a
 child process (``runner``), the daemon that schedules them (``daemon``) and
 supervises their processes (``supervisor``), the Redis adapter of distributed crawls
-(``distributed``) and the worker that takes crawls from it (``worker``).
+(``distributed``, over ``redis_queue``: keys, seeds and the checks that need
+no Scrapy) and the worker that takes crawls from it (``worker``).
 
 May import: ``crawler.storage``, ``crawler.sites``, ``crawler.exceptions``,
 ``crawler.items``, and ``crawler.extensions.parent_watch`` for the variable
 that names a crawl's parent. Never the command line. ``distributed`` is the
-one module below the others' reach: spiders and middlewares import it to
-share a crawl through Redis, and the settings name its components.
+one module below the others' reach (with ``redis_queue``, which it
+imports): spiders and middlewares import it to share a crawl through Redis,
+and the settings name its components.
 """

@@ -25,7 +25,16 @@ scheduled site and spider as its own ``scrapy crawl`` process.
 
 The scheduler's job store must not be shared by two schedulers: the daemon
 holds a lease of its own (:data:`DAEMON_LEASE`), and a second daemon on the
-same database refuses to start (exit status 3).
+same database refuses to start (exit status 3). The lease is kept when the
+daemon stops, marked released: ``newscrawl status`` tells from it whether a
+daemon runs and when one last ran.
+
+Before it starts, the daemon refuses, in one line (logged, and on stderr too
+with ``--log-file``): an invalid site definition or an unknown ``--site``
+(exit status 2); with ``NEWSCRAWL_REDIS_URL`` set, the ``distributed`` extra
+missing (2) or Redis not answering (1); a database it cannot use (1). A
+daemon with no job (no site of the user's own, or none with an enabled
+schedule) starts, runs idle, and says so as a warning.
 """
 
 from __future__ import annotations
@@ -51,7 +60,15 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.exceptions import CONFIG_ERROR_EXIT, LEASE_HELD_EXIT
-from crawler.scheduling.jobs import JobSpec, format_duration, job_specs, plan_jobs, scheduled_sites
+from crawler.scheduling.jobs import (
+    JobSpec,
+    format_duration,
+    job_specs,
+    plan_jobs,
+    scheduled_sites,
+    why_no_jobs,
+)
+from crawler.scheduling.redis_queue import DistributedUnavailable
 from crawler.scheduling.supervisor import Child as Child
 from crawler.scheduling.supervisor import Supervisor
 from crawler.scheduling.supervisor import describe_exit as describe_exit
@@ -94,17 +111,17 @@ def run_scheduled_crawl(site: str, spider: str) -> None:
 
 
 def default_max_crawls() -> int:
+    """``NEWSCRAWL_MAX_CRAWLS``, else 2; ValueError for a value that is not a
+    whole number of at least 1."""
     value = os.environ.get(MAX_CRAWLS_ENV, "")
     if not value.strip():
         return DEFAULT_MAX_CRAWLS
     try:
         number = int(value)
     except ValueError:
-        raise SystemExit(
-            f"newscrawl: {MAX_CRAWLS_ENV} must be a whole number, got {value!r}"
-        ) from None
+        raise ValueError(f"{MAX_CRAWLS_ENV} must be a whole number, got {value!r}") from None
     if number < 1:
-        raise SystemExit(f"newscrawl: {MAX_CRAWLS_ENV} must be at least 1, got {number}")
+        raise ValueError(f"{MAX_CRAWLS_ENV} must be at least 1, got {number}")
     return number
 
 
@@ -147,7 +164,8 @@ class Daemon:
         self.url = options.db_url
         self.engine = get_engine(self.url)
         self.host = this_host()
-        self.sites: dict[str, Site] = {}
+        self.sites: dict[str, Site] = {}  # the scheduled ones
+        self.known_sites: dict[str, Site] = {}  # every definition
         self.stopping = threading.Event()
         self.supervisor = Supervisor(
             self.engine,
@@ -167,6 +185,7 @@ class Daemon:
 
     def load_sites(self) -> dict[str, Site]:
         sites = load_sites()
+        self.known_sites = sites
         if not self.options.sites:
             chosen = scheduled_sites(sites)
             skipped = sorted(set(sites) - set(chosen))
@@ -241,33 +260,40 @@ class Daemon:
 
     def run(self) -> int:
         global _running
-        ensure_schema(self.url)
         self.sites = self.load_sites()
+        check_distributed()
+        ensure_schema(self.url)
         try:
             lease, _ = acquire_lease(self.engine, *DAEMON_LEASE, ttl=self.options.lease_ttl)
         except LeaseHeld as exc:
-            logger.error(
-                "another newscrawl daemon is running on %s (%s); one daemon per database",
-                safe_url(self.url),
-                exc.holder.describe(),
+            return refuse(
+                f"another newscrawl daemon is running on {safe_url(self.url)} "
+                f"({exc.holder.describe()}); one daemon per database",
+                LEASE_HELD_EXIT,
+                self.options.log_file,
             )
-            return LEASE_HELD_EXIT
         self._renewer = LeaseRenewer(
-            self.engine, lease, self.options.lease_ttl, on_lost=self._on_lease_lost
+            self.engine,
+            lease,
+            self.options.lease_ttl,
+            on_lost=self._on_lease_lost,
+            keep_record=True,  # newscrawl status: when the daemon last ran
         ).start()
         try:
             close_orphaned_runs(self.engine, self.host)
             self.scheduler = self._build_scheduler()
             _running = self
             self._install_signal_handlers()
+            specs = job_specs(self.sites.values())
             logger.info(
                 "newscrawl daemon started (pid %d): %d jobs, at most %d crawls at once, "
                 "database %s",
                 os.getpid(),
-                len(job_specs(self.sites.values())),
+                len(specs),
                 self.options.max_crawls,
                 safe_url(self.url),
             )
+            self.warn_if_idle(specs)
             if not self.stopping.is_set():
                 self.scheduler.start()
             self.supervisor.stop_all(self.options.grace, signals=lambda: self._signals)
@@ -277,6 +303,10 @@ class Daemon:
             self._restore_signal_handlers()
         logger.info("newscrawl daemon stopped")
         return 1 if self._renewer.lost else 0
+
+    def warn_if_idle(self, specs: list[JobSpec]) -> None:
+        if not specs:
+            warn_idle(why_no_jobs(self.known_sites, self.sites), self.options.log_file)
 
     def _on_lease_lost(self) -> None:
         # Another daemon took over this database's scheduler (this one could not
@@ -371,6 +401,7 @@ class Daemon:
             len(plan.remove),
             len(plan.keep),
         )
+        self.warn_if_idle(specs)
 
     # ------------------------------------------------------------------ crawls
 
@@ -379,12 +410,47 @@ class Daemon:
         self.supervisor.crawl(site_name, spider, lambda name: self.sites.get(name))
 
 
+def check_distributed() -> None:
+    """With ``NEWSCRAWL_REDIS_URL`` set the daemon enqueues crawls: the
+    ``distributed`` extra must be installed and Redis must answer."""
+    from crawler.scheduling.redis_queue import reachable, redis_url, require_extra
+
+    url = redis_url()
+    if url:
+        require_extra()
+        reachable(url)
+
+
+def refuse(message: str, status: int, log_file: Path | None) -> int:
+    """The daemon does not start: the reason logged, and on stderr too when the
+    log goes to a file (whoever started the daemon sees it at once)."""
+    logger.error("%s", message)
+    if log_file is not None:
+        print(f"newscrawl: {message}", file=sys.stderr)
+    return status
+
+
+def warn_idle(reason: str, log_file: Path | None) -> None:
+    """Say loudly that the daemon has no job, and why: a warning logged, and
+    on stderr too when the log goes to a file."""
+    message = (
+        f"no jobs: {reason}; the daemon runs idle until the site definitions change "
+        "(SIGHUP reloads them)"
+    )
+    logger.warning("%s", message)
+    if log_file is not None:
+        print(f"newscrawl: warning: {message}", file=sys.stderr)
+
+
 def run_daemon(options: DaemonOptions) -> int:
     try:
         return Daemon(options).run()
     except SiteConfigError as exc:
-        logger.error("%s", exc)
-        return CONFIG_ERROR_EXIT
+        return refuse(str(exc), CONFIG_ERROR_EXIT, options.log_file)
+    except DistributedUnavailable as exc:
+        return refuse(str(exc), exc.status, options.log_file)
     except SQLAlchemyError as exc:
-        logger.error("cannot use the database %s: %s", safe_url(options.db_url), exc)
-        return 1
+        from crawler.storage.spool import short_error
+
+        message = f"cannot use the database {safe_url(options.db_url)}: {short_error(exc)}"
+        return refuse(message, 1, options.log_file)

@@ -20,12 +20,14 @@ What the adapter adds to scrapy-redis (pinned, 0.9.1):
 - an idle grace: a worker keeps its crawl open while the shared queue is
   briefly empty (another worker's listing page may be about to add work) and
   closes it after ``NEWSCRAWL_WORKER_IDLE_SECONDS`` of nothing to do.
+
+The keys, seeds and checks that need no Scrapy are in
+:mod:`crawler.scheduling.redis_queue` (re-exported here).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from typing import Any
 
@@ -34,37 +36,32 @@ from scrapy.exceptions import DontCloseSpider, NotConfigured
 from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.scheduler import Scheduler
 
+from crawler.scheduling.redis_queue import (
+    KEY_PREFIX,
+    REDIS_URL_ENV,
+    connect,
+    enqueue_crawl,
+    key,
+    pending,
+    redis_url,
+)
+
+__all__ = [
+    "KEY_PREFIX",
+    "REDIS_URL_ENV",
+    "SiteScheduler",
+    "WorkerIdle",
+    "begin_crawl",
+    "close_walk_share",
+    "connect",
+    "count_walk_pages",
+    "enqueue_crawl",
+    "key",
+    "pending",
+    "redis_url",
+]
+
 logger = logging.getLogger(__name__)
-
-REDIS_URL_ENV = "NEWSCRAWL_REDIS_URL"
-KEY_PREFIX = "newscrawl"
-
-
-def redis_url() -> str | None:
-    return os.environ.get(REDIS_URL_ENV) or None
-
-
-def key(site: str, spider: str, what: str) -> str:
-    return f"{KEY_PREFIX}:{site}:{spider}:{what}"
-
-
-def connect(url: str):  # type: ignore[no-untyped-def]
-    import redis
-
-    return redis.Redis.from_url(url, decode_responses=False)
-
-
-def enqueue_crawl(url: str, site: str, spider: str) -> None:
-    """Ask the workers for one crawl of a site's spider."""
-    connect(url).rpush(key(site, spider, "seeds"), str(time.time()).encode())
-
-
-def pending(url: str, site: str, spider: str) -> int:
-    """Seeds and queued requests waiting for a worker."""
-    server = connect(url)
-    return int(server.llen(key(site, spider, "seeds"))) + int(
-        server.zcard(key(site, spider, "requests"))
-    )
 
 
 # Taking a seed message begins a crawl: its duplicate filter and its walk

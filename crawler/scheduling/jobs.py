@@ -16,6 +16,7 @@ regular time, which is then at most half a period away.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from crawler.sites.definitions import BUNDLED_SITES_DIR, Site, SpiderSchedule
+from crawler.sites.definitions import BUNDLED_SITES_DIR, SITES_DIR_ENV, Site, SpiderSchedule
 from crawler.sites.durations import format_duration
 
 SPIDER_PARTS = {"articles": "listing", "top_stories": "top_stories"}
@@ -139,6 +140,45 @@ def scheduled_sites(sites: dict[str, Site], names: Iterable[str] | None = None) 
         for name, site in sites.items()
         if Path(site.source_file).parent != BUNDLED_SITES_DIR
     }
+
+
+def shown_sites(
+    sites: dict[str, Site], name: str | None = None, stored: Iterable[str] | None = None
+) -> dict[str, Site]:
+    """The sites whose jobs ``newscrawl schedule`` and ``newscrawl status``
+    show, by one rule: the site named (as ``daemon --site NAME`` schedules
+    it); else those a daemon started without ``--site`` schedules
+    (:func:`scheduled_sites`) and those whose jobs are in the daemon's job
+    store (``stored``: job ids; a daemon started with ``--site`` keeps them)."""
+    if name is not None:
+        return {name: sites[name]} if name in sites else {}
+    chosen = scheduled_sites(sites)
+    for job_id in stored or ():
+        site = job_id.partition(":")[0]
+        if site in sites:
+            chosen.setdefault(site, sites[site])
+    return dict(sorted(chosen.items()))
+
+
+def why_no_jobs(sites: dict[str, Site], chosen: dict[str, Site]) -> str:
+    """Why the ``chosen`` sites give a daemon no job, in one sentence: no site
+    of the user's own, or none with an enabled schedule."""
+    if chosen:
+        return (
+            f"no enabled schedule in the site definitions of {', '.join(sorted(chosen))} "
+            "(schedule.articles and schedule.top_stories are enabled: false)"
+        )
+    bundled = ", ".join(sorted(sites)) or "none"
+    folders = os.environ.get(SITES_DIR_ENV, "").strip()
+    where = (
+        f"{SITES_DIR_ENV} is not set"
+        if not folders
+        else f"no site definitions in {SITES_DIR_ENV} ({folders})"
+    )
+    return (
+        f"{where}, and the bundled examples ({bundled}) are scheduled only when named "
+        "(newscrawl daemon --site NAME)"
+    )
 
 
 def job_specs(sites: Iterable[Site]) -> list[JobSpec]:

@@ -136,12 +136,10 @@ class Supervisor:
                 self._idle.notify_all()
 
     def _crawl(self, site: Site, spider: str) -> None:
-        from crawler.scheduling.distributed import enqueue_crawl, redis_url
+        from crawler.scheduling.redis_queue import redis_url
 
         if shared := redis_url():
-            # One scheduler, many workers: the crawl goes to the shared queue.
-            enqueue_crawl(shared, site.name, spider)
-            logger.info("%s/%s: crawl enqueued for the workers", site.name, spider)
+            self._enqueue(shared, site, spider)
             return
         timeout = site.schedule.timeout
         child = self._start(site, spider)
@@ -163,6 +161,26 @@ class Supervisor:
             record_end(self.engine, self.host, child, timeout)
         except Exception:
             logger.exception("%s/%s: could not record the end of the crawl", site.name, spider)
+
+    def _enqueue(self, url: str, site: Site, spider: str) -> None:
+        """One scheduler, many workers: the crawl goes to the shared queue. When
+        Redis does not answer, that run is missed (one line logged)."""
+        import redis
+
+        from crawler.scheduling.redis_queue import enqueue_crawl, one_line, shown_url
+
+        try:
+            enqueue_crawl(url, site.name, spider)
+        except redis.RedisError as exc:
+            logger.error(
+                "%s/%s: crawl not enqueued, cannot reach Redis at %s: %s",
+                site.name,
+                spider,
+                shown_url(url),
+                one_line(exc),
+            )
+            return
+        logger.info("%s/%s: crawl enqueued for the workers", site.name, spider)
 
     def _start(self, site: Site, spider: str) -> Child | None:
         """The crawl's child process, started; None when the daemon is stopping."""

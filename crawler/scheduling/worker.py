@@ -7,6 +7,9 @@ process. The child takes requests from the shared queue until there has been
 nothing to do for ``NEWSCRAWL_WORKER_IDLE_SECONDS``, and records its share of
 the crawl as a ``crawl_runs`` row (trigger ``worker``). Start as many workers
 as you like, on any machines that reach Redis and the database.
+
+Redis going away while a worker runs is logged once (and its return once);
+the worker keeps polling, and its running crawls carry on with what they have.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import subprocess
 import time
 from typing import Any
 
-from crawler.scheduling.distributed import pending
+from crawler.scheduling.redis_queue import one_line, pending, shown_url
 from crawler.scheduling.runner import crawl_command, crawl_env
 from crawler.sites.definitions import load_sites
 from crawler.storage.database import database_url, ensure_schema
@@ -45,6 +48,7 @@ class Worker:
         self.settings = settings or {}
         self.children: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
         self.stopping = False
+        self.redis_down = False  # the last poll could not reach Redis
         self.name = f"{socket.gethostname()}:{os.getpid()}"  # recorded in crawl_runs.arguments
 
     def targets(self) -> list[tuple[str, str]]:
@@ -63,17 +67,37 @@ class Worker:
         logger.info("worker watching %d site/spider queues", len(targets))
         while not self.stopping:
             self.reap()
-            for target in targets:
-                if target in self.children or len(self.children) >= self.max_crawls:
-                    continue
-                if pending(self.redis_url, *target):
-                    self.launch(*target)
+            self.poll(targets)
             time.sleep(self.poll_seconds)
         for child in self.children.values():
             child.send_signal(signal.SIGTERM)  # Scrapy closes the crawl as `shutdown`
         for child in self.children.values():
             child.wait()
         return 0
+
+    def poll(self, targets: list[tuple[str, str]]) -> None:
+        """Start a crawl for each target with work waiting, while slots are free."""
+        import redis
+
+        try:
+            for target in targets:
+                if target in self.children or len(self.children) >= self.max_crawls:
+                    continue
+                if pending(self.redis_url, *target):
+                    self.launch(*target)
+        except redis.RedisError as exc:
+            if not self.redis_down:
+                logger.error(
+                    "cannot reach Redis at %s: %s; trying again every %gs",
+                    shown_url(self.redis_url),
+                    one_line(exc),
+                    self.poll_seconds,
+                )
+            self.redis_down = True
+            return
+        if self.redis_down:
+            logger.info("Redis at %s answers again", shown_url(self.redis_url))
+            self.redis_down = False
 
     def launch(self, site: str, spider: str) -> None:
         settings = {"NEWSCRAWL_RUN_TRIGGER": "worker", **self.settings}
