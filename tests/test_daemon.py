@@ -414,7 +414,8 @@ def test_jobs_run_on_schedule_a_down_site_fails_alone_and_sigterm_exits_cleanly(
     status = json.loads(
         newscrawl("status", "--json", "--database", database_url, env=with_sites(sites)).stdout
     )
-    by_pair = {(s["site"], s["spider"]): s for s in status}
+    assert status["daemon"]["running"] and status["daemon"]["pid"] == daemon.proc.pid
+    by_pair = {(s["site"], s["spider"]): s for s in status["sites"]}
     demo = by_pair["demo", "articles"]
     assert demo["last_run"]["trigger"] == "daemon"
     assert demo["consecutive_failures"] == 0

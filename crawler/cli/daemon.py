@@ -4,7 +4,6 @@ the command-line side of docs/daemon.md and docs/scaling.md."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,10 @@ from crawler.cli.options import (
     parse_settings,
     spiders_for,
 )
+from crawler.cli.reporting import Column, dump_json, field, format_table, jsonable
+from crawler.exceptions import CONFIG_ERROR_EXIT
 from crawler.sites.definitions import get_site, load_sites
+from crawler.sites.times import human_time, iso_time
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -72,7 +74,8 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     schedule.set_defaults(func=cmd_schedule)
 
     status = sub.add_parser(
-        "status", help="per site and spider: last run, next run, consecutive failures"
+        "status",
+        help="whether a daemon runs; per site and spider: last run, next run, failures in a row",
     )
     status.add_argument("--site", help="only this site (default: every site)")
     status.add_argument("--json", action="store_true", help="JSON instead of text")
@@ -84,7 +87,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     worker.add_argument("--site", help="only this site (default: every site)")
     worker.add_argument(
-        "--max-crawls", type=int, default=2, help="crawls this worker runs at once (default 2)"
+        "--max-crawls",
+        type=int,
+        default=2,
+        metavar="N",
+        help="crawls this worker runs at once (default 2)",
     )
     add_settings(worker, "the crawls")
     add_database(worker)
@@ -96,6 +103,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     enqueue.add_argument("site")
     add_spider(enqueue)
     enqueue.set_defaults(func=cmd_enqueue)
+
+
+def _error(message: str, status: int = CONFIG_ERROR_EXIT) -> int:
+    """One line on stderr, and the exit status to return."""
+    print(f"newscrawl: {message}", file=sys.stderr)
+    return status
 
 
 def cmd_daemon(args: argparse.Namespace) -> int:
@@ -110,17 +123,20 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     )
     from crawler.storage.database import database_url
 
-    max_crawls = args.max_crawls if args.max_crawls is not None else default_max_crawls()
+    try:
+        max_crawls = args.max_crawls if args.max_crawls is not None else default_max_crawls()
+    except ValueError as exc:
+        return _error(str(exc))
     if max_crawls < 1:
-        raise SystemExit("newscrawl: --max-crawls must be at least 1")
+        return _error(f"--max-crawls must be at least 1, got {max_crawls}")
     if args.grace < 0 or args.kill_after < 0:
-        raise SystemExit("newscrawl: --grace and --kill-after cannot be negative")
+        return _error("--grace and --kill-after cannot be negative")
     settings = parse_settings(args.settings)
     log_file = args.log_file.resolve() if args.log_file else None
     try:
         configure_logging(args.log_level, log_file)
     except OSError as exc:
-        raise SystemExit(f"newscrawl: cannot write the log file {log_file}: {exc}") from None
+        return _error(f"cannot write the log file {log_file}: {exc.strerror or exc}")
     options = DaemonOptions(
         db_url=database_url(args.database),
         max_crawls=max_crawls,
@@ -136,38 +152,36 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     return run_daemon(options)
 
 
-def _time(value: object) -> str:
+# --------------------------------------------------------------------------- schedule
+
+# How each source of a next run reads in text (the time comes first where there is one).
+NEXT_RUN_TEXT = {
+    "job store": "{when}",
+    "computed": "{when} (computed)",
+    "paused": "paused",
+    "at daemon start": "at daemon start",
+    "disabled": "disabled (enabled: false in its schedule)",
+    "not scheduled": "not scheduled: a bundled example runs only when named (daemon --site {site})",
+    "not configured": "not configured (no site definition, or none for this spider)",
+}
+
+
+def _next_run_text(entry: dict[str, Any]) -> str:
     from datetime import datetime
 
-    return value.strftime("%Y-%m-%d %H:%M:%S UTC") if isinstance(value, datetime) else "-"
-
-
-def _iso(value: object) -> str | None:
-    from datetime import datetime
-
-    return value.isoformat() if isinstance(value, datetime) else None
-
-
-def _next_run_text(iso: str | None, source: str) -> str:
-    from datetime import datetime
-
-    if iso is None:
-        return source
-    when = _time(datetime.fromisoformat(iso))
-    return when if source == "job store" else f"{when} ({source})"
-
-
-def _selected_sites(name: str | None) -> dict:
-    from crawler.scheduling.jobs import scheduled_sites
-
-    return scheduled_sites(load_sites()) if name is None else {name: get_site(name)}
+    when = entry["next_run"]
+    return NEXT_RUN_TEXT[entry["next_run_source"]].format(
+        when=human_time(datetime.fromisoformat(when)) if when else "-", site=entry["site"]
+    )
 
 
 def _stored_next_runs(url: str) -> dict | None:
-    """The next run times the daemon stored, or None (no daemon has run here)."""
+    """The next run times the daemon stored, or None (no daemon has run here,
+    or there is no archive yet: ``schedule`` never creates one)."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from crawler.storage.database import get_engine, safe_url
+    from crawler.storage.spool import short_error
     from crawler.storage.status import database_exists, stored_next_runs
 
     if not database_exists(url):
@@ -176,22 +190,38 @@ def _stored_next_runs(url: str) -> dict | None:
         return stored_next_runs(get_engine(url))
     except SQLAlchemyError as exc:
         print(
-            f"newscrawl: cannot read the daemon's jobs in {safe_url(url)} ({exc}); "
+            f"newscrawl: cannot read the daemon's jobs in {safe_url(url)} ({short_error(exc)}); "
             "next runs are computed",
             file=sys.stderr,
         )
         return None
 
 
+def _jobs(sites: dict, name: str | None, stored: dict | None) -> tuple[dict, list, str | None]:
+    """The sites and jobs ``schedule`` and ``status`` show, by one rule
+    (crawler.scheduling.jobs.shown_sites), and why there is no job."""
+    from crawler.scheduling.jobs import job_specs, scheduled_sites, shown_sites, why_no_jobs
+
+    shown = shown_sites(sites, name, stored)
+    specs = job_specs(shown.values())
+    if specs:
+        return shown, specs, None
+    if name is not None and name not in sites:
+        return shown, specs, f"{name} has no site definition"
+    return shown, specs, why_no_jobs(sites, shown or scheduled_sites(sites))
+
+
 def cmd_schedule(args: argparse.Namespace) -> int:
     from datetime import UTC, datetime
 
-    from crawler.scheduling.jobs import job_specs, next_run
-    from crawler.sites.durations import format_duration
+    from crawler.scheduling.jobs import next_run
     from crawler.storage.database import database_url
 
-    specs = job_specs(_selected_sites(args.site).values())
+    sites = load_sites()
+    if args.site is not None:
+        get_site(args.site)  # the unknown-site error, with the known names
     stored = _stored_next_runs(database_url(args.database))
+    _, specs, reason = _jobs(sites, args.site, stored)
     now = datetime.now(UTC)
     jobs = []
     for spec in specs:
@@ -209,31 +239,36 @@ def cmd_schedule(args: argparse.Namespace) -> int:
                 "jitter_seconds": spec.schedule.jitter,
                 "timeout_seconds": spec.timeout,
                 "misfire_grace_seconds": spec.misfire_grace_time(now),
-                "next_run": _iso(when),
+                "next_run": iso_time(when),
                 "next_run_source": source,
             }
         )
     if args.json:
-        print(json.dumps(jobs, indent=2))
-        return 0
-    if not jobs:
-        print("No jobs: no configured site has an enabled schedule.")
-        return 0
-    site_width = max(16, *(len(spec.site) + 2 for spec in specs))
-    schedule_width = max(34, *(len(job["schedule"]) + 2 for job in jobs))
-    print(
-        f"{'site':<{site_width}}{'spider':<13}{'schedule':<{schedule_width}}"
-        f"{'timeout':>7}{'grace':>8}  next run"
-    )
-    for job, spec in zip(jobs, specs, strict=True):
-        nxt = _next_run_text(job["next_run"], job["next_run_source"])
-        print(
-            f"{spec.site:<{site_width}}{spec.spider:<13}{job['schedule']:<{schedule_width}}"
-            f"{format_duration(spec.timeout):>7}"
-            f"{format_duration(job['misfire_grace_seconds']):>8}  {nxt}"
-        )
+        dump_json(jobs, sys.stdout)
+    elif not jobs:
+        print(f"No jobs: {reason}.")
+    else:
+        print(format_table(SCHEDULE_COLUMNS, jobs))
     return 0
 
+
+def _duration(name: str) -> Any:
+    from crawler.sites.durations import format_duration
+
+    return lambda row: format_duration(row[name])
+
+
+SCHEDULE_COLUMNS = (
+    Column("site", field("site")),
+    Column("spider", field("spider")),
+    Column("schedule", field("schedule")),
+    Column("timeout", _duration("timeout_seconds"), align_right=True),
+    Column("grace", _duration("misfire_grace_seconds"), align_right=True),
+    Column("next run", _next_run_text),
+)
+
+
+# --------------------------------------------------------------------------- status
 
 RUN_FIELDS = (
     "id",
@@ -255,88 +290,132 @@ RUN_FIELDS = (
 def cmd_status(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
+    from crawler.cli.options import check_site, open_archive
+    from crawler.exceptions import NOT_FOUND_EXIT
     from crawler.storage.database import database_url, safe_url
+    from crawler.storage.spool import short_error
 
     try:
-        return _print_status(args)
+        engine = open_archive(args.database)
+        if engine is None:
+            return NOT_FOUND_EXIT
+        check_site(engine, args.site)
+        report = status_report(engine, args.site)
     except SQLAlchemyError as exc:
         url = safe_url(database_url(args.database))
-        print(f"newscrawl: cannot read the database {url}: {exc}", file=sys.stderr)
-        return 1
-
-
-def _print_status(args: argparse.Namespace) -> int:
-    from crawler.storage.database import database_url, ensure_schema, get_engine
-
-    url = database_url(args.database)
-    ensure_schema(url)
-    report = status_report(get_engine(url), args.site)
+        return _error(f"cannot read the database {url}: {short_error(exc)}", 1)
     if args.json:
-        print(json.dumps(report, indent=2))
+        dump_json(report, sys.stdout)
         return 0
-    if not report:
-        print("No sites.")
-    for entry in report:
+    print(f"daemon    {_daemon_text(report['daemon'])}")
+    if report["no_jobs"]:
+        print(f"No jobs: {report['no_jobs']}.")
+    for entry in report["sites"]:
+        print()
         _print_status_entry(entry)
     return 0
 
 
-def _status_pairs(engine: Any, name: str | None) -> tuple[dict, list[tuple[str, str]]]:
-    """The configured sites ``status`` covers (one, or all), and every (site,
-    spider) to report: those the sites define, then those with runs only."""
+def _status_pairs(engine: Any, shown: dict, name: str | None) -> list[tuple[str, str]]:
+    """Every (site, spider) ``status`` reports: those of the sites shown (as
+    ``schedule`` shows them), then those with runs only."""
     from crawler.scheduling.jobs import SPIDER_PARTS
     from crawler.storage import status as queries
 
-    sites = load_sites()
     with_runs = [pair for pair in queries.sites_with_runs(engine) if name in (None, pair[0])]
-    if name is not None and name not in sites and not with_runs:
-        get_site(name)  # the "unknown site" error, with the known names
-    if name is not None:
-        sites = {k: v for k, v in sites.items() if k == name}
     pairs = [
         (site_name, spider)
-        for site_name, site in sorted(sites.items())
+        for site_name, site in sorted(shown.items())
         for spider, part in SPIDER_PARTS.items()
         if getattr(site, part) is not None
     ]
-    return sites, pairs + [pair for pair in with_runs if pair not in pairs]
+    return pairs + [pair for pair in with_runs if pair not in pairs]
 
 
-def status_report(engine: Any, name: str | None) -> list[dict[str, Any]]:
-    """``status --json``: per site and spider, the schedule, the last run, the
-    next run and its source, the failures in a row and the listing walks."""
+def _unscheduled(site: str, spider: str, sites: dict, shown: dict) -> str:
+    """Why a (site, spider) of ``status`` has no job."""
+    from crawler.scheduling.jobs import SPIDER_PARTS
+
+    defined = sites.get(site)
+    if defined is None or getattr(defined, SPIDER_PARTS.get(spider, ""), None) is None:
+        return "not configured"
+    return "disabled" if site in shown else "not scheduled"
+
+
+def status_report(engine: Any, name: str | None) -> dict[str, Any]:
+    """``status --json``: the daemon, and per site and spider the schedule,
+    the last run, the next run and its source, the failures in a row and the
+    listing walks."""
     from datetime import UTC, datetime
 
-    from crawler.scheduling.jobs import job_specs, next_run
+    from crawler.scheduling.jobs import next_run
     from crawler.storage import status as queries
     from crawler.storage.walks import walk_status
 
-    sites, pairs = _status_pairs(engine, name)
-    specs = {spec.id: spec for spec in job_specs(sites.values())}
+    sites = load_sites()
     stored = queries.stored_next_runs(engine)
+    shown, specs, reason = _jobs(sites, name, stored)
+    by_id = {spec.id: spec for spec in specs}
     walks = walk_status(engine, name)
     now = datetime.now(UTC)
-    report = []
-    for site, spider in pairs:
-        spec = specs.get(f"{site}:{spider}")
+    entries = []
+    for site, spider in _status_pairs(engine, shown, name):
+        spec = by_id.get(f"{site}:{spider}")
         if spec is not None:
             when, source = next_run(spec, stored, now)
         else:
-            when, source = None, "disabled" if site in sites else "not configured"
+            when, source = None, _unscheduled(site, spider, sites, shown)
         last = queries.last_run(engine, site, spider)
-        report.append(
+        entries.append(
             {
                 "site": site,
                 "spider": spider,
                 "schedule": spec.describe() if spec else None,
-                "last_run": ({k: _iso(last[k]) or last[k] for k in RUN_FIELDS} if last else None),
-                "next_run": _iso(when),
+                "last_run": {k: last[k] for k in RUN_FIELDS} if last else None,
+                "next_run": iso_time(when),
                 "next_run_source": source,
                 "consecutive_failures": queries.consecutive_failures(engine, site, spider),
                 "walks": _walks_entry(walks.get((site, spider))),
             }
         )
-    return report
+    return {"daemon": _daemon_entry(engine), "no_jobs": reason, "sites": jsonable(entries)}
+
+
+def _daemon_entry(engine: Any) -> dict[str, Any]:
+    """Whether a daemon runs on this database now, and when one last ran (its lease)."""
+    from crawler.storage.locks import daemon_state
+
+    state = daemon_state(engine)
+    return {
+        "running": state.running,
+        "state": state.state,
+        "host": state.host,
+        "pid": state.pid,
+        "started_at": iso_time(state.started_at),
+        "stopped_at": iso_time(state.stopped_at),
+    }
+
+
+def _daemon_text(daemon: dict[str, Any]) -> str:
+    """One line: whether a daemon runs now, and when one last ran."""
+    from datetime import datetime
+
+    def when(name: str) -> str:
+        value = daemon[name]
+        return human_time(datetime.fromisoformat(value)) if value else "-"
+
+    who = f"pid {daemon['pid']} on {daemon['host']}"
+    text = {
+        "running": f"running: {who}, since {when('started_at')}",
+        "stopped": f"not running; it last ran from {when('started_at')} to {when('stopped_at')}",
+        "ended": f"not running; it last ran from {when('started_at')} and ended without "
+        "releasing its lease (killed, or its machine stopped)",
+        "expired": f"not running; it last ran from {when('started_at')} and stopped renewing "
+        f"its lease, which expired {when('stopped_at')}",
+    }.get(daemon["state"])
+    if text is None:
+        return "not running; no daemon has run on this database"
+    return text if daemon["state"] == "running" else f"{text} ({who})"
 
 
 def _print_status_entry(entry: dict[str, Any]) -> None:
@@ -351,7 +430,7 @@ def _print_status_entry(entry: dict[str, Any]) -> None:
     if last is None:
         print("  last run  none")
     else:
-        started = _time(datetime.fromisoformat(last["started_at"]))
+        started = human_time(datetime.fromisoformat(last["started_at"]))
         if last["status"] == "running":
             print(f"  last run  #{last['id']} running since {started} ({last['trigger']})")
         else:
@@ -360,8 +439,7 @@ def _print_status_entry(entry: dict[str, Any]) -> None:
                 f"  last run  #{last['id']} {outcome}, "
                 f"started {started} ({last['trigger']}): {format_counts(last)}"
             )
-    nxt = _next_run_text(entry["next_run"], entry["next_run_source"])
-    print(f"  next run  {nxt}")
+    print(f"  next run  {_next_run_text(entry)}")
     print(f"  failures  {entry['consecutive_failures']} in a row")
     if entry["walks"] is not None:
         print(f"  walks     {_walks_text(entry['walks'])}")
@@ -374,7 +452,7 @@ def _walks_entry(walks: Any) -> dict[str, Any] | None:
     return {
         "listings": walks.listings,
         "incomplete": walks.incomplete,
-        "incomplete_since": _iso(walks.incomplete_since),
+        "incomplete_since": iso_time(walks.incomplete_since),
         "crawls": walks.crawls,
         "pages_read": walks.pages_read,
     }
@@ -385,7 +463,7 @@ def _walks_text(walks: dict[str, Any]) -> str:
         return f"{walks['listings']} listing(s), every walk complete"
     from datetime import datetime
 
-    since = _time(datetime.fromisoformat(walks["incomplete_since"]))
+    since = human_time(datetime.fromisoformat(walks["incomplete_since"]))
     return (
         f"{walks['incomplete']} of {walks['listings']} listing(s) incomplete since {since} "
         f"({walks['crawls']} crawl(s), {walks['pages_read']} page(s) read): "
@@ -396,36 +474,50 @@ def _walks_text(walks: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- distributed
 
 
-def _redis_url_or_exit() -> str:
-    from crawler.scheduling.distributed import REDIS_URL_ENV, redis_url
+def _distributed_or_error() -> str | int:
+    """The Redis URL once the extra, NEWSCRAWL_REDIS_URL and Redis are checked;
+    else the exit status, after one line on stderr."""
+    from crawler.scheduling.redis_queue import DistributedUnavailable, ready
 
-    url = redis_url()
-    if not url:
-        raise SystemExit(f"newscrawl: set {REDIS_URL_ENV} (e.g. redis://127.0.0.1:6379/0)")
-    return url
+    try:
+        return ready()
+    except DistributedUnavailable as exc:
+        return _error(str(exc), exc.status)
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
     import logging
 
-    from crawler.scheduling.worker import Worker
-
-    url = _redis_url_or_exit()
     if args.site:
         get_site(args.site)
+    if args.max_crawls < 1:
+        return _error(f"--max-crawls must be at least 1, got {args.max_crawls}")
+    settings = parse_settings(args.settings)
+    url = _distributed_or_error()
+    if isinstance(url, int):
+        return url
+    from crawler.scheduling.worker import Worker
+
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s"
     )
-    return Worker(
-        url, args.database, args.site, args.max_crawls, settings=parse_settings(args.settings)
-    ).run()
+    return Worker(url, args.database, args.site, args.max_crawls, settings=settings).run()
 
 
 def cmd_enqueue(args: argparse.Namespace) -> int:
-    from crawler.scheduling.distributed import enqueue_crawl
+    site = get_site(args.site)
+    spiders = spiders_for(args.site, args.spider)
+    missing = [spider for spider in spiders if spider not in site.spiders]
+    if missing:
+        return _error(
+            f"site {site.name} has no {missing[0]} spider (its spiders: {', '.join(site.spiders)})"
+        )
+    url = _distributed_or_error()
+    if isinstance(url, int):
+        return url
+    from crawler.scheduling.redis_queue import enqueue_crawl
 
-    url = _redis_url_or_exit()
-    for spider in spiders_for(args.site, args.spider):
+    for spider in spiders:
         enqueue_crawl(url, args.site, spider)
         print(f"enqueued a crawl of {args.site}/{spider}")
     return 0

@@ -1,4 +1,8 @@
-"""``newscrawl db upgrade`` and ``db current``: the database schema."""
+"""``newscrawl db upgrade`` and ``db current``: the database schema.
+
+``db upgrade`` creates the archive when there is none (a SQLite file, or the
+tables of an empty PostgreSQL database); ``db current`` only reads, and
+refuses a SQLite file that does not exist (exit status 1)."""
 
 from __future__ import annotations
 
@@ -28,7 +32,23 @@ def cmd_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_current(args: argparse.Namespace) -> int:
-    from crawler.storage.database import current_revision, database_url
+    """The schema revision, as it is (never upgraded, never created: a
+    missing SQLite file is refused with exit status 1)."""
+    import sys
 
-    print(current_revision(database_url(args.database)) or "empty (run `newscrawl db upgrade`)")
+    from sqlalchemy.engine import make_url
+
+    from crawler.exceptions import NOT_FOUND_EXIT
+    from crawler.storage.database import current_revision, database_url
+    from crawler.storage.status import database_exists
+
+    url = database_url(args.database)
+    if not database_exists(url):
+        print(
+            f"newscrawl: no archive at {make_url(url).database}: `newscrawl db upgrade` "
+            "creates one, or pass --database URL / set NEWSCRAWL_DATABASE_URL",
+            file=sys.stderr,
+        )
+        return NOT_FOUND_EXIT
+    print(current_revision(url) or "empty (run `newscrawl db upgrade`)")
     return 0
