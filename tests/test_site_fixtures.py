@@ -209,7 +209,7 @@ def test_command_saves_a_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]
 
     # An existing case stays unless --force.
     (saved / "expected.json").write_text("{}", encoding="utf-8")
-    assert run_fixture(args) == 1
+    assert run_fixture(args) == CONFIG_ERROR_EXIT
     assert "--force" in capsys.readouterr().err
     assert (saved / "expected.json").read_text(encoding="utf-8") == "{}"
     args = parse("demo", SEED / "page.html", "--url", url, "--fixtures", tmp_path, "--force")
@@ -234,9 +234,10 @@ def test_command_refuses_what_it_cannot_save(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     page = SEED / "page.html"
-    assert run_fixture(parse("demo", page, "--fixtures", tmp_path)) == 1
+    assert run_fixture(parse("demo", page, "--fixtures", tmp_path)) == CONFIG_ERROR_EXIT
     assert "--url" in capsys.readouterr().err
-    assert run_fixture(parse("demo", tmp_path / "none.html", "--url", "http://x/")) == 1
+    missing = tmp_path / "none.html"
+    assert run_fixture(parse("demo", missing, "--url", "http://x/")) == CONFIG_ERROR_EXIT
     assert "no such file" in capsys.readouterr().err
     assert run_fixture(parse("nosuchsite", page, "--url", "http://x/a")) == CONFIG_ERROR_EXIT
     assert "unknown site" in capsys.readouterr().err

@@ -10,6 +10,10 @@ page again and compares the whole item, and fails for a bundled site
 
 The expected item is written as extraction gives it today: it is a proposal.
 Read every value against the page before committing it.
+
+Exit status 2 for a usage mistake (an unknown site, a bad case name or
+``--url``, a case that exists without ``--force``, a missing file or one
+that is no page), 1 when the page cannot be fetched.
 """
 
 from __future__ import annotations
@@ -117,38 +121,37 @@ def add_parser(sites_subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def _error(message: str) -> None:
+def _error(message: str, status: int = CONFIG_ERROR_EXIT) -> int:
+    """One line on stderr, and the exit status to return."""
     print(f"newscrawl: {message}", file=sys.stderr)
+    return status
 
 
-def _read_source(args: argparse.Namespace) -> tuple[str, str] | None:
-    """``(fetched URL, page text)``, or None after a message."""
-    from crawler.cli.onboarding import FetchError, fetch
+def _read_source(args: argparse.Namespace) -> tuple[str, str] | int:
+    """``(fetched URL, page text)``, or the exit status after a message: 2 for
+    a usage mistake or input that is no page, 1 for a page not fetched."""
+    from crawler.cli.onboarding import FetchError, NotAPage, fetch, read_page_file
 
     source = args.source
     if source.startswith(("http://", "https://")):
         if args.url:
-            _error("--url is for a FILE; a URL is fetched from where it is")
-            return None
+            return _error("--url is for a FILE; a URL is fetched from where it is")
         try:
             return fetch(source)
+        except NotAPage as exc:
+            return _error(str(exc))
         except FetchError as exc:
-            _error(str(exc))
-            return None
-    path = Path(source)
-    if not path.is_file():
-        _error(f"{source}: no such file")
-        return None
+            return _error(str(exc), 1)
     if not args.url:
-        _error(f"{source}: give --url, the URL the page was at (it decides the article's URL)")
-        return None
+        return _error(
+            f"{source}: give --url, the URL the page was at (it decides the article's URL)"
+        )
     if not args.url.startswith(("http://", "https://")):
-        _error(f"--url must be an http(s) URL, not {args.url!r}")
-        return None
-    from w3lib.encoding import html_to_unicode
-
-    _, html = html_to_unicode(None, path.read_bytes())
-    return args.url, html
+        return _error(f"--url must be an http(s) URL, not {args.url!r}")
+    try:
+        return args.url, read_page_file(source)
+    except NotAPage as exc:
+        return _error(str(exc))
 
 
 def _show(value: Any) -> str:
@@ -177,19 +180,18 @@ def run_fixture(args: argparse.Namespace) -> int:
     try:
         site = get_site(args.site)
     except SiteConfigError as exc:
-        _error(str(exc))
-        return CONFIG_ERROR_EXIT
+        return _error(str(exc))
     name = args.case or case_name(args.url or args.source)
     if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", name):
-        _error(f"case name {name!r}: use lower-case letters, digits, - and _")
-        return CONFIG_ERROR_EXIT
+        return _error(f"case name {name!r}: use lower-case letters, digits, - and _")
     folder = Path(args.fixtures) / site.name / name
     if folder.exists() and not args.force:
-        _error(f"{folder} exists: pass --force to overwrite it, or --case to name another case")
-        return 1
+        return _error(
+            f"{folder} exists: pass --force to overwrite it, or --case to name another case"
+        )
     source = _read_source(args)
-    if source is None:
-        return 1
+    if isinstance(source, int):
+        return source
     fetched_url, html = source
     item = expected_item(html, fetched_url, site)
     folder.mkdir(parents=True, exist_ok=True)

@@ -8,18 +8,22 @@ come in seconds.
 
 from __future__ import annotations
 
+import logging
 import re
+import sys
 import urllib.error
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import yaml
-from w3lib.encoding import html_to_unicode
+from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
 
 from crawler import __version__
+from crawler.exceptions import UndecodablePage
 from crawler.extraction.cleaning import clean_article
 from crawler.extraction.discovery import (
     announced_feeds,
@@ -28,10 +32,12 @@ from crawler.extraction.discovery import (
 )
 from crawler.extraction.generic import JSONLD_PATHS, META_NAMES, GenericPage
 from crawler.extraction.page import Page
+from crawler.extraction.reader import HTML_TYPES, decode
 from crawler.extraction.rules import extract_article, extract_links, rule_paragraphs, rule_texts
 from crawler.extraction.text import element_paragraphs, normalize_text
 from crawler.sites.definitions import FieldRule, Site
 from crawler.sites.patterns import compile_pattern
+from crawler.sites.times import iso_time
 
 FETCH_LIMIT = 10 * 1024 * 1024
 FIELDS = ("title", "body", "published_at", "author", "section", "tags")
@@ -39,11 +45,90 @@ RULE_KEYS = {"published_at": "published"}
 
 
 class FetchError(Exception):
-    pass
+    """A page that could not be fetched (exit status 1)."""
+
+
+class NotAPage(FetchError):
+    """Input that is no HTML page: binary data (an image, a compressed file),
+    another type served, or bytes no charset decodes (exit status 2)."""
+
+
+# The first bytes of the files most often given by mistake.
+SIGNATURES = (
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"%PDF-", "a PDF document"),
+    (b"PK\x03\x04", "a ZIP archive (or an office document)"),
+    (b"\x1f\x8b", "gzip-compressed data (decompress it first: gunzip)"),
+    (b"BZh", "bzip2-compressed data (decompress it first: bunzip2)"),
+    (b"\xfd7zXZ\x00", "xz-compressed data (decompress it first: unxz)"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed data (decompress it first: unzstd)"),
+    (b"\x7fELF", "a program"),
+)
+
+
+def binary_kind(body: bytes) -> str | None:
+    """What binary data ``body`` is (``a PNG image``), or None for text: a
+    byte-order mark means text (UTF-16 has NUL bytes); a known signature or a
+    NUL byte in the first 8 KB means binary."""
+    if read_bom(body)[0] is not None:
+        return None
+    kind = next((name for magic, name in SIGNATURES if body.startswith(magic)), None)
+    if kind is None and b"\x00" in body[:8192]:
+        kind = "binary data"
+    return kind
+
+
+def page_text(body: bytes, where: str, content_type: str | None = None) -> str:
+    """A page's text from its bytes, decoded as a crawl decodes a page
+    (crawler/extraction/reader.py: a byte-order mark, the HTTP charset, the
+    page's ``<meta>`` charset, else UTF-8 or the charset detected from the
+    bytes). :class:`NotAPage` for binary data or bytes no charset decodes;
+    ``where`` names the input in its message."""
+    kind = binary_kind(body)
+    if kind is not None:
+        raise NotAPage(f"{where} is {kind}, not an HTML page")
+    declared = http_content_type_encoding(content_type) if content_type else None
+    reader_log = logging.getLogger(decode.__module__)
+    reader_log.disabled = True  # its warnings are a crawl's; the notes below are ours
+    try:
+        decoded = decode(body, declared or "", where)
+    except UndecodablePage as exc:
+        raise NotAPage(f"{where}: {exc}") from None
+    finally:
+        reader_log.disabled = False
+    if decoded.mislabelled and (declared or html_body_declared_encoding(body)):
+        print(f"note: {where} decoded as {decoded.charset}, not as declared", file=sys.stderr)
+    if decoded.replaced:
+        print(
+            f"note: {where}: {decoded.replaced} bytes that are not {decoded.charset} "
+            "kept as \ufffd",
+            file=sys.stderr,
+        )
+    return decoded.text
+
+
+def read_page_file(source: str) -> str:
+    """The text of a saved page (a file, or ``-`` for standard input).
+    :class:`NotAPage` for a missing or unreadable file and for one that is no
+    page (binary, undecodable)."""
+    if source == "-":
+        return page_text(sys.stdin.buffer.read(), "standard input")
+    path = Path(source)
+    if not path.is_file():
+        raise NotAPage(f"{source}: no such file")
+    try:
+        body = path.read_bytes()
+    except OSError as exc:
+        raise NotAPage(f"{source}: cannot read it: {exc.strerror or exc}") from None
+    return page_text(body, source)
 
 
 def fetch(url: str, timeout: float = 30.0) -> tuple[str, str]:
-    """GET a page: ``(final URL, text)``, decoded by its HTTP or HTML charset."""
+    """GET a page: ``(final URL, text)``, decoded as :func:`page_text` does.
+    :class:`NotAPage` when the server sends something else than a page."""
     request = urllib.request.Request(
         url, headers={"User-Agent": f"newscrawl/{__version__} (site check)"}
     )
@@ -56,8 +141,10 @@ def fetch(url: str, timeout: float = 30.0) -> tuple[str, str]:
         raise FetchError(f"cannot fetch {url}: {exc}") from None
     if len(body) > FETCH_LIMIT:
         raise FetchError(f"{url} is larger than {FETCH_LIMIT // (1024 * 1024)} MB")
-    _, text = html_to_unicode(content_type, body)
-    return final, text
+    mimetype = (content_type or "").split(";")[0].strip().lower()
+    if mimetype not in HTML_TYPES and not mimetype.endswith("xml"):
+        raise NotAPage(f"{final} is not an HTML page: the server sent {mimetype}")
+    return final, page_text(body, final, content_type)
 
 
 def generic_site(url: str) -> Site:
@@ -68,20 +155,28 @@ def generic_site(url: str) -> Site:
     )
 
 
-def extract_page(html: str, url: str, site: Site) -> dict[str, Any]:
-    """Every field of one page, cleaned as it would be stored, with its source."""
-    article = clean_article(extract_article(html, url, site), site)
+# Where a page read without a URL is said to be, for extraction only (relative
+# links); ``extract --json`` reports the URL as null.
+NO_URL = "http://localhost/"
+
+
+def extract_page(html: str, url: str | None, site: Site | None) -> dict[str, Any]:
+    """Every field of one page, cleaned as it would be stored, with its
+    source. Without ``site``, generic extraction (``site`` is then null);
+    ``url`` is where the page is from, null when not known."""
+    rules = site or generic_site(url or NO_URL)
+    article = clean_article(extract_article(html, url or NO_URL, rules), rules)
     values = {
         "title": article.title,
         "body": article.body,
-        "published_at": article.published_at.isoformat() if article.published_at else None,
+        "published_at": iso_time(article.published_at),
         "author": article.author,
         "section": article.section,
         "tags": article.tags,
     }
     return {
         "url": url,
-        "site": site.name,
+        "site": site.name if site is not None else None,
         "fields": {
             name: {"value": values[name], "source": article.sources.get(name)} for name in FIELDS
         },
@@ -121,8 +216,8 @@ def check_article(html: str, url: str, site: Site) -> list[FieldCheck]:
         rules = getattr(site.article, RULE_KEYS.get(name, name))
         raw = by_rules.published_raw if name == "published_at" else getattr(by_rules, name)
         value = getattr(full, name)
-        if name == "published_at" and value is not None:
-            value = value.isoformat()
+        if name == "published_at":
+            value = iso_time(value)
         checks.append(FieldCheck(name, value, full.sources.get(name), bool(rules), bool(raw)))
     return checks
 
@@ -318,8 +413,56 @@ def guess_url_pattern(urls: list[str]) -> str | None:
     return shape.rstrip("/") + "/?$" if shape.endswith("/") else shape + "$"
 
 
+# Host name labels that name no site: a leading ``www.``, ``m.``..., and the
+# second level of country domains (``co.uk``, ``com.au``).
+HOST_PREFIXES = ("www", "www1", "www2", "m", "mobile", "amp")
+SECOND_LEVELS = {"co", "com", "net", "org", "gov", "ac", "edu", "or", "ne", "go", "gv"}
+
+
+def site_name_for(url: str) -> str:
+    """The name a drafted definition gets: the site's domain without its
+    top level, ``www.`` and the like (``www.gazette.example`` and
+    ``news.gazette.co.uk`` give ``gazette``), as a valid site name."""
+    host = (urlsplit(url).hostname or "").rstrip(".")
+    try:
+        host = host.encode("idna").decode("ascii")
+    except UnicodeError:
+        pass
+    labels = [label for label in host.lower().split(".") if label]
+    if not labels or all(label.isdigit() for label in labels):  # an IP address, or none
+        return _valid_name("-".join(labels) or "site")
+    while labels and labels[0] in HOST_PREFIXES and len(labels) > 2:
+        labels.pop(0)
+    if len(labels) > 1:
+        labels.pop()  # the top level: .com, .example
+    if len(labels) > 1 and labels[-1] in SECOND_LEVELS:
+        labels.pop()
+    return _valid_name(labels[-1])
+
+
+def _valid_name(text: str) -> str:
+    name = re.sub(r"[^a-z0-9_-]+", "-", text.lower()).strip("-_")[:64].rstrip("-_")
+    return name or "site"
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a site, by the rule of site definitions
+    (crawler/sites/definitions.py), or None when it can."""
+    from pydantic import ValidationError
+
+    try:
+        Site.model_validate({"name": name, "base_url": "http://site.example/"})
+    except ValidationError:
+        return (
+            "a site name is lower-case letters, digits, - and _, starts with a letter or "
+            "a digit, and has at most 64 characters"
+        )
+    return None
+
+
 def draft_site(home_url: str, name: str | None = None) -> tuple[str, list[str]]:
-    """A starting site definition (YAML text) for the site at ``home_url``, and notes."""
+    """A starting site definition (YAML text) for the site at ``home_url``,
+    and notes. Its name is ``name``, else :func:`site_name_for` the URL."""
     notes: list[str] = []
     final, html = fetch(home_url)
     parts = urlsplit(final)
@@ -342,7 +485,7 @@ def draft_site(home_url: str, name: str | None = None) -> tuple[str, list[str]]:
     pattern = guess_url_pattern(links)
     lines = [
         "# Drafted by `newscrawl sites new`: check it with `newscrawl sites check`, then refine.",
-        f"name: {name or re.sub(r'[^a-z0-9_-]', '-', host.removeprefix('www.').split('.')[0])}",
+        f"name: {name or site_name_for(home_url)}",
         f"base_url: {base}",
         f"allowed_domains: [{host}]",
         "timezone: UTC  # set the site's own time zone (IANA name)",

@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 from crawler.cli import fixtures
-from crawler.exceptions import CONFIG_ERROR_EXIT
-from crawler.sites.definitions import get_site, load_sites
+from crawler.cli.reporting import dump_json
+from crawler.exceptions import CONFIG_ERROR_EXIT, NOT_FOUND_EXIT
+from crawler.sites.definitions import Site, SiteConfigError, get_site, load_sites
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -27,8 +28,11 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     check.set_defaults(func=cmd_sites_check)
     new = sites_sub.add_parser("new", help="draft a site definition from a home page")
     new.add_argument("url", help="the site's home page")
-    new.add_argument("--name", help="site name (default: from the host name)")
+    new.add_argument(
+        "--name", help="site name (default: the domain, gazette for www.gazette.example)"
+    )
     new.add_argument("-o", "--output", metavar="FILE", help="write the YAML here (default: stdout)")
+    new.add_argument("--force", action="store_true", help="overwrite FILE when it exists")
     new.set_defaults(func=cmd_sites_new)
     fixtures.add_parser(sites_sub)
 
@@ -47,14 +51,41 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_sites_list(args: argparse.Namespace) -> int:
+    from crawler.cli.reporting import Column, field, format_table
+    from crawler.scheduling.jobs import scheduled_sites
+
     sites = load_sites()
-    for name, site in sorted(sites.items()):
-        spiders = [
-            s for s, part in (("articles", site.listing), ("top_stories", site.top_stories)) if part
-        ]
-        print(f"{name:<16}{site.base_url:<40}{', '.join(spiders):<24}{site.source_file}")
+    daemon = scheduled_sites(sites)
+    rows = [
+        {
+            "name": name,
+            "base_url": site.base_url,
+            "spiders": site.spiders,
+            "daemon": _daemon_word(site, name in daemon),
+            "file": site.source_file,
+        }
+        for name, site in sorted(sites.items())
+    ]
+    columns = (
+        Column("site", field("name")),
+        Column("base URL", field("base_url")),
+        Column("spiders", field("spiders")),
+        Column("daemon", field("daemon")),
+        Column("definition", field("file")),
+    )
+    print(format_table(columns, rows))
     _warn_nested_quantifiers(sites)
     return 0
+
+
+def _daemon_word(site: Site, by_default: bool) -> str:
+    """Whether a daemon schedules the site (``sites list``), by the rule of
+    crawler.scheduling.jobs: the user's sites, the bundled ones when named."""
+    from crawler.scheduling.jobs import site_job_specs
+
+    if not site_job_specs(site):
+        return "no enabled schedule"
+    return "scheduled" if by_default else "when named (--site)"
 
 
 def _warn_nested_quantifiers(sites: dict) -> None:
@@ -75,39 +106,43 @@ def _warn_nested_quantifiers(sites: dict) -> None:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    import json
+    """``newscrawl extract``: exit status 2 for input that is no page (a binary
+    or undecodable file, a missing file) or a bad ``--url``; 1 when a URL
+    cannot be fetched or the page has no body."""
+    from crawler.cli.onboarding import FetchError, NotAPage, extract_page, fetch, read_page_file
 
-    from crawler.cli.onboarding import FetchError, extract_page, fetch, generic_site
-
+    site = get_site(args.site) if args.site else None
     source = args.source
+    is_url = source.startswith(("http://", "https://"))
+    if args.url and (is_url or not args.url.startswith(("http://", "https://"))):
+        problem = "is for a file or standard input" if is_url else "must be an http(s) URL"
+        return _error(f"--url {problem}, not {args.url!r}")
     try:
-        if source.startswith(("http://", "https://")):
+        if is_url:
             url, html = fetch(source)
-        elif source == "-":
-            url, html = args.url or "http://localhost/", sys.stdin.read()
         else:
-            path = Path(source)
-            if not path.is_file():
-                print(f"newscrawl: {source}: no such file", file=sys.stderr)
-                return CONFIG_ERROR_EXIT
-            from w3lib.encoding import html_to_unicode
-
-            url = args.url or path.resolve().as_uri().replace("file://", "http://localhost")
-            _, html = html_to_unicode(None, path.read_bytes())
+            url, html = args.url, read_page_file(source)
+    except NotAPage as exc:
+        return _error(str(exc))
     except FetchError as exc:
-        print(f"newscrawl: {exc}", file=sys.stderr)
-        return 1
-    site = get_site(args.site) if args.site else generic_site(url)
+        return _error(str(exc), 1)
     result = extract_page(html, url, site)
+    if is_url:
+        result["url"] = source  # as given; extraction used where it led (redirects)
     if args.json:
-        print(json.dumps(result, ensure_ascii=False, indent=2))
-    else:
-        body = result["fields"]["body"]["value"]
-        if not body:
-            print("newscrawl: no article body found", file=sys.stderr)
-            return 1
-        print(body)
+        dump_json(result, sys.stdout)
+        return 0
+    body = result["fields"]["body"]["value"]
+    if not body:
+        return _error("no article body found", NOT_FOUND_EXIT)
+    print(body)
     return 0
+
+
+def _error(message: str, status: int = CONFIG_ERROR_EXIT) -> int:
+    """One line on stderr, and the exit status to return."""
+    print(f"newscrawl: {message}", file=sys.stderr)
+    return status
 
 
 def cmd_sites_check(args: argparse.Namespace) -> int:
@@ -171,18 +206,58 @@ def _print_check(report: dict, checks: list) -> None:
 
 
 def cmd_sites_new(args: argparse.Namespace) -> int:
-    from crawler.cli.onboarding import FetchError, draft_site
+    """``newscrawl sites new``: exit status 2 for a URL that is not http(s), an
+    invalid ``--name``, an output file that exists (without ``--force``) or
+    cannot be written; 1 when the home page cannot be fetched."""
+    from crawler.cli.onboarding import FetchError, NotAPage, draft_site, name_problem, site_name_for
 
+    if not args.url.startswith(("http://", "https://")):
+        return _error(f"give the site's home page as an http(s) URL, not {args.url!r}")
+    if args.name is not None and (problem := name_problem(args.name)):
+        return _error(f"invalid --name {args.name!r}: {problem}")
+    name = args.name or site_name_for(args.url)
+    output = Path(args.output) if args.output else None
+    if output is not None and (problem := _output_problem(output, args.force)):
+        return _error(problem)
     try:
-        text, notes = draft_site(args.url, args.name)
+        text, notes = draft_site(args.url, name)
+    except NotAPage as exc:
+        return _error(str(exc))
     except FetchError as exc:
-        print(f"newscrawl: {exc}", file=sys.stderr)
-        return 1
-    if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
-        print(f"wrote {args.output}", file=sys.stderr)
-    else:
+        return _error(str(exc), 1)
+    if output is None:
         print(text, end="")
-    for note in notes:
+    else:
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            return _error(f"cannot write {output}: {exc.strerror or exc}")
+        print(f"wrote {output} (site {name})", file=sys.stderr)
+    for note in [*notes, *_name_notes(name)]:
         print(f"note: {note}", file=sys.stderr)
     return 0
+
+
+def _output_problem(output: Path, force: bool) -> str | None:
+    """Why ``sites new -o FILE`` must not write FILE, or None."""
+    if output.is_dir():
+        return f"{output} is a folder: give a file name (-o {output / 'SITE.yaml'})"
+    if output.exists() and not force:
+        return f"{output} exists: pass --force to overwrite it"
+    if not output.parent.is_dir():
+        return f"cannot write {output}: there is no folder {output.parent}"
+    return None
+
+
+def _name_notes(name: str) -> list[str]:
+    """A note when a definition of that name exists already."""
+    try:
+        existing = load_sites().get(name)
+    except SiteConfigError:
+        return []
+    if existing is None:
+        return []
+    return [
+        f"a site named {name} is defined already ({existing.source_file}): give the draft "
+        "another name with --name, unless it is to replace that one"
+    ]
