@@ -1,13 +1,15 @@
 """``newscrawl export -o PATH`` on what PATH can be: a regular file (replaced
 only when the export is complete), a symbolic link (its file written, the link
 kept), a character device or a FIFO (written in place, never replaced), and a
-path whose folder is missing or is a file (refused before querying)."""
+path whose folder is missing or is a file, or that we may not write (refused
+in one line with exit status 2, before querying)."""
 
 from __future__ import annotations
 
 import errno
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -131,6 +133,72 @@ def test_a_path_without_a_folder_is_refused_before_the_database_is_opened(tmp_pa
     assert code == 2
     assert "is not a folder" in capsys.readouterr().err
     assert not database.exists()
+
+
+def unprivileged(command: list[str]) -> list[str]:
+    """``command`` run as a process that may write only where the permissions
+    let it: root writes anywhere, so as root it runs without that capability
+    (CAP_DAC_OVERRIDE, dropped with util-linux's setpriv)."""
+    if os.geteuid() != 0:
+        return command
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("root may write anywhere, and setpriv is not there to drop that")
+    return [setpriv, "--bounding-set", "-dac_override", "--", *command]
+
+
+@pytest.mark.parametrize(
+    "case, reason",
+    [
+        ("read-only folder", "no permission to write in the folder {folder}"),
+        ("read-only file", "no permission to write {target}"),
+    ],
+)
+def test_a_path_we_may_not_write_is_refused_in_one_line(tmp_path, case, reason):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    target = folder / "out.csv"
+    target.write_text("the previous export\n")
+    database = tmp_path / "archive.db"
+    locked = folder if case == "read-only folder" else target
+    locked.chmod(0o555 if locked == folder else 0o444)
+    command = [sys.executable, "-m", "crawler.cli", "export", "-o", str(target)]
+    try:
+        proc = subprocess.run(
+            unprivileged([*command, "--database", f"sqlite:///{database}"]),
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        folder.chmod(0o755)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == ""
+    expected = reason.format(folder=folder, target=target)
+    assert proc.stderr == f"newscrawl: cannot write {target}: {expected}\n"
+    assert not database.exists()  # refused before the database is opened
+    assert target.read_text() == "the previous export\n"
+    assert sorted(p.name for p in folder.iterdir()) == ["out.csv"]
+
+
+def test_a_file_that_cannot_be_opened_is_refused_as_a_bad_path(
+    archive, tmp_path, capsys, monkeypatch
+):
+    """Permissions can refuse more than they say beforehand (a network file
+    system, a special one): the refusal to open is the same usage error."""
+    import crawler.cli.export
+
+    def refuse(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+
+    monkeypatch.setattr(crawler.cli.export, "open", refuse, raising=False)
+    target = tmp_path / "out.jsonl"
+    code = main(["export", "-o", str(target), "--database", archive.url])
+    assert code == 2
+    out, err = capsys.readouterr()
+    assert (out, err) == ("", f"newscrawl: cannot write {target}: {os.strerror(errno.EACCES)}\n")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_regular_file_is_replaced_only_when_the_export_is_complete(

@@ -1,6 +1,9 @@
 """The query commands (articles, show, top-stories, runs, export, browse) on a
 SQLite archive filled by real crawls of sites served on 127.0.0.1, run through
-the command line's entry point and asserted on their tables and JSON."""
+the command line's entry point and asserted on their tables and JSON: one time
+format for people (``2024-03-06 09:00 UTC``), ISO 8601 with ``Z`` in JSON, a
+line under a listing that ``--limit`` cut, a missing archive and an unknown
+``--site`` refused."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import csv
 import io
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -88,25 +92,39 @@ def utc(value: str) -> datetime:
 
 
 def test_articles_newest_first_as_a_table_and_as_json(capsys, archive):
-    code, out, _ = newscrawl(capsys, archive, "articles", "--limit", "3")
-    assert code == 0
+    listed = ALL_ARTICLES - WIRE_ARTICLES  # every article but the wire's copy
+    code, out, err = newscrawl(capsys, archive, "articles", "--limit", "3")
+    assert (code, err) == (0, "")
     lines = out.splitlines()
-    assert lines[0].split() == ["id", "published", "(UTC)", "site", "title", "url"]
+    assert lines[0].split() == ["id", "published", "site", "title", "url"]
     # The paper's articles (2024) are newer than the demo site's (2021).
-    assert "2024-03-06T09:00:00Z  paper  Ереван: новый мост открыт" in lines[2]
+    assert "2024-03-06 09:00 UTC  paper  Ереван: новый мост открыт" in lines[2]
     assert lines[2].endswith(paper(archive, 6))
     assert "Mayor opens new library in the Old Town" in lines[3]
-    assert len(lines) == 2 + 3
+    # The list says where it was cut, and how to see the rest.
+    assert lines[5:] == [f"showing 3 of {listed}; --limit N for more, --limit 0 for all"]
 
-    rows = as_json(capsys, archive, "articles", "--limit", "0")
-    # Every article but the wire's copy of the bridge story.
-    assert len(rows) == ALL_ARTICLES - WIRE_ARTICLES
+    code, out, err = newscrawl(capsys, archive, "articles", "--limit", "0", "--json")
+    assert (code, err) == (0, "")
+    rows = json.loads(out)
+    assert len(rows) == listed
     assert all(r["duplicate_of"] is None for r in rows)
+    # JSON times: ISO 8601 in UTC with Z.
+    assert all(r["published_at"].endswith("Z") for r in rows if r["published_at"])
+    assert all(r["first_seen_at"].endswith("Z") for r in rows)
     times = [utc(r["published_at"]) for r in rows]
     assert times == sorted(times, reverse=True)
     assert rows[0]["url"] == paper(archive, 6) and rows[0]["tags"] == []
+    assert rows[0]["published_at"] == "2024-03-06T09:00:00Z"
     assert {"id", "site", "title", "url", "author", "section", "first_seen_at"} <= set(rows[0])
-    assert len(as_json(capsys, archive, "articles")) == 20  # the default limit
+
+    # With --json the note goes to stderr: stdout stays one JSON document.
+    code, out, err = newscrawl(capsys, archive, "articles", "--json")
+    assert len(json.loads(out)) == 20  # the default limit
+    assert err == f"showing 20 of {listed}; --limit N for more, --limit 0 for all\n"
+    # A list that holds every match says nothing more.
+    code, out, _ = newscrawl(capsys, archive, "articles", "--site", "paper", "--limit", "6")
+    assert out.splitlines()[-1].endswith(paper(archive, 1))
 
 
 def test_articles_filters(capsys, archive):
@@ -125,23 +143,72 @@ def test_articles_filters(capsys, archive):
     assert urls("--site", "paper", "--since", "2024-03-06T13:00:00+04:00") == [paper(archive, 6)]
     assert urls("--site", "paper", "--section", "city") == [paper(archive, n) for n in (5, 3, 1)]
     assert urls("--author", "PETROSYAN") == [paper(archive, n) for n in (3, 1)]
-    assert urls("--site", "wire") == []
-    assert urls("--site", "wire", "--include-duplicates") == [f"{archive.paper_url}/wire/s/1"]
-
-    code, out, _ = newscrawl(capsys, archive, "articles", "--site", "nowhere")
+    code, out, _ = newscrawl(
+        capsys, archive, "articles", "--site", "paper", "--since", "2030-01-01"
+    )
     assert (code, out) == (0, "No articles match.\n")
+
+
+def test_one_duplicates_flag_and_the_old_ones_still_read(capsys, archive):
+    def urls(*args: str) -> list[str]:
+        rows = as_json(capsys, archive, "articles", "--site", "wire", "--limit", "0", *args)
+        return [r["url"] for r in rows]
+
+    copy = [f"{archive.paper_url}/wire/s/1"]
+    assert urls() == urls("--no-duplicates") == urls("--exclude-duplicates") == []
+    assert urls("--duplicates") == urls("--include-duplicates") == copy
+    assert urls("--duplicates", "--no-duplicates") == []  # the last one given counts
+
+    def exported(*args: str) -> int:
+        code, out, err = newscrawl(capsys, archive, "export", *args)
+        assert code == 0 and out.count("\n") == int(err.split()[2])
+        return int(err.split()[2])  # "newscrawl: exported N articles"
+
+    assert exported() == exported("--duplicates") == ALL_ARTICLES  # export includes them
+    assert exported("--no-duplicates") == exported("--exclude-duplicates") == ALL_ARTICLES - 1
+    assert exported("--include-duplicates") == ALL_ARTICLES
+
+    # The help names the one flag and each command's default; the old flags are hidden.
+    for command, default in (("articles", "left out"), ("export", "included")):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        text = " ".join(capsys.readouterr().out.split())
+        assert "--duplicates, --no-duplicates" in text and f"(default: {default})" in text
+        assert "--include-duplicates" not in text and "--exclude-duplicates" not in text
+
+
+def test_since_and_until_read_words(capsys, archive):
+    """``--since yesterday``, ``--since "N days ago"``: a day in UTC, from its
+    first instant (``--until``: through its last), as a date would be."""
+    everything = as_json(capsys, archive, "articles", "--limit", "0")
+    # The archive's articles were all published before yesterday.
+    assert as_json(capsys, archive, "articles", "--since", "yesterday") == []
+    assert as_json(capsys, archive, "articles", "--until", "yesterday", "--limit", "0") == (
+        everything
+    )
+    for _ in range(2):  # again if the day (UTC) changed while it ran
+        today = datetime.now(UTC).date()
+        days = (today - datetime(2024, 3, 5).date()).days
+        rows = as_json(
+            capsys, archive, "articles", "--site", "paper", "--since", f"{days} days ago"
+        )
+        if datetime.now(UTC).date() == today:
+            break
+    assert [r["url"] for r in rows] == [paper(archive, 6), paper(archive, 5)]
+    code, out, _ = newscrawl(capsys, archive, "top-stories", "--from", "2 days ago", "--json")
+    assert code == 0 and isinstance(json.loads(out), list)
 
 
 @pytest.mark.parametrize(
     "args",
     [
-        ["articles", "--since", "yesterday"],
-        ["articles", "--until", "2024-13-01"],
-        ["search", "tram", "--since", "03/05/2024"],
-        ["top-stories", "--at", "noon"],
+        ["articles", "--since", "soon"],
+        ["articles", "--until", "2024-02-30"],
+        ["search", "tram", "--since", "13/13/2024"],
+        ["top-stories", "--at", "next blursday"],
         ["top-stories", "--from", "2024-03-05T25:00"],
-        ["top-stories", "--to", "last week"],
-        ["export", "--since", "2024"],
+        ["top-stories", "--to", "whenever"],
+        ["export", "--since", "not a time"],
     ],
 )
 def test_a_bad_time_names_the_option_and_the_expected_form(capsys, archive, args):
@@ -150,8 +217,8 @@ def test_a_bad_time_names_the_option_and_the_expected_form(capsys, archive, args
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     option = next(a for a in args if a.startswith("--"))
-    assert f"argument {option}: expected a date YYYY-MM-DD or an ISO-8601 time" in err
-    assert repr(args[-1]) in err
+    assert f"argument {option}: expected a date (2024-03-05), an ISO-8601 time" in err
+    assert "'yesterday'" in err and repr(args[-1]) in err
 
 
 def test_the_installed_command_reports_a_bad_time_without_a_traceback(archive):
@@ -164,33 +231,58 @@ def test_the_installed_command_reports_a_bad_time_without_a_traceback(archive):
         timeout=60,
     )
     assert proc.returncode == 2
-    assert "newscrawl articles: error: argument --since: expected a date YYYY-MM-DD" in proc.stderr
+    assert "newscrawl articles: error: argument --since: expected a date (2024-03-05)" in (
+        proc.stderr
+    )
     assert "Traceback" not in proc.stderr
 
 
 @pytest.mark.parametrize("value", HOSTILE)
 def test_filter_values_are_bound_as_text(capsys, archive, value):
     before = sql(archive, "select count(*) as n from articles")[0]["n"]
-    for option in ("--site", "--section", "--author"):
+    for option in ("--section", "--author"):
         assert as_json(capsys, archive, "articles", option, value) == []
         assert as_json(capsys, archive, "search", "library", option, value) == []
-    assert as_json(capsys, archive, "runs", "--site", value) == []
-    assert as_json(capsys, archive, "top-stories", "--site", value) == []
-    assert as_json(capsys, archive, "top-stories", "--site", value, "--from", "2000-01-01") == []
-    code, out, err = newscrawl(capsys, archive, "export", "--site", value)
-    assert (code, out) == (0, "")
-    assert "exported 0 articles" in err
+        code, out, err = newscrawl(capsys, archive, "export", option, value)
+        assert (code, out) == (0, "") and "exported 0 articles" in err
+    # A site no definition and no row names is refused, whatever it holds.
+    for args in (
+        ["articles"], ["summary"], ["runs"], ["top-stories"],
+        ["top-stories", "--from", "2000-01-01"], ["export"],
+    ):  # fmt: skip
+        code, out, err = newscrawl(capsys, archive, *args, "--site", value)
+        assert (code, out) == (2, "")
+        assert err.startswith(f"newscrawl: unknown site {value!r}; known sites: ")
     code, _, err = newscrawl(capsys, archive, "show", value)
     assert code == 1 and f"no article with the id or URL {value!r}" in err
     assert sql(archive, "select count(*) as n from articles")[0]["n"] == before == ALL_ARTICLES
 
 
-def test_a_query_never_creates_a_database(capsys, tmp_path):
+@pytest.mark.parametrize(
+    "args",
+    [["summary"], ["articles"], ["show", "1"], ["top-stories"], ["runs"], ["export"], ["browse"]],
+)
+def test_a_query_never_creates_a_database(capsys, tmp_path, args):
     missing = tmp_path / "missing.db"
     capsys.readouterr()
-    assert main(["articles", "--database", f"sqlite:///{missing}"]) == 1
-    assert f"no archive at {missing}" in capsys.readouterr().err
+    assert main([*args, "--database", f"sqlite:///{missing}"]) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    [line] = err.splitlines()
+    assert line.startswith(f"newscrawl: no archive at {missing}: crawl a site to create one")
     assert not missing.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["articles", "summary", "runs", "top-stories", "export"])
+def test_an_unknown_site_lists_the_known_ones(capsys, archive, command):
+    code, out, err = newscrawl(capsys, archive, command, "--site", "papr")
+    assert (code, out) == (2, "")
+    [line] = err.splitlines()
+    assert line.startswith("newscrawl: unknown site 'papr'; known sites: ")
+    known = line.split("known sites: ")[1].split(", ")
+    # The sites stored in the archive, and those with a definition.
+    assert {"demo", "paper", "wire", "down"} <= set(known) and known == sorted(known)
 
 
 # --------------------------------------------------------------------------- show
@@ -202,14 +294,18 @@ def test_show_an_article_with_its_versions_and_diff(capsys, archive):
     assert code == 0
     lines = out.splitlines()
     assert lines[0] == "Mayor opens new library in the Old Town"
-    assert f"url          {paper(archive, 5)}" in lines
-    assert "author       Davit Hakobyan" in lines
-    assert "published    2024-03-05T09:00:00Z  (page: '2024-03-05T09:00:00+00:00')" in lines
-    assert "version      2" in lines
+    # The values line up two columns after the longest name ("duplicate of").
+    assert f"url           {paper(archive, 5)}" in lines
+    assert "author        Davit Hakobyan" in lines
+    assert "published     2024-03-05 09:00 UTC (page: '2024-03-05T09:00:00+00:00')" in lines
+    assert "version       2" in lines
+    assert "duplicate of  -" in lines
     assert "The mayor opened the new library on Friday. It holds sixty thousand books." in lines
     versions = lines[lines.index("Versions:") + 1 :]
-    assert versions[0].startswith("  1  until ") and versions[0].endswith("Mayor opens new library")
-    assert versions[1].startswith("  2  current since ")
+    assert versions[0].startswith("  1  until          20") and versions[0].endswith(
+        " UTC  Mayor opens new library"
+    )
+    assert versions[1].startswith("  2  current since  20")
     assert "Changes from" not in out
 
     # By URL, as a user would paste it: tracking parameters and fragment included.
@@ -231,7 +327,8 @@ def test_show_an_article_with_its_versions_and_diff(capsys, archive):
     assert [r["version"] for r in document["revisions"]] == [1]
     assert document["revisions"][0]["title"] == "Mayor opens new library"
     assert "forty thousand" in document["revisions"][0]["body"]
-    utc(document["revisions"][0]["captured_at"])
+    assert document["revisions"][0]["captured_at"].endswith("Z")
+    assert document["published_at"] == "2024-03-05T09:00:00Z"
     [change] = document["diffs"]
     assert (change["from_version"], change["to_version"]) == (1, 2)
     assert "+It holds sixty thousand books." in change["body_diff"].splitlines()
@@ -241,7 +338,7 @@ def test_show_a_duplicate_names_the_original(capsys, archive):
     original = article_id(archive, paper(archive, 3))
     code, out, _ = newscrawl(capsys, archive, "show", f"{archive.paper_url}/wire/s/1")
     assert code == 0
-    assert f"duplicate of {original}  Old bridge shut for repairs" in out.splitlines()
+    assert f"duplicate of  {original} (Old bridge shut for repairs)" in out.splitlines()
     code, _, err = newscrawl(capsys, archive, "show", "999999")
     assert code == 1 and "no article with the id or URL '999999'" in err
 
@@ -279,12 +376,16 @@ def test_top_stories_at_a_moment(capsys, archive):
 
     code, out, _ = newscrawl(capsys, archive, "top-stories", "--site", "paper")
     lines = out.splitlines()
-    assert lines[0].startswith("Top stories at ")
-    assert lines[1].split() == ["snapshot", "(UTC)", "site", "rank", "title", "url"]
-    assert lines[3].split()[1:4] == ["paper", "1", "Old"]
-    assert second.strftime("%Y-%m-%dT%H:%M:%SZ") in lines[3]
+    assert lines[0].startswith("Top stories at ") and lines[0].count(" UTC ") == 1
+    assert lines[1].split() == ["snapshot", "site", "rank", "title", "url"]
+    assert lines[3].startswith(f"{second:%Y-%m-%d %H:%M} UTC  paper     1  Old bridge")
     code, out, _ = newscrawl(capsys, archive, "top-stories", "--at", "2000-01-01")
-    assert out == "No top-stories snapshot at or before 2000-01-01T00:00:00Z.\n"
+    assert out == "No top-stories snapshot at or before 2000-01-01 00:00 UTC.\n"
+
+    # --limit cuts the list, and says so.
+    code, out, _ = newscrawl(capsys, archive, "top-stories", "--site", "paper", "--limit", "2")
+    assert out.splitlines()[-1] == "showing 2 of 3; --limit N for more, --limit 0 for all"
+    assert len(out.splitlines()) == 1 + 2 + 2 + 1
 
 
 def test_top_stories_over_a_range(capsys, archive):
@@ -325,10 +426,17 @@ def test_top_stories_over_a_range(capsys, archive):
     code, out, _ = newscrawl(capsys, archive, "top-stories", "--site", "paper", "--from", today)
     lines = out.splitlines()
     assert lines[0].split() == [
-        "best", "site", "title", "first", "seen", "(UTC)", "last", "seen", "(UTC)", "span",
-        "snapshots", "url",
+        "best", "site", "title", "first", "seen", "last", "seen", "span", "snapshots", "url",
     ]  # fmt: skip
     assert lines[2].split()[:2] == ["1", "paper"]
+    assert f"{first:%Y-%m-%d %H:%M} UTC  {second:%Y-%m-%d %H:%M} UTC" in lines[2]
+    assert len(lines) == 2 + 4
+
+    args = ("top-stories", "--site", "paper", "--from", today, "--limit", "3")
+    code, out, err = newscrawl(capsys, archive, *args)
+    assert out.splitlines()[-1] == "showing 3 of 4; --limit N for more, --limit 0 for all"
+    code, out, err = newscrawl(capsys, archive, *args, "--json")
+    assert len(json.loads(out)) == 3 and err.startswith("showing 3 of 4;")
 
     code, _, err = newscrawl(capsys, archive, "top-stories", "--at", today, "--from", today)
     assert code == 2 and "--at cannot be combined with --from/--to" in err
@@ -342,9 +450,10 @@ def test_runs_with_counts_and_extraction_health(capsys, archive):
     assert code == 0
     lines = out.splitlines()
     assert lines[0].split() == [
-        "id", "site", "spider", "started", "(UTC)", "took", "status", "pages", "skipped", "new",
+        "id", "site", "spider", "started", "took", "status", "pages", "skipped", "new",
         "updated", "same", "rejected", "errors", "health",
     ]  # fmt: skip
+    assert re.match(r" 9  down +articles +\d{4}-\d\d-\d\d \d\d:\d\d UTC  ", lines[2]), lines[2]
     assert lines[2].split()[:2] == ["9", "down"]  # newest first
     assert "    failed: no page could be fetched" in out
     warning = next(line for line in lines if line.startswith("    warning: "))
@@ -370,6 +479,14 @@ def test_runs_with_counts_and_extraction_health(capsys, archive):
     spiders = {r["spider"] for r in as_json(capsys, archive, "runs", "--spider", "top_stories")}
     assert spiders == {"top_stories"}
     assert len(as_json(capsys, archive, "runs", "--limit", "2")) == 2
+    runs = len(as_json(capsys, archive, "runs", "--limit", "0"))
+    code, out, _ = newscrawl(capsys, archive, "runs", "--site", "paper", "--limit", "1")
+    paper_runs = len(as_json(capsys, archive, "runs", "--site", "paper", "--limit", "0"))
+    assert out.splitlines()[-1] == (
+        f"showing 1 of {paper_runs}; --limit N for more, --limit 0 for all"
+    )
+    code, out, _ = newscrawl(capsys, archive, "runs", "--limit", str(runs))
+    assert "showing" not in out
     with pytest.raises(SystemExit) as exit_info:
         newscrawl(capsys, archive, "runs", "--status", "broken")
     assert exit_info.value.code == 2
@@ -398,8 +515,43 @@ def test_export_json_lines_with_every_column(capsys, archive, tmp_path):
     assert sum(r["duplicate_of"] is not None for r in rows) == WIRE_ARTICLES
     assert not list(tmp_path.glob("*.partial"))
 
-    code, out, _ = newscrawl(capsys, archive, "export", "--exclude-duplicates")
+    assert library["published_at"] == "2024-03-05T09:00:00Z"  # ISO 8601 with Z
+
+    code, out, _ = newscrawl(capsys, archive, "export", "--no-duplicates")
     assert len(out.splitlines()) == ALL_ARTICLES - WIRE_ARTICLES
+
+
+@pytest.mark.parametrize(
+    "name, options, written",
+    [
+        ("out.csv", [], "csv"),
+        ("OUT.CSV", [], "csv"),
+        ("out.jsonl", [], "jsonl"),
+        ("out.txt", [], "jsonl"),
+        ("out", [], "jsonl"),
+        ("out.csv", ["--format", "jsonl"], "jsonl"),
+        ("out.jsonl", ["--format", "csv"], "csv"),
+    ],
+)
+def test_export_writes_the_format_the_file_name_says(
+    capsys, archive, tmp_path, name, options, written
+):
+    target = tmp_path / name
+    code, out, err = newscrawl(
+        capsys, archive, "export", "--site", "paper", *options, "-o", str(target)
+    )
+    assert (code, out) == (0, "")
+    shown = {"csv": "CSV", "jsonl": "JSON Lines"}[written]
+    assert err == f"newscrawl: exported {PAPER_ARTICLES} articles to {target} as {shown}\n"
+    content = target.read_text(encoding="utf-8")
+    if written == "csv":
+        rows = list(csv.DictReader(io.StringIO(content, newline="")))
+        assert list(rows[0]) == article_columns()
+    else:
+        rows = [json.loads(line) for line in content.splitlines()]
+        assert list(rows[0]) == article_columns()
+    assert len(rows) == PAPER_ARTICLES
+    assert {r["published_at"][-1] for r in rows} == {"Z"}
 
 
 def test_export_csv_to_stdout_with_filters(capsys, archive):

@@ -7,6 +7,9 @@ JSON Lines: one object per article, keys in table order, times ISO-8601 UTC,
 columns; ``tags`` joined with ``;``, ``sources`` as JSON text, booleans
 ``true``/``false``, nulls empty.
 
+The format is ``--format``, else the extension of ``-o`` (``.csv``: CSV;
+anything else: JSON Lines), else JSON Lines (:func:`export_format`).
+
 ``-o PATH`` (:func:`check_target`, :func:`open_target`): a regular file, or a
 path that does not exist yet, is written through a temporary file beside it,
 renamed over it only when the whole export was written; a symbolic link is
@@ -20,7 +23,7 @@ import csv
 import json
 import os
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -73,6 +76,16 @@ def write_csv(rows: Iterable[dict[str, Any]], columns: list[str], out: TextIO) -
     return count
 
 
+def export_format(chosen: str | None, output: Path | None) -> str:
+    """``--format`` when given, else what the name of ``-o`` says: ``.csv``
+    (any case) is CSV; any other name (``.jsonl``, none, a device) JSON Lines."""
+    if chosen is not None:
+        return chosen
+    if output is not None and output.suffix.lower() == ".csv":
+        return "csv"
+    return "jsonl"
+
+
 def export_articles(engine: Engine, filters: ArticleFilters, fmt: str, out: TextIO) -> int:
     """Write the articles to ``out`` in ``fmt``; the number written."""
     rows = iter_articles(engine, filters)
@@ -99,7 +112,8 @@ class ExportTarget:
 
 def check_target(given: Path) -> ExportTarget:
     """Where ``-o given`` writes, and how; :class:`ExportTargetError` when its
-    folder is missing or is not a folder, or it is a folder itself."""
+    folder is missing or is not a folder, it is a folder itself, or we may not
+    write it (a regular file is written beside it: its folder must be writable)."""
     path = Path(os.path.realpath(given)) if given.is_symlink() else given
     try:
         mode = os.stat(path).st_mode
@@ -109,35 +123,51 @@ def check_target(given: Path) -> ExportTarget:
         raise ExportTargetError(f"{path.parent} is not a folder") from None
     except OSError as exc:
         raise ExportTargetError(f"{path}: {exc.strerror or exc}") from None
-    if mode is not None:
-        if stat.S_ISDIR(mode):
-            raise ExportTargetError(f"{given} is a folder")
-        return ExportTarget(given, path, replace=stat.S_ISREG(mode))
-    parent = path.parent
+    if mode is None or stat.S_ISREG(mode):
+        _check_folder(path.parent)
+    elif stat.S_ISDIR(mode):
+        raise ExportTargetError(f"{given} is a folder")
+    if mode is not None and not os.access(path, os.W_OK):
+        raise ExportTargetError(f"no permission to write {path}")
+    return ExportTarget(given, path, replace=mode is None or stat.S_ISREG(mode))
+
+
+def _check_folder(folder: Path) -> None:
+    """The folder a new or replaced file is written in: there, and writable."""
     try:
-        parent_mode = os.stat(parent).st_mode
+        mode = os.stat(folder).st_mode
     except FileNotFoundError:
-        raise ExportTargetError(f"no folder {parent}") from None
+        raise ExportTargetError(f"no folder {folder}") from None
     except NotADirectoryError:
-        raise ExportTargetError(f"{parent} is not a folder") from None
+        raise ExportTargetError(f"{folder} is not a folder") from None
     except OSError as exc:
-        raise ExportTargetError(f"{parent}: {exc.strerror or exc}") from None
-    if not stat.S_ISDIR(parent_mode):
-        raise ExportTargetError(f"{parent} is not a folder")
-    return ExportTarget(given, path, replace=True)
+        raise ExportTargetError(f"{folder}: {exc.strerror or exc}") from None
+    if not stat.S_ISDIR(mode):
+        raise ExportTargetError(f"{folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ExportTargetError(f"no permission to write in the folder {folder}")
 
 
 def _no_follow(path: str, flags: int) -> int:
     return os.open(path, flags | os.O_NOFOLLOW, 0o666)
 
 
+def _open(path: Path, opener: Callable[[str, int], int] | None = None) -> TextIO:
+    """``path`` opened for writing text; a refusal is an :class:`ExportTargetError`."""
+    try:
+        return open(path, "w", encoding="utf-8", newline="", opener=opener)
+    except OSError as exc:
+        raise ExportTargetError(exc.strerror or str(exc)) from None
+
+
 @contextmanager
 def open_target(target: ExportTarget) -> Iterator[TextIO]:
     """The text file to export into. A regular file is replaced only when the
     block ends without an exception (the partial file is removed otherwise);
-    a device or FIFO is written in place. Write errors are raised as OSError."""
+    a device or FIFO is written in place. A file that cannot be opened raises
+    :class:`ExportTargetError`; errors while writing, OSError."""
     if not target.replace:
-        with open(target.path, "w", encoding="utf-8", newline="") as out:
+        with _open(target.path) as out:
             yield out
         return
     try:
@@ -146,7 +176,7 @@ def open_target(target: ExportTarget) -> Iterator[TextIO]:
         mode = None  # a new file: the usual permissions (0666 less the umask)
     partial = target.path.with_name(f".{target.path.name}.{os.getpid()}.partial")
     try:
-        with open(partial, "w", encoding="utf-8", newline="", opener=_no_follow) as out:
+        with _open(partial, _no_follow) as out:
             if mode is not None:
                 os.fchmod(out.fileno(), mode)  # the replaced file keeps its permissions
             yield out

@@ -6,9 +6,17 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
-from crawler.cli.options import SPIDERS, add_database, end_time, start_time
+from crawler.cli.options import (
+    SPIDERS,
+    add_database,
+    check_site,
+    end_time,
+    open_archive,
+    start_time,
+)
 from crawler.exceptions import NOT_FOUND_EXIT, QUERY_ERROR_EXIT
 
 RUN_STATUSES = ("running", "finished", "failed", "timeout", "interrupted")
@@ -31,17 +39,19 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         )
         add_database(parser)
 
-    def limit(parser: argparse.ArgumentParser, default: int | None) -> None:
+    def limit(parser: argparse.ArgumentParser, default: int | None, what: str = "rows") -> None:
         shown = "all" if default is None else default
         parser.add_argument(
             "--limit",
             type=_limit,
             default=default,
             metavar="N",
-            help=f"at most N rows, 0 for all (default {shown})",
+            help=f"at most N {what}, 0 for all (default {shown})",
         )
 
-    def article_filters(parser: argparse.ArgumentParser, duplicates: bool = True) -> None:
+    def article_filters(parser: argparse.ArgumentParser, duplicates: bool = False) -> None:
+        """The filters of articles, search and export; ``duplicates``: whether
+        copies of stories stored earlier are included by default."""
         parser.add_argument("--site", help="only this site (default: every site)")
         parser.add_argument(
             "--since",
@@ -63,17 +73,31 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         parser.add_argument(
             "--author", help="only bylines containing this text, any case (default: any)"
         )
-        if duplicates:
+        parser.add_argument(
+            "--duplicates",
+            dest="include_duplicates",
+            action=argparse.BooleanOptionalAction,
+            default=duplicates,
+            help="include copies of stories stored earlier (duplicate_of set), or leave them "
+            f"out (default: {'included' if duplicates else 'left out'})",
+        )
+        # The flags of newscrawl 0.1, still read: docs/querying.md, "Duplicates".
+        for old, value in (("--include-duplicates", True), ("--exclude-duplicates", False)):
             parser.add_argument(
-                "--include-duplicates",
-                action="store_true",
-                help="also copies of stories stored earlier (duplicate_of set)",
+                old,
+                dest="include_duplicates",
+                action="store_const",
+                const=value,
+                default=argparse.SUPPRESS,
+                help=argparse.SUPPRESS,
             )
 
-    summary = sub.add_parser("summary", help="what the database holds")
+    summary = sub.add_parser(
+        "summary", help="what the database holds: counts, newest articles, top stories"
+    )
     summary.add_argument("--site", help="only this site (default: every site)")
-    summary.add_argument("--limit", type=int, default=10, help="newest articles to show")
-    add_database(summary)
+    limit(summary, 10, "newest articles")
+    output(summary)
     summary.set_defaults(func=cmd_summary)
 
     articles = sub.add_parser("articles", help="list articles, newest first")
@@ -147,13 +171,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     export = sub.add_parser(
         "export", help="every column of the articles as JSON Lines or CSV, streamed"
     )
-    export.add_argument("--format", choices=("jsonl", "csv"), default="jsonl", help="default jsonl")
-    article_filters(export, duplicates=False)
     export.add_argument(
-        "--exclude-duplicates",
-        action="store_true",
-        help="leave out copies of stories stored earlier (exported by default)",
+        "--format",
+        choices=("jsonl", "csv"),
+        help="JSON Lines or CSV (default: from the name of -o, csv for FILE.csv, else jsonl)",
     )
+    article_filters(export, duplicates=True)
     export.add_argument(
         "-o", "--output", type=Path, metavar="FILE", help="write to FILE (default: stdout)"
     )
@@ -177,66 +200,78 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     browse.set_defaults(func=cmd_browse)
 
 
-def print_summary(db: str | None, site: str | None, limit: int) -> None:
+def print_summary(db: str | None, site: str | None, limit: int, as_json: bool = False) -> int:
     """What ``summary`` (and ``demo``, at its end) prints: the counts per site,
-    the newest articles and the current top stories."""
+    the newest articles, the current top stories and the recent corrections;
+    an exit status (a missing archive, or an unknown ``site``, is refused)."""
+    from datetime import UTC, datetime
+
+    from crawler.cli.reporting import cut_note, format_summary
     from crawler.storage import queries
-    from crawler.storage.database import database_url, ensure_schema, get_engine, safe_url
+    from crawler.storage.database import database_url, safe_url
 
-    url = database_url(db)
-    ensure_schema(url)
-    engine = get_engine(url)
-    print(f"Database: {safe_url(url)}")
-    counts = queries.site_counts(engine, site)
-    if not counts:
-        print("Nothing stored yet.")
-        return
-    print(f"{'site':<16}{'articles':>10}{'top-story rows':>16}{'runs':>7}{'rejected':>10}")
-    for c in counts:
-        print(f"{c.site:<16}{c.articles:>10}{c.top_story_rows:>16}{c.runs:>7}{c.rejected:>10}")
-    print("\nNewest articles:")
-    for row in queries.newest_articles(engine, site, limit):
-        print(f"  {queries.format_time(row['published_at'])}  [{row['site']}] {row['title']}")
-        print(f"      {row['url']}")
-    print("\nCurrent top stories:")
-    stories = queries.current_top_stories(engine, site)
-    if not stories:
-        print("  none")
-    page = None
-    for row in stories:
-        if (row["site"], row["page_url"]) != page:
-            page = (row["site"], row["page_url"])
-            print(
-                f"  [{row['site']}] {row['page_url']} at {queries.format_time(row['captured_at'])}"
-            )
-        print(f"    {row['rank']}. {row['title']}")
-        print(f"       {row['url']}")
-
-
-def cmd_summary(args: argparse.Namespace) -> int:
-    print_summary(args.database, args.site, args.limit)
+    engine = open_archive(db)
+    if engine is None:
+        return NOT_FOUND_EXIT
+    check_site(engine, site)
+    filters = queries.ArticleFilters(site=site)
+    summary = {
+        "database": safe_url(database_url(db)),
+        "sites": [vars(counts) for counts in queries.site_counts(engine, site)],
+        "newest_articles": queries.list_articles(engine, filters, limit or None),
+        "top_stories": queries.top_stories_at(engine, datetime.now(UTC), site),
+    }
+    total = _cut_total(
+        len(summary["newest_articles"]), limit, lambda: queries.count_articles(engine, filters)
+    )
+    shown = len(summary["newest_articles"])
+    # `demo` prints the summary too: the note names the command with --limit.
+    note = cut_note(shown, total, "newscrawl summary") if total is not None else None
+    if as_json:
+        _print_json(summary)
+        if note:
+            print(note, file=sys.stderr)
+    else:
+        print(format_summary(summary, note))
     return 0
 
 
-def _archive_engine(db: str | None):  # type: ignore[no-untyped-def]
-    """The engine of an existing archive, its schema brought up to date; None
-    (with a message) when a SQLite file is missing: a query never creates one."""
-    from sqlalchemy.engine import make_url
+def cmd_summary(args: argparse.Namespace) -> int:
+    return print_summary(args.database, args.site, args.limit, args.json)
 
-    from crawler.storage.database import database_url, ensure_schema, get_engine
 
-    url = database_url(db)
-    parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        if not Path(parsed.database).exists():
-            print(
-                f"newscrawl: no archive at {parsed.database} "
-                "(crawl a site first, or pass --database / set NEWSCRAWL_DATABASE_URL)",
-                file=sys.stderr,
-            )
-            return None
-    ensure_schema(url)
-    return get_engine(url)
+# ``cmd_search`` reads the archive the same way.
+_archive_engine = open_archive
+
+
+def _cut_total(shown: int, limit: int | None, total: Callable[[], int]) -> int | None:
+    """How many rows a listing of ``shown`` rows was cut from by ``limit``;
+    None when it shows them all (``total`` is called only when it may not)."""
+    if not limit or shown < limit:
+        return None
+    count = total()
+    return count if count > shown else None
+
+
+def report_cut(shown: int, limit: int | None, total: Callable[[], int], as_json: bool) -> None:
+    """``showing 20 of 64; --limit N for more, --limit 0 for all`` under a
+    listing that ``--limit`` cut: on stdout after a table, on stderr with
+    ``--json`` (stdout stays one JSON document). ``total`` counts the rows
+    the same filters match (called only when ``shown`` reaches ``limit``)."""
+    from crawler.cli.reporting import cut_note
+
+    count = _cut_total(shown, limit, total)
+    if count is not None:
+        print(cut_note(shown, count), file=sys.stderr if as_json else sys.stdout)
+
+
+def _open(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The archive of ``--database`` (None when it is missing, said on
+    stderr), ``--site`` checked against the sites known."""
+    engine = open_archive(args.database)
+    if engine is not None:
+        check_site(engine, getattr(args, "site", None))
+    return engine
 
 
 def _article_filters(args: argparse.Namespace, include_duplicates: bool):  # type: ignore[no-untyped-def]
@@ -264,10 +299,10 @@ def _print_json(document: object) -> None:
 
 
 def cmd_articles(args: argparse.Namespace) -> int:
-    from crawler.cli.reporting import Column, field, format_table
-    from crawler.storage.queries import list_articles
+    from crawler.cli.reporting import ARTICLE_COLUMNS, format_table
+    from crawler.storage.queries import count_articles, list_articles
 
-    engine = _archive_engine(args.database)
+    engine = _open(args)
     if engine is None:
         return NOT_FOUND_EXIT
     filters = _article_filters(args, args.include_duplicates)
@@ -277,14 +312,8 @@ def cmd_articles(args: argparse.Namespace) -> int:
     elif not rows:
         print("No articles match.")
     else:
-        columns = [
-            Column("id", field("id"), align_right=True),
-            Column("published (UTC)", field("published_at")),
-            Column("site", field("site")),
-            Column("title", field("title"), max_width=72),
-            Column("url", field("url")),
-        ]
-        print(format_table(columns, rows))
+        print(format_table(ARTICLE_COLUMNS, rows))
+    report_cut(len(rows), args.limit, lambda: count_articles(engine, filters), args.json)
     return 0
 
 
@@ -292,7 +321,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     from crawler.cli.reporting import format_article, version_diffs
     from crawler.storage import queries
 
-    engine = _archive_engine(args.database)
+    engine = _open(args)
     if engine is None:
         return NOT_FOUND_EXIT
     article = queries.find_article(engine, args.article)
@@ -367,77 +396,94 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_top_stories(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
-
-    from crawler.cli.reporting import Column, field, format_table, table_time
-    from crawler.sites.durations import format_duration
-    from crawler.storage import queries
-
     if args.at is not None and (args.start is not None or args.end is not None):
         print("newscrawl top-stories: --at cannot be combined with --from/--to", file=sys.stderr)
         return QUERY_ERROR_EXIT
-    engine = _archive_engine(args.database)
+    engine = _open(args)
     if engine is None:
         return NOT_FOUND_EXIT
     if args.start is None and args.end is None:
-        at = args.at or datetime.now(UTC)
-        rows = queries.top_stories_at(engine, at, args.site)[: args.limit or None]
-        if args.json:
-            _print_json(rows)
-            return 0
-        if not rows:
-            print(f"No top-stories snapshot at or before {table_time(at)}.")
-            return 0
-        print(f"Top stories at {table_time(at)} (the latest snapshot of each page):")
-        columns = [
-            Column("snapshot (UTC)", field("captured_at")),
-            Column("site", field("site")),
-            Column("rank", field("rank"), align_right=True),
-            Column("title", field("title"), max_width=72),
-            Column("url", field("url")),
-        ]
-        if len({(r["site"], r["page_url"]) for r in rows}) > len({r["site"] for r in rows}):
-            columns.insert(2, Column("page", field("page_url")))
-        print(format_table(columns, rows))
-        return 0
-    rows = queries.top_stories_between(engine, args.start, args.end, args.site, args.limit or None)
+        _top_stories_at(engine, args)
+    else:
+        _top_stories_between(engine, args)
+    return 0
+
+
+def _top_stories_at(engine, args: argparse.Namespace) -> None:  # type: ignore[no-untyped-def]
+    """``top-stories [--at TIME]``: the latest snapshot of each page then."""
+    from datetime import UTC, datetime
+
+    from crawler.cli.reporting import format_table, human_time, top_story_columns
+    from crawler.storage import queries
+
+    at = args.at or datetime.now(UTC)
+    every = queries.top_stories_at(engine, at, args.site)
+    rows = every[: args.limit or None]
+    if args.json:
+        _print_json(rows)
+    elif not rows:
+        print(f"No top-stories snapshot at or before {human_time(at)}.")
+    else:
+        print(f"Top stories at {human_time(at)} (the latest snapshot of each page):")
+        print(format_table(top_story_columns(rows), rows))
+    report_cut(len(rows), args.limit, lambda: len(every), args.json)
+
+
+def _top_stories_between(engine, args: argparse.Namespace) -> None:  # type: ignore[no-untyped-def]
+    """``top-stories --from TIME --to TIME``: every story seen in the range."""
+    from functools import partial
+
+    from crawler.cli.reporting import Column, field, format_table
+    from crawler.sites.durations import format_duration
+    from crawler.storage import queries
+
+    scope = (args.start, args.end, args.site)
+    rows = queries.top_stories_between(engine, *scope, args.limit or None)
     for row in rows:
         row["span_seconds"] = int((row["last_seen"] - row["first_seen"]).total_seconds())
     if args.json:
         _print_json(rows)
-        return 0
-    if not rows:
+    elif not rows:
         print("No top stories in that range.")
-        return 0
-    columns = [
-        Column("best", field("best_rank"), align_right=True),
-        Column("site", field("site")),
-        Column("title", field("title"), max_width=60),
-        Column("first seen (UTC)", field("first_seen")),
-        Column("last seen (UTC)", field("last_seen")),
-        Column("span", lambda r: format_duration(r["span_seconds"])),
-        Column("snapshots", field("snapshots"), align_right=True),
-        Column("url", field("url")),
-    ]
-    print(format_table(columns, rows))
-    return 0
+    else:
+        columns = [
+            Column("best", field("best_rank"), align_right=True),
+            Column("site", field("site")),
+            Column("title", field("title"), max_width=60),
+            Column("first seen", field("first_seen")),
+            Column("last seen", field("last_seen")),
+            Column("span", lambda r: format_duration(r["span_seconds"])),
+            Column("snapshots", field("snapshots"), align_right=True),
+            Column("url", field("url")),
+        ]
+        print(format_table(columns, rows))
+    total = partial(queries.count_top_stories_between, engine, *scope)
+    report_cut(len(rows), args.limit, total, args.json)
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from crawler.cli.reporting import Column, field, format_table, run_outcome
-    from crawler.sites.durations import format_duration
-    from crawler.storage.queries import list_runs
+    from crawler.storage.queries import count_runs, list_runs
 
-    engine = _archive_engine(args.database)
+    engine = _open(args)
     if engine is None:
         return NOT_FOUND_EXIT
-    rows = list_runs(engine, args.site, args.spider, args.status, args.limit or None)
+    scope = (args.site, args.spider, args.status)
+    rows = list_runs(engine, *scope, args.limit or None)
     if args.json:
         _print_json(rows)
-        return 0
-    if not rows:
+    elif not rows:
         print("No runs match.")
-        return 0
+    else:
+        print(_runs_table(rows))
+    report_cut(len(rows), args.limit, lambda: count_runs(engine, *scope), args.json)
+    return 0
+
+
+def _runs_table(rows: list[dict]) -> str:
+    """The runs, one line each, with why a run did not finish and its
+    health warnings under it."""
+    from crawler.cli.reporting import Column, field, format_table, run_outcome
+    from crawler.sites.durations import format_duration
 
     def took(run: dict) -> str:
         end = run["finished_at"]
@@ -456,7 +502,7 @@ def cmd_runs(args: argparse.Namespace) -> int:
         Column("id", field("id"), align_right=True),
         Column("site", field("site")),
         Column("spider", field("spider")),
-        Column("started (UTC)", field("started_at")),
+        Column("started", field("started_at")),
         Column("took", took, align_right=True),
         Column("status", field("status")),
         Column("pages", field("pages_fetched"), align_right=True),
@@ -468,40 +514,53 @@ def cmd_runs(args: argparse.Namespace) -> int:
         Column("errors", field("errors"), align_right=True),
         Column("health", lambda r: _count(len(r["health_warnings"] or []), "warning") or "ok"),
     ]
-    print(format_table(columns, rows, below=notes))
-    return 0
+    return format_table(columns, rows, below=notes)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from crawler.cli.export import ExportTargetError, check_target, export_articles, open_target
+    from crawler.cli.export import ExportTargetError, check_target, export_articles, export_format
 
     target = None
     if args.output is not None:
-        # Checked before anything is queried: a missing folder is a usage error.
+        # Checked before anything is queried: a path that cannot be written is
+        # a usage error.
         try:
             target = check_target(args.output)
         except ExportTargetError as exc:
             print(f"newscrawl: cannot write {args.output}: {exc}", file=sys.stderr)
             return QUERY_ERROR_EXIT
-    engine = _archive_engine(args.database)
+    engine = _open(args)
     if engine is None:
         return NOT_FOUND_EXIT
-    filters = _article_filters(args, include_duplicates=not args.exclude_duplicates)
+    filters = _article_filters(args, args.include_duplicates)
+    fmt = export_format(args.format, args.output)
     if target is None:
-        count = export_articles(engine, filters, args.format, sys.stdout)
+        count = export_articles(engine, filters, fmt, sys.stdout)
         sys.stdout.flush()
         print(f"newscrawl: exported {count} articles", file=sys.stderr)
         return 0
-    # A regular file is written beside the target and renamed at the end (an
-    # interrupted export never leaves a truncated file under the name asked
-    # for); a device or FIFO is written in place (crawler/cli/export.py).
+    return _export_to(engine, filters, fmt, target)
+
+
+def _export_to(engine, filters, fmt: str, target) -> int:  # type: ignore[no-untyped-def]
+    """``export -o FILE``: a regular file is written beside the target and
+    renamed at the end (an interrupted export never leaves a truncated file
+    under the name asked for); a device or FIFO is written in place
+    (crawler/cli/export.py). A file that cannot be opened is refused as a
+    bad -o (status 2); a write that fails on the way (a full disk), status 1."""
+    from crawler.cli.export import ExportTargetError, export_articles, open_target
+
     try:
         with open_target(target) as out:
-            count = export_articles(engine, filters, args.format, out)
+            count = export_articles(engine, filters, fmt, out)
+    except ExportTargetError as exc:
+        print(f"newscrawl: cannot write {target.given}: {exc}", file=sys.stderr)
+        return QUERY_ERROR_EXIT
     except OSError as exc:
-        print(f"newscrawl: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"newscrawl: cannot write {target.given}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    print(f"newscrawl: exported {count} articles to {args.output}", file=sys.stderr)
+    name = "CSV" if fmt == "csv" else "JSON Lines"
+    print(f"newscrawl: exported {count} articles to {target.given} as {name}", file=sys.stderr)
     return 0
 
 
@@ -521,7 +580,7 @@ def cmd_browse(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return QUERY_ERROR_EXIT
-    if _archive_engine(url) is None:
+    if open_archive(url) is None:
         return NOT_FOUND_EXIT
     database_file = Path(parsed.database or "").resolve()
     if args.write_metadata is not None:

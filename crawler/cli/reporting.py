@@ -56,7 +56,7 @@ def _cell(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, datetime):
-        return table_time(value)
+        return human_time(value)
     if isinstance(value, list | tuple):
         return ", ".join(str(v) for v in value) or "-"
     # One line of printable text, whatever the value holds.
@@ -94,12 +94,14 @@ def format_table(
     columns: Sequence[Column],
     rows: Iterable[Mapping[str, Any]],
     below: Callable[[Mapping[str, Any]], Iterable[str]] | None = None,
+    header: bool = True,
 ) -> str:
-    """An aligned text table; ``below`` adds indented lines under a row."""
+    """An aligned text table; ``below`` adds indented lines under a row;
+    without ``header``, only the rows (names and values, say)."""
     rows = list(rows)
     cells = [[_fit(_cell(col.value(row)), col.max_width) for col in columns] for row in rows]
     widths = [
-        max([display_width(col.header), *(display_width(line[i]) for line in cells)])
+        max([display_width(col.header) if header else 0, *(display_width(ln[i]) for ln in cells)])
         for i, col in enumerate(columns)
     ]
 
@@ -109,7 +111,7 @@ def format_table(
         ]
         return "  ".join(parts).rstrip()
 
-    out = [line([c.header for c in columns]), line(["-" * w for w in widths])]
+    out = [line([c.header for c in columns]), line(["-" * w for w in widths])] if header else []
     for row, values in zip(rows, cells, strict=True):
         out.append(line(values))
         if below is not None:
@@ -119,6 +121,88 @@ def format_table(
 
 def field(name: str) -> Callable[[Mapping[str, Any]], Any]:
     return lambda row: row.get(name)
+
+
+def format_fields(pairs: Iterable[tuple[str, Any]]) -> str:
+    """Names and their values, the values lined up (two spaces after the
+    longest name), each value one line of printable text."""
+    rows = [{"name": name, "value": value} for name, value in pairs]
+    columns = [Column("", field("name")), Column("", field("value"))]
+    return format_table(columns, rows, header=False)
+
+
+def cut_note(shown: int, total: int, command: str = "") -> str:
+    """The line under a listing that ``--limit`` cut short; ``command``: the
+    command whose ``--limit`` it is, when another printed the listing."""
+    more = f"{command} --limit N" if command else "--limit N"
+    return f"showing {shown} of {total}; {more} for more, --limit 0 for all"
+
+
+# The listings' columns, shared by the commands that print them.
+ARTICLE_COLUMNS = (
+    Column("id", field("id"), align_right=True),
+    Column("published", field("published_at")),
+    Column("site", field("site")),
+    Column("title", field("title"), max_width=72),
+    Column("url", field("url")),
+)
+
+SITE_COUNT_COLUMNS = (
+    Column("site", field("site")),
+    Column("articles", field("articles"), align_right=True),
+    Column("top-story rows", field("top_story_rows"), align_right=True),
+    Column("runs", field("runs"), align_right=True),
+    Column("rejected", field("rejected"), align_right=True),
+)
+
+CORRECTION_COLUMNS = (
+    Column("id", field("id"), align_right=True),
+    Column("corrected", field("corrected_at")),
+    Column("site", field("site")),
+    Column("version", field("version"), align_right=True),
+    Column("title", field("title"), max_width=72),
+)
+
+
+def top_story_columns(rows: Sequence[Mapping[str, Any]]) -> list[Column]:
+    """A snapshot's columns; ``page`` when a site has several top-stories pages."""
+    columns = [
+        Column("snapshot", field("captured_at")),
+        Column("site", field("site")),
+        Column("rank", field("rank"), align_right=True),
+        Column("title", field("title"), max_width=72),
+        Column("url", field("url")),
+    ]
+    if len({(r["site"], r["page_url"]) for r in rows}) > len({r["site"] for r in rows}):
+        columns.insert(2, Column("page", field("page_url")))
+    return columns
+
+
+def format_summary(summary: Mapping[str, Any], articles_note: str | None = None) -> str:
+    """``newscrawl summary``: counts per site, the newest articles (then
+    ``articles_note``, when the list was cut), the current top stories and
+    the recent corrections, each an aligned table."""
+    lines = [f"Database: {summary['database']}"]
+    if not summary["sites"]:
+        return "\n".join([*lines, "Nothing stored yet."])
+    lines += ["", format_table(SITE_COUNT_COLUMNS, summary["sites"]), "", "Newest articles:"]
+    articles = summary["newest_articles"]
+    lines.append(format_table(ARTICLE_COLUMNS, articles) if articles else "none")
+    lines += [articles_note] if articles_note else []
+    stories = summary["top_stories"]
+    lines += ["", "Current top stories (the latest snapshot of each page):"]
+    lines.append(format_table(top_story_columns(stories), stories) if stories else "none")
+    if "recent_corrections" in summary:
+        corrections = summary["recent_corrections"]
+        lines += ["", "Recent corrections:"]
+        if corrections:
+            lines += [
+                format_table(CORRECTION_COLUMNS, corrections),
+                "What changed: newscrawl show ID --diff",
+            ]
+        else:
+            lines.append("none")
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- one article
@@ -157,6 +241,23 @@ def version_diffs(article: Mapping[str, Any], revisions: Sequence[Mapping[str, A
     return out
 
 
+def _versions(article: Mapping[str, Any], revisions: Sequence[Mapping[str, Any]]) -> str:
+    """One line per version, indented: each earlier one until it was replaced,
+    the current one since."""
+    rows = [
+        {"version": r["version"], "state": "until", "at": r["captured_at"], "title": r["title"]}
+        for r in revisions
+    ]
+    since = revisions[-1]["captured_at"] if revisions else article["first_seen_at"]
+    current = {"version": article["version"], "state": "current since", "at": since}
+    rows.append({**current, "title": article["title"]})
+    columns = [
+        Column("", field("version"), align_right=True),
+        *(Column("", field(name)) for name in ("state", "at", "title")),
+    ]
+    return "\n".join(f"  {line}" for line in format_table(columns, rows, header=False).splitlines())
+
+
 def format_article(
     article: Mapping[str, Any],
     revisions: Sequence[Mapping[str, Any]],
@@ -165,39 +266,32 @@ def format_article(
     diffs: Sequence[Mapping[str, Any]] | None,
 ) -> str:
     """One article in full: metadata, body, versions, and diffs when given."""
-    published = table_time(article["published_at"])
+    published = human_time(article["published_at"])
     if article.get("published_raw"):
-        published += f"  (page: {article['published_raw']!r})"
+        published += f" (page: {article['published_raw']!r})"
     duplicate = "-"
     if article["duplicate_of"] is not None:
         duplicate = f"{article['duplicate_of']}"
         if duplicate_title:
-            duplicate += f"  {duplicate_title}"
+            duplicate += f" ({duplicate_title})"
     meta = [
         ("id", article["id"]),
         ("site", article["site"]),
         ("url", article["url"]),
         ("author", article["author"] or "-"),
         ("section", article["section"] or "-"),
-        ("tags", ", ".join(article["tags"] or []) or "-"),
+        ("tags", article["tags"] or []),
         ("language", article["language"] or "-"),
         ("published", published),
-        ("first seen", table_time(article["first_seen_at"])),
-        ("last seen", table_time(article["last_seen_at"])),
+        ("first seen", article["first_seen_at"]),
+        ("last seen", article["last_seen_at"]),
         ("version", article["version"]),
         ("duplicate of", duplicate),
     ]
     meta += [("also at", alias["url"]) for alias in aliases]
-    lines = [article["title"], "=" * min(len(article["title"]), 78)]
-    lines += [f"{name:<13}{value}" for name, value in meta]
-    lines += ["", article["body"], "", "Versions:"]
-    for revision in revisions:
-        lines.append(
-            f"  {revision['version']}  until {table_time(revision['captured_at'])}  "
-            f"{revision['title']}"
-        )
-    since = revisions[-1]["captured_at"] if revisions else article["first_seen_at"]
-    lines.append(f"  {article['version']}  current since {table_time(since)}  {article['title']}")
+    title = _cell(article["title"])
+    lines = [title, "=" * min(display_width(title), 78), format_fields(meta)]
+    lines += ["", article["body"], "", "Versions:", _versions(article, revisions)]
     if diffs is not None:
         if not diffs:
             lines += ["", "No earlier versions: nothing to compare."]
@@ -205,7 +299,7 @@ def format_article(
             lines += [
                 "",
                 f"Changes from version {diff['from_version']} to {diff['to_version']} "
-                f"(seen {table_time(diff['changed_at'])}):",
+                f"(seen {human_time(diff['changed_at'])}):",
             ]
             if diff["title_diff"]:
                 lines += ["Title:", diff["title_diff"]]

@@ -53,45 +53,6 @@ def site_counts(engine: Engine, site: str | None = None) -> list[SiteCounts]:
     ]
 
 
-def newest_articles(engine: Engine, site: str | None = None, limit: int = 10) -> list[ArticleRow]:
-    stmt = (
-        select(ArticleRow)
-        .order_by(ArticleRow.published_at.desc().nulls_last(), ArticleRow.id.desc())
-        .limit(limit)
-    )
-    if site:
-        stmt = stmt.where(ArticleRow.site == site)
-    with engine.connect() as conn:
-        return list(conn.execute(stmt).mappings())  # type: ignore[arg-type]
-
-
-def current_top_stories(engine: Engine, site: str | None = None) -> list[TopStoryRow]:
-    """The latest snapshot of every top-stories page, in rank order."""
-    latest = (
-        select(
-            TopStoryRow.site,
-            TopStoryRow.page_url,
-            func.max(TopStoryRow.captured_at).label("captured_at"),
-        )
-        .group_by(TopStoryRow.site, TopStoryRow.page_url)
-        .subquery()
-    )
-    stmt = (
-        select(TopStoryRow)
-        .join(
-            latest,
-            (TopStoryRow.site == latest.c.site)
-            & (TopStoryRow.page_url == latest.c.page_url)
-            & (TopStoryRow.captured_at == latest.c.captured_at),
-        )
-        .order_by(TopStoryRow.site, TopStoryRow.page_url, TopStoryRow.rank)
-    )
-    if site:
-        stmt = stmt.where(TopStoryRow.site == site)
-    with engine.connect() as conn:
-        return list(conn.execute(stmt).mappings())  # type: ignore[arg-type]
-
-
 def runs_since(engine: Engine, after_id: int, site: str, spider: str) -> list[CrawlRunRow]:
     stmt = (
         select(CrawlRunRow)
@@ -190,6 +151,13 @@ def list_articles(engine: Engine, filters: ArticleFilters, limit: int | None) ->
         return [dict(row) for row in conn.execute(stmt).mappings()]
 
 
+def count_articles(engine: Engine, filters: ArticleFilters) -> int:
+    """How many articles ``filters`` match: the total a cut listing names."""
+    stmt = select(func.count()).select_from(ArticleRow).where(*filters.conditions())
+    with engine.connect() as conn:
+        return conn.execute(stmt).scalar_one()
+
+
 def article_columns() -> list[str]:
     """Every column of ``articles``, in table order."""
     return [c.name for c in ArticleRow.__table__.columns]
@@ -271,30 +239,6 @@ def article_titles(engine: Engine, ids: list[int]) -> dict[int, str]:
     stmt = select(ArticleRow.id, ArticleRow.title).where(ArticleRow.id.in_(ids))
     with engine.connect() as conn:
         return {id_: title for id_, title in conn.execute(stmt)}
-
-
-def recent_corrections(engine: Engine, site: str | None = None, limit: int = 5) -> list[dict]:
-    """The articles whose title or body changed after they were first stored,
-    most recently changed first: ``id``, ``site``, ``url``, ``title`` (the
-    current one), ``version`` and ``corrected_at`` (when the last change was
-    seen: the ``captured_at`` of the newest revision)."""
-    r = ArticleRevisionRow
-    changes = (
-        select(r.article_id, func.max(r.captured_at).label("corrected_at"))
-        .group_by(r.article_id)
-        .subquery()
-    )
-    a = ArticleRow
-    stmt = (
-        select(a.id, a.site, a.url, a.title, a.version, changes.c.corrected_at)
-        .join(changes, changes.c.article_id == a.id)
-        .order_by(changes.c.corrected_at.desc(), a.id.desc())
-        .limit(limit)
-    )
-    if site:
-        stmt = stmt.where(a.site == site)
-    with engine.connect() as conn:
-        return [dict(row) for row in conn.execute(stmt).mappings()]
 
 
 # --------------------------------------------------------------------------- top stories
@@ -380,6 +324,15 @@ def top_stories_between(
         return [dict(row) for row in conn.execute(stmt).mappings()]
 
 
+def count_top_stories_between(
+    engine: Engine, start: datetime | None, end: datetime | None, site: str | None = None
+) -> int:
+    """How many stories :func:`top_stories_between` finds without a limit."""
+    stmt = select(func.count()).select_from(_top_story_spans(_top_story_scope(start, end, site)))
+    with engine.connect() as conn:
+        return conn.execute(stmt).scalar_one()
+
+
 def _top_story_scope(start: datetime | None, end: datetime | None, site: str | None) -> list:
     """The conditions on top-story rows: captured from ``start`` to ``end``, of ``site``."""
     t = TopStoryRow
@@ -451,13 +404,29 @@ def list_runs(
         .exists()
     )
     stmt = (
-        select(r.__table__, incomplete.label("walk_incomplete")).order_by(r.id.desc()).limit(limit)
+        select(r.__table__, incomplete.label("walk_incomplete"))
+        .where(*_run_conditions(site, spider, status))
+        .order_by(r.id.desc())
+        .limit(limit)
     )
-    if site is not None:
-        stmt = stmt.where(r.site == site)
-    if spider is not None:
-        stmt = stmt.where(r.spider == spider)
-    if status is not None:
-        stmt = stmt.where(r.status == status)
     with engine.connect() as conn:
         return [dict(row) for row in conn.execute(stmt).mappings()]
+
+
+def count_runs(
+    engine: Engine, site: str | None = None, spider: str | None = None, status: str | None = None
+) -> int:
+    """How many runs :func:`list_runs` finds without a limit."""
+    stmt = (
+        select(func.count()).select_from(CrawlRunRow).where(*_run_conditions(site, spider, status))
+    )
+    with engine.connect() as conn:
+        return conn.execute(stmt).scalar_one()
+
+
+def _run_conditions(
+    site: str | None, spider: str | None, status: str | None
+) -> list[ColumnElement[bool]]:
+    r = CrawlRunRow
+    wanted = ((r.site, site), (r.spider, spider), (r.status, status))
+    return [column == value for column, value in wanted if value is not None]
