@@ -79,10 +79,6 @@ def stored_sites(engine: Engine) -> list[str]:
         return sorted(conn.execute(names).scalars())
 
 
-def format_time(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"
-
-
 # --------------------------------------------------------------------------- articles
 
 
