@@ -192,7 +192,7 @@ def cmd_demo_site(args: argparse.Namespace) -> int:
     from crawler.cli.demo_site import DemoSiteServer
 
     try:
-        server = DemoSiteServer(args.host, args.port)
+        server = DemoSiteServer(args.host, args.port, corrections=True)
     except OSError as exc:
         print(
             f"newscrawl: cannot serve the demo site on {args.host}:{args.port} ({exc}); "
@@ -228,7 +228,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from crawler.cli.query import print_summary
 
     try:
-        server = DemoSiteServer("127.0.0.1", args.port)
+        server = DemoSiteServer("127.0.0.1", args.port, corrections=True)
     except OSError as exc:
         print(
             f"newscrawl: cannot serve the demo site on 127.0.0.1:{args.port} ({exc}); "
