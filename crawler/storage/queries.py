@@ -237,6 +237,30 @@ def article_titles(engine: Engine, ids: list[int]) -> dict[int, str]:
         return {id_: title for id_, title in conn.execute(stmt)}
 
 
+def recent_corrections(engine: Engine, site: str | None = None, limit: int = 5) -> list[dict]:
+    """The articles whose title or body changed after they were first stored,
+    most recently changed first: ``id``, ``site``, ``url``, ``title`` (the
+    current one), ``version`` and ``corrected_at`` (when the last change was
+    seen: the ``captured_at`` of the newest revision)."""
+    r = ArticleRevisionRow
+    changes = (
+        select(r.article_id, func.max(r.captured_at).label("corrected_at"))
+        .group_by(r.article_id)
+        .subquery()
+    )
+    a = ArticleRow
+    stmt = (
+        select(a.id, a.site, a.url, a.title, a.version, changes.c.corrected_at)
+        .join(changes, changes.c.article_id == a.id)
+        .order_by(changes.c.corrected_at.desc(), a.id.desc())
+        .limit(limit)
+    )
+    if site:
+        stmt = stmt.where(a.site == site)
+    with engine.connect() as conn:
+        return [dict(row) for row in conn.execute(stmt).mappings()]
+
+
 # --------------------------------------------------------------------------- top stories
 
 TOP_STORY_COLUMNS = ("site", "page_url", "captured_at", "rank", "title", "url", "article_id")
