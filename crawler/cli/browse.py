@@ -14,12 +14,14 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-from crawler.storage.search import SQLITE_FTS_TABLE
+from crawler.storage.search import SQLITE_FTS_TABLE, datasette_match
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8001
+SEARCH_PLUGIN = "newscrawl_search"
 INSTALL_HINT = "pip install 'newscrawl[browse]' (or `make install`, which installs it)"
 
 ARTICLE_COLUMNS = {
@@ -99,9 +101,11 @@ def table_metadata() -> dict[str, Any]:
             "description": "One row per article (docs/schema.md).",
             "fts_table": SQLITE_FTS_TABLE,
             "fts_pk": "id",
-            # The same FTS5 syntax as `newscrawl search`: phrases in
-            # quotes, AND / OR / NOT, prefix*.
-            "searchmode": "raw",
+            # No "searchmode": "raw", which hands the text to FTS5 as its own
+            # syntax (covid-19 is an error there). Datasette passes it through
+            # escape_fts(): `newscrawl browse` puts search_plugin() in place of
+            # Datasette's, for the language of `newscrawl search`; a Datasette
+            # run by hand with this metadata searches every word and "phrase".
             "label_column": "title",
             "sort_desc": "published_at",
             "facets": ["site", "section"],
@@ -184,13 +188,39 @@ def write_metadata(path: Path, database_file: Path) -> None:
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
 
 
+def search_plugin() -> ModuleType:
+    """A Datasette plugin: the search box reads the query language of
+    ``newscrawl search`` (crawler/storage/search.py). Datasette runs the text
+    of ``?_search=`` through the SQL function ``escape_fts()``; this plugin
+    defines it again on every connection, after Datasette's own (trylast).
+    A module, as Datasette lists its plugins by module name."""
+    from datasette import hookimpl
+
+    @hookimpl(trylast=True)
+    def prepare_connection(conn: Any) -> None:
+        conn.create_function("escape_fts", 1, datasette_match, deterministic=True)
+
+    plugin = ModuleType(SEARCH_PLUGIN)
+    plugin.prepare_connection = prepare_connection  # type: ignore[attr-defined]
+    return plugin
+
+
+def run_datasette(arguments: list[str]) -> None:
+    """Datasette's command line with search_plugin() (``python -m crawler.cli.browse``)."""
+    from datasette.cli import cli
+    from datasette.plugins import pm
+
+    pm.register(search_plugin(), name=SEARCH_PLUGIN)
+    cli.main(args=arguments, prog_name="datasette")
+
+
 def datasette_command(
     database_file: Path, metadata_file: Path, host: str, port: int, open_browser: bool
 ) -> list[str]:
     command = [
         sys.executable,
         "-m",
-        "datasette",
+        "crawler.cli.browse",  # run_datasette(), below
         "serve",
         str(database_file),
         "--metadata",
@@ -226,3 +256,7 @@ def serve(
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+if __name__ == "__main__":
+    run_datasette(sys.argv[1:])
