@@ -118,10 +118,17 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "search", help="full-text search over titles and bodies, best match first"
     )
     search.add_argument(
-        "query",
+        "words",
+        nargs="*",
         metavar="QUERY",
-        help='SQLite: FTS5 syntax (words, "a phrase", AND/OR/NOT, prefix*); '
-        'PostgreSQL: web search syntax (words, "a phrase", or, -word)',
+        help='words, "a phrase", OR, NOT or -word, prefix*, (groups), title:word, '
+        "NEAR(a b, N): the same on SQLite and PostgreSQL (docs/querying.md#search); "
+        "several are joined by spaces; one starting with - goes after -- or in --query",
+    )
+    search.add_argument(
+        "--query",
+        metavar="TEXT",
+        help="the query as one argument, instead of QUERY, e.g. --query=-vaccine (default: QUERY)",
     )
     article_filters(search)
     limit(search, 20)
@@ -352,17 +359,20 @@ def cmd_search(args: argparse.Namespace) -> int:
         split_snippet,
     )
 
+    if args.words and args.query is not None:
+        print("newscrawl search: give the query once, as QUERY or --query", file=sys.stderr)
+        return QUERY_ERROR_EXIT
+    query = args.query if args.query is not None else " ".join(args.words)
     engine = _archive_engine(args.database)
     if engine is None:
         return NOT_FOUND_EXIT
     filters = _article_filters(args, args.include_duplicates)
     try:
-        hits = search_articles(engine, args.query, filters, args.limit or None)
+        hits = search_articles(engine, query, filters, args.limit or None)
     except SearchQueryError as exc:
+        shown = query if len(query) <= 60 else query[:57] + "..."
         print(
-            f"newscrawl search: cannot read the query {args.query!r}: {exc}. Use words, "
-            '"a phrase", AND, OR, NOT, prefix* (put words with punctuation in double quotes); '
-            "see docs/querying.md",
+            f"newscrawl search: cannot search for {shown!r}: {exc}; see docs/querying.md#search",
             file=sys.stderr,
         )
         return QUERY_ERROR_EXIT
