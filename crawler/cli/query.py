@@ -20,6 +20,8 @@ from crawler.cli.options import (
 from crawler.exceptions import NOT_FOUND_EXIT, QUERY_ERROR_EXIT
 
 RUN_STATUSES = ("running", "finished", "failed", "timeout", "interrupted")
+# The corrections ``summary`` lists, most recent first.
+CORRECTIONS_SHOWN = 5
 
 
 def _limit(value: str) -> int:
@@ -227,6 +229,7 @@ def print_summary(db: str | None, site: str | None, limit: int, as_json: bool = 
         "sites": [vars(counts) for counts in queries.site_counts(engine, site)],
         "newest_articles": queries.list_articles(engine, filters, limit or None),
         "top_stories": queries.top_stories_at(engine, datetime.now(UTC), site),
+        "recent_corrections": queries.recent_corrections(engine, site, CORRECTIONS_SHOWN),
     }
     total = _cut_total(
         len(summary["newest_articles"]), limit, lambda: queries.count_articles(engine, filters)
