@@ -654,9 +654,9 @@ def test_browse_writes_metadata_and_explains_postgresql(capsys, archive, tmp_pat
     assert code == 0 and str(target) in out
     metadata = json.loads(target.read_text())
     articles = metadata["databases"]["archive"]["tables"]["articles"]
-    assert (articles["fts_table"], articles["fts_pk"], articles["searchmode"]) == (
-        "articles_fts", "id", "raw",
-    )  # fmt: skip
+    assert (articles["fts_table"], articles["fts_pk"]) == ("articles_fts", "id")
+    # No raw FTS5 syntax: the search box reads the language of newscrawl search.
+    assert "searchmode" not in articles
     assert articles["columns"]["published_at"] == "Publication time (UTC)"
     queries = metadata["databases"]["archive"]["queries"]
     assert {"latest_articles", "top_stories_at", "recent_corrections"} <= set(queries)
