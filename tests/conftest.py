@@ -38,6 +38,14 @@ E2E_FIXTURES = frozenset(
 )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Crawls started by the tests write their logs into a temporary folder,
+    not into the user's ~/.local/state/newscrawl/logs."""
+    import tempfile
+
+    os.environ.setdefault("NEWSCRAWL_LOG_DIR", tempfile.mkdtemp(prefix="newscrawl-test-logs-"))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         fixtures = getattr(item, "fixturenames", ())

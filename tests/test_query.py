@@ -248,7 +248,7 @@ def test_filter_values_are_bound_as_text(capsys, archive, value):
     # A site no definition and no row names is refused, whatever it holds.
     for args in (
         ["articles"], ["summary"], ["runs"], ["top-stories"],
-        ["top-stories", "--from", "2000-01-01"], ["export"],
+        ["top-stories", "--from", "2000-01-01"], ["export"], ["search", "library"],
     ):  # fmt: skip
         code, out, err = newscrawl(capsys, archive, *args, "--site", value)
         assert (code, out) == (2, "")
@@ -260,8 +260,11 @@ def test_filter_values_are_bound_as_text(capsys, archive, value):
 
 @pytest.mark.parametrize(
     "args",
-    [["summary"], ["articles"], ["show", "1"], ["top-stories"], ["runs"], ["export"], ["browse"]],
-)
+    [
+        ["summary"], ["articles"], ["show", "1"], ["search", "covid-19"], ["top-stories"],
+        ["runs"], ["export"], ["browse"],
+    ],
+)  # fmt: skip
 def test_a_query_never_creates_a_database(capsys, tmp_path, args):
     missing = tmp_path / "missing.db"
     capsys.readouterr()
@@ -274,9 +277,11 @@ def test_a_query_never_creates_a_database(capsys, tmp_path, args):
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("command", ["articles", "summary", "runs", "top-stories", "export"])
+@pytest.mark.parametrize(
+    "command", [["articles"], ["summary"], ["runs"], ["top-stories"], ["export"], ["search", "x"]]
+)
 def test_an_unknown_site_lists_the_known_ones(capsys, archive, command):
-    code, out, err = newscrawl(capsys, archive, command, "--site", "papr")
+    code, out, err = newscrawl(capsys, archive, *command, "--site", "papr")
     assert (code, out) == (2, "")
     [line] = err.splitlines()
     assert line.startswith("newscrawl: unknown site 'papr'; known sites: ")

@@ -86,7 +86,7 @@ def test_the_snippet_highlights_the_matched_words(capsys, archive):
     code, out, _ = search(capsys, archive, "tram", "--site", "paper")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split() == ["#", "id", "published", "(UTC)", "site", "title", "url"]
+    assert lines[0].split() == ["#", "id", "published", "site", "title", "url"]
     body_hit = lines.index(next(line for line in lines if line.endswith("/a/2")))
     assert "[tram] depot" in lines[body_hit + 1]  # the excerpt under its row
     assert lines[body_hit + 1].startswith("    ")
@@ -143,6 +143,18 @@ def test_filters_apply_to_search(capsys, archive):
     assert len(hits(capsys, archive, "the", "--limit", "3")) == 3
     demo = hits(capsys, archive, "Karabakh", "--site", "demo")
     assert demo and all(r["site"] == "demo" for r in demo)
+
+
+def test_search_says_when_limit_cut_the_hits(capsys, archive):
+    every = hits(capsys, archive, "the", "--limit", "0")
+    assert len(every) > 3
+    code, out, _ = search(capsys, archive, "the", "--limit", "3")
+    expected = f"showing 3 of {len(every)}; --limit N for more, --limit 0 for all"
+    assert code == 0 and out.splitlines()[-1] == expected
+    code, out, err = search(capsys, archive, "the", "--limit", "3", "--json")
+    assert len(json.loads(out)) == 3 and err.strip() == expected
+    code, out, err = search(capsys, archive, "the", "--limit", str(len(every)))
+    assert "showing" not in out + err
 
 
 @pytest.mark.parametrize(

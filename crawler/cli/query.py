@@ -250,10 +250,6 @@ def cmd_summary(args: argparse.Namespace) -> int:
     return print_summary(args.database, args.site, args.limit, args.json)
 
 
-# ``cmd_search`` reads the archive the same way.
-_archive_engine = open_archive
-
-
 def _cut_total(shown: int, limit: int | None, total: Callable[[], int]) -> int | None:
     """How many rows a listing of ``shown`` rows was cut from by ``limit``;
     None when it shows them all (``total`` is called only when it may not)."""
@@ -354,9 +350,10 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_search(args: argparse.Namespace) -> int:
-    from crawler.cli.reporting import Column, field, format_table
+    from crawler.cli.reporting import ARTICLE_COLUMNS, Column, field, format_table
     from crawler.storage.search import (
         SearchQueryError,
+        count_matches,
         mark_snippet,
         search_articles,
         split_snippet,
@@ -366,7 +363,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         print("newscrawl search: give the query once, as QUERY or --query", file=sys.stderr)
         return QUERY_ERROR_EXIT
     query = args.query if args.query is not None else " ".join(args.words)
-    engine = _archive_engine(args.database)
+    engine = _open(args)
     if engine is None:
         return NOT_FOUND_EXIT
     filters = _article_filters(args, args.include_duplicates)
@@ -396,15 +393,9 @@ def cmd_search(args: argparse.Namespace) -> int:
     elif not rows:
         print("No articles match.")
     else:
-        columns = [
-            Column("#", field("rank"), align_right=True),
-            Column("id", field("id"), align_right=True),
-            Column("published (UTC)", field("published_at")),
-            Column("site", field("site")),
-            Column("title", field("title"), max_width=72),
-            Column("url", field("url")),
-        ]
+        columns = [Column("#", field("rank"), align_right=True), *ARTICLE_COLUMNS]
         print(format_table(columns, rows, below=lambda row: [" ".join(row["marked"].split())]))
+    report_cut(len(rows), args.limit, lambda: count_matches(engine, query, filters), args.json)
     return 0
 
 

@@ -498,6 +498,25 @@ def search_articles(
     raise NotImplementedError(f"no full-text search on {engine.dialect.name}")
 
 
+def count_matches(engine: Engine, query: str, filters: ArticleFilters) -> int:
+    """How many articles ``query`` matches with ``filters`` (what ``--limit``
+    left out of :func:`search_articles`)."""
+    parsed = parse_query(query)
+    stmt = select(func.count()).select_from(ArticleRow).where(*filters.conditions())
+    if engine.dialect.name == "sqlite":
+        fts_table = table(SQLITE_FTS_TABLE, column("rowid"))
+        match = literal_column(SQLITE_FTS_TABLE).op("MATCH")(bindparam("query", fts5_query(parsed)))
+        stmt = stmt.join(fts_table, ArticleRow.id == fts_table.c.rowid).where(match)
+    else:
+        vector = literal_column(f"articles.{POSTGRESQL_SEARCH_COLUMN}")
+        config = literal_column(f"'{POSTGRESQL_TEXT_SEARCH_CONFIG}'::regconfig")
+        stmt = stmt.where(
+            vector.op("@@")(func.to_tsquery(config, bindparam("query", tsquery_text(parsed))))
+        )
+    with engine.connect() as conn:
+        return conn.execute(stmt).scalar_one()
+
+
 def _hit_columns() -> list:
     a = ArticleRow
     return [a.id, a.site, a.url, a.title, a.published_at, a.author, a.section, a.duplicate_of]
