@@ -156,6 +156,25 @@ def test_without_the_extra_no_command_shows_a_traceback(tmp_path, command):
 
 
 @pytest.mark.e2e
+def test_scrapy_crawl_with_redis_and_without_the_extra_is_one_line(tmp_path):
+    env = without_extra(tmp_path)
+    env["NEWSCRAWL_REDIS_URL"] = f"redis://127.0.0.1:{closed_port()}/0"
+    env["NEWSCRAWL_DATABASE_URL"] = f"sqlite:///{tmp_path / 'archive.db'}"
+    proc = subprocess.run(
+        [sys.executable, "-m", "scrapy", "crawl", "articles", "-a", "site=demo"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        timeout=120,
+    )
+    err = proc.stderr.decode()
+    assert proc.returncode == CONFIG_ERROR_EXIT, err
+    assert one_line(err).endswith(EXTRA_HINT)
+    assert "Traceback" not in err
+    assert not (tmp_path / "archive.db").exists()
+
+
+@pytest.mark.e2e
 def test_the_daemon_refuses_to_start_when_redis_does_not_answer(tmp_path):
     url = f"redis://:hunter2@127.0.0.1:{closed_port()}/0"
     env = {**os.environ, "NEWSCRAWL_REDIS_URL": url}
@@ -600,3 +619,14 @@ def test_the_daemon_refuses_an_unknown_site_in_one_line(tmp_path):
     assert proc.returncode == CONFIG_ERROR_EXIT
     assert one_line(proc.stderr.decode()).startswith("newscrawl: unknown site 'nosuch'")
     assert not (tmp_path / "archive.db").exists()
+
+
+@pytest.mark.parametrize("command", [["crawl", "demo"], ["daemon"], ["worker"]])
+def test_a_setting_without_a_value_is_bad_usage(capsys, command):
+    with pytest.raises(SystemExit) as exit_:
+        main([*command, "--set", "DOWNLOAD_DELAY"])
+    assert exit_.value.code == CONFIG_ERROR_EXIT
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1].endswith(
+        "error: argument --set: expected NAME=VALUE, got 'DOWNLOAD_DELAY'"
+    )

@@ -74,7 +74,9 @@ def test_one_rule_for_the_times_people_give(text, start, end):
     assert read_time(text, end=True, now=NOW) == datetime.fromisoformat(end).replace(tzinfo=UTC)
 
 
-@pytest.mark.parametrize("text", ["soonish", "", "2024-13-45", "next blue moon"])
+@pytest.mark.parametrize(
+    "text", ["soonish", "", "2024-13-45", "2024-13-01", "05/03/2024", "2024", "next blue moon"]
+)
 def test_text_that_is_no_time_says_what_is_accepted(text):
     with pytest.raises(ValueError, match=r"expected a date \(2024-03-05\), an ISO-8601 time"):
         read_time(text, now=NOW)

@@ -68,6 +68,7 @@ def add_settings(parser: argparse.ArgumentParser, scope: str) -> None:
         "--set",
         dest="settings",
         action="append",
+        type=setting_pair,
         default=[],
         metavar="NAME=VALUE",
         help=f"a Scrapy setting for {scope} (repeatable; default: none)",
@@ -84,15 +85,18 @@ def add_spider(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def setting_pair(pair: str) -> str:
+    """A ``--set`` value, checked as argparse reads it: a bad one is a usage
+    error (exit status 2) naming the option."""
+    name, sep, _ = pair.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {pair!r}")
+    return pair
+
+
 def parse_settings(pairs: list[str]) -> dict[str, str]:
     """``--set NAME=VALUE`` options as a dict of Scrapy settings."""
-    out = {}
-    for pair in pairs:
-        name, sep, value = pair.partition("=")
-        if not sep or not name:
-            raise SystemExit(f"newscrawl: --set takes NAME=VALUE, got {pair!r}")
-        out[name] = value
-    return out
+    return dict(pair.partition("=")[::2] for pair in map(setting_pair, pairs))
 
 
 def open_archive(db: str | None):  # type: ignore[no-untyped-def]

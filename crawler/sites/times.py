@@ -20,8 +20,10 @@ in JSON and exports.
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 
+_FIGURES_ONLY = re.compile(r"[\d\s\-/.:,+TZ]*")
 ACCEPTED = (
     "a date (2024-03-05), an ISO-8601 time (2024-03-05T14:30:00Z) "
     "or words such as 'yesterday' or '2 days ago'"
@@ -82,8 +84,13 @@ def _iso_moment(value: str) -> datetime | None:
 
 def _words(value: str, now: datetime | None) -> tuple[datetime, bool]:
     """What dateparser reads in ``value`` (English), and whether it named a
-    day (or a longer period) rather than a moment."""
+    day (or a longer period) rather than a moment. Figures alone that are not
+    ISO 8601 (``2024-13-01``, ``05/03/2024``, ``2024``) are refused, not
+    guessed: which is the day and which the month is for ISO to say."""
     from dateparser.date import DateDataParser
+
+    if _FIGURES_ONLY.fullmatch(value):
+        raise ValueError(f"expected {ACCEPTED}, got {value!r}")
 
     settings = {
         "TIMEZONE": "UTC",

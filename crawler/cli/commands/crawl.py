@@ -37,6 +37,7 @@ from twisted.internet import error as twisted_errors
 from crawler.exceptions import CONFIG_ERROR_EXIT, LEASE_HELD_EXIT, SpiderArgumentError
 from crawler.extensions.parent_watch import expected_parent, parent_gone
 from crawler.extraction.processes import parse_processes
+from crawler.scheduling.redis_queue import DistributedUnavailable, require_extra
 from crawler.sites.arguments import FALSE_WORDS
 from crawler.sites.definitions import SiteConfigError, get_site, load_sites
 from crawler.storage.database import database_url, ensure_schema, get_engine, safe_url
@@ -118,6 +119,10 @@ class Command(ScrapyCrawlCommand):
             parse_processes(self.settings.get("EXTRACTION_PROCESSES"))
             if len(args) == 1:  # Scrapy reports another number of spiders
                 check_spider(self.settings, args[0], opts.spargs)
+            if self.settings.get("REDIS_URL"):
+                require_extra()
+        except DistributedUnavailable as exc:
+            refuse(f"newscrawl: {exc}")
         except SpiderArgumentError as exc:
             refuse(f"scrapy crawl: {exc}")
         except (SiteConfigError, ValueError) as exc:
