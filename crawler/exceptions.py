@@ -87,4 +87,6 @@ class OutsideDateRange(DropItem):
 
 
 class SearchQueryError(ValueError):
-    """The engine could not parse the search query."""
+    """A search query with nothing to search for (no letter or digit) or too
+    many words: text that is not valid query syntax is searched as words
+    instead (crawler/storage/search.py)."""

@@ -5,8 +5,9 @@ One module per command group, each building its parsers next to its
 handlers: ``crawl`` (crawl, demo, demo-site), ``query`` (articles, show,
 search, top-stories, runs, export, browse, summary), ``daemon`` (daemon,
 schedule, status, worker, enqueue), ``sites`` (sites, extract), ``db``;
-``main`` puts them together. Beside them: what they print (``reporting``,
-``export``, ``browse``), onboarding a new site (``onboarding``), the demo
+``main`` puts them together. Beside them: shared options (``options``),
+what they print (``reporting``, ``export``, ``browse``, and ``progress``, the
+live line of a crawl on a terminal), onboarding a new site (``onboarding``), the demo
 site (``demo_site``) and Scrapy's ``COMMANDS_MODULE`` (``commands``).
 
 May import every other package of ``crawler``; nothing imports this one.

@@ -7,8 +7,9 @@ supervises their processes (``supervisor``), the Redis adapter of distributed cr
 no Scrapy) and the worker that takes crawls from it (``worker``).
 
 May import: ``crawler.storage``, ``crawler.sites``, ``crawler.exceptions``,
-``crawler.items``, and ``crawler.extensions.parent_watch`` for the variable
-that names a crawl's parent. Never the command line. ``distributed`` is the
+``crawler.items``, and from ``crawler.extensions`` the names a crawl's
+parent sets for it (``parent_watch``: the parent's pid; ``progress``: the
+pipe of ``newscrawl crawl``'s progress line). Never the command line. ``distributed`` is the
 one module below the others' reach (with ``redis_queue``, which it
 imports): spiders and middlewares import it to share a crawl through Redis,
 and the settings name its components.
