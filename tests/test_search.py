@@ -283,16 +283,11 @@ def search_urls(capsys, url: str, query: str) -> list[str]:
     return [row["url"] for row in json.loads(out)]
 
 
-def test_upgrading_an_existing_archive_indexes_its_articles(capsys, any_database_url):
-    url = any_database_url
-    upgrade(url, "0002")  # an archive from before full-text search
+def old_archive(url: str, revision: str, articles: list[tuple[str, str]]) -> None:
+    """An archive at an older schema ``revision`` holding ``articles`` (title, body)."""
+    upgrade(url, revision)
     with get_engine(url).begin() as conn:
-        for n, (title, body) in enumerate(
-            [
-                ("Lighthouse keeper retires", "After forty years on the cliff. " * 5),
-                ("Ferry timetable changes", "The lighthouse road closes at night. " * 5),
-            ]
-        ):
+        for n, (title, body) in enumerate(articles):
             conn.execute(
                 NEW_ARTICLE,
                 {
@@ -306,6 +301,18 @@ def test_upgrading_an_existing_archive_indexes_its_articles(capsys, any_database
                 },
             )
     dispose_engines()
+
+
+def test_upgrading_an_existing_archive_indexes_its_articles(capsys, any_database_url):
+    url = any_database_url
+    old_archive(  # an archive from before full-text search
+        url,
+        "0002",
+        [
+            ("Lighthouse keeper retires", "After forty years on the cliff. " * 5),
+            ("Ferry timetable changes", "The lighthouse road closes at night. " * 5),
+        ],
+    )
 
     upgrade(url)  # to head: the backfill indexes both rows
     assert current_revision(url) == head_revision()
@@ -341,27 +348,14 @@ def test_upgrading_folds_the_words_of_existing_articles(capsys, any_database_url
     # Migration 0007 (PostgreSQL; nothing to do on SQLite): the index of an
     # archive from before it sees accents and punctuation as SQLite does.
     url = any_database_url
-    upgrade(url, "0006")
-    with get_engine(url).begin() as conn:
-        for n, (title, body) in enumerate(
-            [
-                ("Café reopens in the U.S.", "Health officials allowed it. " * 5),
-                ("COVID-19 rules end", "The naïve hope of 9/11 survivors. " * 5),
-            ]
-        ):
-            conn.execute(
-                NEW_ARTICLE,
-                {
-                    "url": f"https://old.example/{n}",
-                    "title": title,
-                    "body": body,
-                    "tags": [],
-                    "now": datetime(2024, 1, 1, tzinfo=UTC),
-                    "hash": f"{n:064d}",
-                    "sources": {},
-                },
-            )
-    dispose_engines()
+    old_archive(
+        url,
+        "0006",
+        [
+            ("Café reopens in the U.S.", "Health officials allowed it. " * 5),
+            ("COVID-19 rules end", "The naïve hope of 9/11 survivors. " * 5),
+        ],
+    )
     for _ in range(2):  # up, and again after going down
         upgrade(url)
         assert search_urls(capsys, url, "cafe") == ["https://old.example/0"]

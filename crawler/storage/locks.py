@@ -298,51 +298,34 @@ def _take_over(engine: Engine, lease: Lease, holder: Lease, reason: str) -> bool
         return True
 
 
+def _held(lease: Lease) -> list:
+    """The conditions of ``lease``'s row while it is still ours."""
+    return [
+        CrawlLockRow.site == lease.site,
+        CrawlLockRow.spider == lease.spider,
+        CrawlLockRow.owner == lease.owner,
+    ]
+
+
+def _change_held(engine: Engine, lease: Lease, **values: object) -> bool:
+    """Update ``lease``'s row while it is ours; False when it no longer is."""
+    stmt = update(CrawlLockRow).where(*_held(lease)).values(**values)
+    with engine.begin() as conn:
+        return conn.execute(stmt).rowcount == 1
+
+
 def renew_lease(engine: Engine, lease: Lease, ttl: float = DEFAULT_LEASE_TTL) -> bool:
     """Push the expiry forward; False when the lease is no longer ours."""
-    with engine.begin() as conn:
-        return (
-            conn.execute(
-                update(CrawlLockRow)
-                .where(
-                    CrawlLockRow.site == lease.site,
-                    CrawlLockRow.spider == lease.spider,
-                    CrawlLockRow.owner == lease.owner,
-                )
-                .values(expires_at=utcnow() + timedelta(seconds=ttl))
-            ).rowcount
-            == 1
-        )
+    return _change_held(engine, lease, expires_at=utcnow() + timedelta(seconds=ttl))
 
 
 def release_lease(engine: Engine, lease: Lease, keep_record: bool = False) -> bool:
     """Give the lease up: its row is deleted, or with ``keep_record`` marked
     released, its expiry set to now (when the holder stopped)."""
     if keep_record:
-        with engine.begin() as conn:
-            return (
-                conn.execute(
-                    update(CrawlLockRow)
-                    .where(
-                        CrawlLockRow.site == lease.site,
-                        CrawlLockRow.spider == lease.spider,
-                        CrawlLockRow.owner == lease.owner,
-                    )
-                    .values(owner=RELEASED + lease.owner, expires_at=utcnow())
-                ).rowcount
-                == 1
-            )
+        return _change_held(engine, lease, owner=RELEASED + lease.owner, expires_at=utcnow())
     with engine.begin() as conn:
-        return (
-            conn.execute(
-                delete(CrawlLockRow).where(
-                    CrawlLockRow.site == lease.site,
-                    CrawlLockRow.spider == lease.spider,
-                    CrawlLockRow.owner == lease.owner,
-                )
-            ).rowcount
-            == 1
-        )
+        return conn.execute(delete(CrawlLockRow).where(*_held(lease))).rowcount == 1
 
 
 class LeaseRenewer:
