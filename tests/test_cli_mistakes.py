@@ -137,32 +137,24 @@ def test_the_distributed_extra_missing_names_the_install_command(capsys, monkeyp
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize("command", [["worker"], ["enqueue", "demo"], ["daemon"]])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["newscrawl", "worker"],
+        ["newscrawl", "enqueue", "demo"],
+        ["newscrawl", "daemon", "--log-file", "d.log"],
+        ["scrapy", "crawl", "articles", "-a", "site=demo"],
+    ],
+)
 def test_without_the_extra_no_command_shows_a_traceback(tmp_path, command):
     env = without_extra(tmp_path)
     env["NEWSCRAWL_REDIS_URL"] = f"redis://127.0.0.1:{closed_port()}/0"
     env["NEWSCRAWL_DATABASE_URL"] = f"sqlite:///{tmp_path / 'archive.db'}"
     env.pop("NEWSCRAWL_SITES_DIR", None)
-    proc = (
-        newscrawl(*command, "--log-file", str(tmp_path / "d.log"), env=env)
-        if (command == ["daemon"])
-        else newscrawl(*command, env=env)
-    )
-    err = proc.stderr.decode()
-    assert proc.returncode == CONFIG_ERROR_EXIT, err
-    assert one_line(err).endswith(EXTRA_HINT)
-    assert "Traceback" not in err
-    assert not (tmp_path / "archive.db").exists()
-
-
-@pytest.mark.e2e
-def test_scrapy_crawl_with_redis_and_without_the_extra_is_one_line(tmp_path):
-    env = without_extra(tmp_path)
-    env["NEWSCRAWL_REDIS_URL"] = f"redis://127.0.0.1:{closed_port()}/0"
-    env["NEWSCRAWL_DATABASE_URL"] = f"sqlite:///{tmp_path / 'archive.db'}"
+    program = ["crawler.cli"] if command[0] == "newscrawl" else ["scrapy"]
     proc = subprocess.run(
-        [sys.executable, "-m", "scrapy", "crawl", "articles", "-a", "site=demo"],
-        cwd=PROJECT_ROOT,
+        [sys.executable, "-m", *program, *command[1:]],
+        cwd=PROJECT_ROOT if command[0] == "scrapy" else tmp_path,
         env=env,
         capture_output=True,
         timeout=120,
