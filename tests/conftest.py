@@ -46,12 +46,21 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("NEWSCRAWL_LOG_DIR", tempfile.mkdtemp(prefix="newscrawl-test-logs-"))
 
 
+# The tests that read the crawled archives (a dozen crawls each to build): in
+# one group, which `make test` (`--dist loadgroup`) gives to one worker, so
+# each archive is built once rather than once per worker.
+ARCHIVE_GROUP = "crawled-archive"
+ARCHIVE_MODULES = frozenset({"test_search.py"})  # its archive fixture is per engine
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         fixtures = getattr(item, "fixturenames", ())
         params = getattr(getattr(item, "callspec", None), "params", {})
         if E2E_FIXTURES.intersection(fixtures) or params.get("any_database_url") == "postgresql":
             item.add_marker(pytest.mark.e2e)
+        if "crawled_archive" in fixtures or item.path.name in ARCHIVE_MODULES:
+            item.add_marker(pytest.mark.xdist_group(ARCHIVE_GROUP))
 
 
 @pytest.fixture(scope="session")
