@@ -19,12 +19,11 @@ demo: $(STAMP)
 	$(BIN)/newscrawl demo
 
 # The tests marked serial (they judge timing or CPU shares) on their own,
-# then the rest in TEST_WORKERS parallel processes (the tests of the crawled
-# archives on one of them: tests/conftest.py); either failing fails it.
+# then the rest in TEST_WORKERS parallel processes; either failing fails it.
 TEST_WORKERS ?= 3
 test: $(STAMP)
 	$(BIN)/python -m pytest -m serial; serial=$$?; \
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup -m "not serial"; parallel=$$?; \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not serial"; parallel=$$?; \
 	test $$parallel -eq 0 -a $$serial -eq 0
 
 # Everything but the end-to-end tests (no crawls, servers, PostgreSQL or Redis).

@@ -11,13 +11,20 @@ says ``pytestmark = pytest.mark.e2e``.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-from support.archive import Archive, build_archive
+from support.archive import (
+    Archive,
+    CrawledArchive,
+    build_archive,
+    search_template_name,
+    shared_archive,
+)
 from support.sites import ScriptedSite, host
 
 from crawler.cli.demo_site import DemoSiteServer
@@ -46,21 +53,28 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("NEWSCRAWL_LOG_DIR", tempfile.mkdtemp(prefix="newscrawl-test-logs-"))
 
 
-# The tests that read the crawled archives (a dozen crawls each to build): in
-# one group, which `make test` (`--dist loadgroup`) gives to one worker, so
-# each archive is built once rather than once per worker.
-ARCHIVE_GROUP = "crawled-archive"
-ARCHIVE_MODULES = frozenset({"test_search.py"})  # its archive fixture is per engine
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         fixtures = getattr(item, "fixturenames", ())
         params = getattr(getattr(item, "callspec", None), "params", {})
         if E2E_FIXTURES.intersection(fixtures) or params.get("any_database_url") == "postgresql":
             item.add_marker(pytest.mark.e2e)
-        if "crawled_archive" in fixtures or item.path.name in ARCHIVE_MODULES:
-            item.add_marker(pytest.mark.xdist_group(ARCHIVE_GROUP))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """The controller of an xdist run, once every worker has ended, drops
+    that template database."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    name = search_template_name(session.config._tmp_path_factory.getbasetemp())
+    engine = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f'drop database if exists "{name}" with (force)'))
+    except Exception:  # noqa: BLE001 - no server: nothing was created
+        pass
+    finally:
+        engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -70,11 +84,23 @@ def demo_site() -> Iterator[DemoSiteServer]:
 
 
 @pytest.fixture(scope="session")
-def crawled_archive(tmp_path_factory: pytest.TempPathFactory, demo_site: DemoSiteServer):
-    """The SQLite archive of support/archive.py, built once by real crawls
-    and shared by the query and search tests, which only read it."""
+def crawled_archive(
+    tmp_path_factory: pytest.TempPathFactory, demo_site: DemoSiteServer, worker_id: str
+) -> CrawledArchive:
+    """The SQLite archive of support/archive.py, built by real crawls once per
+    test run (under xdist, by the first worker that needs it, the others
+    reading a copy) and shared by the query and search tests."""
     folder = tmp_path_factory.mktemp("archive")
-    return build_archive(f"sqlite:///{folder / 'archive.db'}", folder, demo_site)
+    if worker_id == "master":  # no xdist
+        return build_archive(f"sqlite:///{folder / 'archive.db'}", folder, demo_site)
+    shared = tmp_path_factory.getbasetemp().parent / "crawled-archive"
+
+    def copy() -> str:
+        for part in shared.glob("archive.db*"):  # with any -wal and -shm file
+            shutil.copy(part, folder / part.name)
+        return f"sqlite:///{folder / 'archive.db'}"
+
+    return shared_archive(shared, demo_site, lambda: f"sqlite:///{shared / 'archive.db'}", copy)
 
 
 @pytest.fixture

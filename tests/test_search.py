@@ -12,7 +12,7 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import JSON, bindparam, inspect, text
-from support.archive import CrawledArchive, build_archive
+from support.archive import CrawledArchive, build_archive, search_template_name, shared_archive
 
 from crawler.cli.main import main
 from crawler.storage.database import (
@@ -34,12 +34,23 @@ def archive(request, tmp_path_factory, demo_site):
         return
     folder = tmp_path_factory.mktemp(f"search-{request.param}")
     admin = request.getfixturevalue("postgres_admin")
+
+    def create(name: str, template: str = "template1") -> str:
+        dispose_engines()  # a template must have no connections
+        with admin.connect() as conn:
+            conn.execute(text(f'create database "{name}" template "{template}"'))
+        return admin.url.set(database=name).render_as_string(hide_password=False)
+
     name = f"newscrawl_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'create database "{name}"'))
-    url = admin.url.set(database=name).render_as_string(hide_password=False)
     try:
-        yield build_archive(url, folder, demo_site, full=False)
+        if request.getfixturevalue("worker_id") == "master":  # no xdist
+            yield build_archive(create(name), folder, demo_site, full=False)
+        else:  # built once per run, copied from its template (see conftest.py)
+            shared = tmp_path_factory.getbasetemp().parent / "search-postgresql"
+            template = search_template_name(tmp_path_factory.getbasetemp().parent)
+            yield shared_archive(
+                shared, demo_site, lambda: create(template), lambda: create(name, template), False
+            )
     finally:
         dispose_engines()
         with admin.connect() as conn:

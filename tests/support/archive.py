@@ -7,10 +7,14 @@ corrections and top-story changes, with a copy of one story on a second site
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from sqlalchemy import text
@@ -186,6 +190,35 @@ class CrawledArchive:
     demo_url: str
     paper_url: str
     log: list[str] = field(default_factory=list)
+
+
+def search_template_name(run_folder: Path) -> str:
+    """The PostgreSQL database that tests/test_search.py's archive is built in
+    once per run and copied from: named after the run's temporary folder."""
+    return "newscrawl_search_" + hashlib.sha1(str(run_folder).encode()).hexdigest()[:12]
+
+
+def shared_archive(
+    shared: Path,
+    demo_site: DemoSiteServer,
+    create: Callable[[], str],
+    copy: Callable[[], str],
+    full: bool = True,
+) -> CrawledArchive:
+    """The archive of :func:`build_archive`, built once for all the test
+    processes of a run: the first to get here calls ``create`` (an empty
+    database; its URL) and builds the archive there, the others waiting on a
+    lock in the folder ``shared``; then each calls ``copy``, which makes its
+    own copy of that database and returns the copy's URL."""
+    shared.mkdir(exist_ok=True)
+    record = shared / "archive.json"
+    with open(shared / "lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not record.exists():
+            built = build_archive(create(), shared / "build", demo_site, full=full)
+            record.write_text(json.dumps(asdict(built)))
+        url = copy()
+    return CrawledArchive(**{**json.loads(record.read_text()), "url": url})
 
 
 class Crawler:
