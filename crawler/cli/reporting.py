@@ -22,9 +22,6 @@ from wcwidth import wcswidth, wcwidth
 
 from crawler.sites.times import human_time, iso_time
 
-# Tables and every human line use the one format.
-table_time = human_time
-
 
 def jsonable(value: Any) -> Any:
     if isinstance(value, datetime):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from crawler.items import Article
+from crawler.sites.times import human_time
 
 EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)
 FUTURE_TOLERANCE = timedelta(days=1)
@@ -25,7 +26,7 @@ def article_problems(article: Article, min_body_length: int, now: datetime) -> l
         problems.append(f"body too short ({body_length} characters, minimum {min_body_length})")
     if article.published_at is not None:
         if article.published_at > now + FUTURE_TOLERANCE:
-            problems.append(f"publication date {article.published_at.isoformat()} is in the future")
+            problems.append(f"publication date {human_time(article.published_at)} is in the future")
         elif article.published_at < EARLIEST_DATE:
-            problems.append(f"publication date {article.published_at.isoformat()} is before 1990")
+            problems.append(f"publication date {human_time(article.published_at)} is before 1990")
     return problems
