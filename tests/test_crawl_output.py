@@ -6,12 +6,16 @@ command shows Alembic's INFO lines."""
 
 from __future__ import annotations
 
+import fcntl
+import io
 import json
 import os
 import pty
 import socket
+import struct
 import subprocess
 import sys
+import termios
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +27,7 @@ from support.sites import article_html, listing_html, paragraphs, site_definitio
 from crawler.cli.progress import (
     KEEP_LOGS,
     CrawlOutput,
+    ProgressLine,
     new_log_file,
     progress_text,
     summary_line,
@@ -229,10 +234,11 @@ def test_an_unreachable_site_is_one_line_per_failed_crawl(down_site, archive, lo
 # --------------------------------------------------------------------------- progress and summary
 
 
-def run_on_terminal(*args: str) -> tuple[int, str, str]:
-    """``newscrawl ARGS`` with stderr on a pseudo-terminal: (status, stdout,
-    what the terminal received)."""
+def run_on_terminal(*args: str, columns: int = 200) -> tuple[int, str, str]:
+    """``newscrawl ARGS`` with stderr on a pseudo-terminal ``columns`` wide:
+    (status, stdout, what the terminal received)."""
     leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     received: list[bytes] = []
 
     def drain() -> None:
@@ -252,6 +258,7 @@ def run_on_terminal(*args: str) -> tuple[int, str, str]:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=follower,
+            env={k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")},
         )
         os.close(follower)
         reader = threading.Thread(target=drain, daemon=True)
@@ -421,3 +428,15 @@ def test_the_runner_hands_on_each_report_of_the_child():
     assert reports == [{"pages_fetched": 1}, {"pages_fetched": 2}]
     with ProgressPipe(None) as pipe:  # not asked for: no pipe
         assert (pipe.settings(), pipe.child_fds()) == ({}, ())
+
+
+def test_the_progress_line_is_cut_to_the_terminals_width(monkeypatch):
+    out = io.StringIO()
+    line = ProgressLine(out)
+    monkeypatch.setenv("COLUMNS", "30")
+    line.show("demo/articles 5s: 72 pages (12.1/s), 60 new, 0 updated")
+    shown = out.getvalue()
+    assert shown == "\rdemo/articles 5s: 72 pages (…\x1b[K"
+    assert len(shown.removeprefix("\r").removesuffix("\x1b[K")) == 29  # never wraps
+    line.clear()
+    assert out.getvalue().endswith("\r\x1b[K")

@@ -135,8 +135,17 @@ class ProgressLine:
         self.stream = stream
         self.shown = False
 
+    def width(self) -> int:
+        """Columns of the terminal the line is shown on ($COLUMNS first)."""
+        if os.environ.get("COLUMNS", "").isdigit():
+            return int(os.environ["COLUMNS"])
+        try:
+            return os.get_terminal_size(self.stream.fileno()).columns
+        except (AttributeError, OSError, ValueError):
+            return shutil.get_terminal_size((80, 24)).columns
+
     def show(self, text: str) -> None:
-        width = shutil.get_terminal_size((80, 24)).columns - 1
+        width = self.width() - 1
         if len(text) > width:
             text = text[: max(width - 1, 0)] + "…"
         self.stream.write(f"\r{text}\x1b[K")
