@@ -281,6 +281,10 @@ def test_a_demo_crawl_ends_with_one_corrected_article(corrections_site, archive,
     assert revisions[0]["body"] == article["body"].replace(RIGHT_SENTENCE, WRONG_SENTENCE)
     aliases = archive.rows("select url from article_aliases")
     assert aliases == [{"url": f"{corrections_site.url}/eng/news/{CORRECTED_ARTICLE_ID}"}]
+    # The top story that links it by that short URL points at it.
+    [story] = archive.rows("select * from top_stories where url = :url", url=aliases[0]["url"])
+    assert story["article_id"] == article["id"]
+    assert archive.scalar("select count(*) from top_stories where article_id is null") == 0
 
     assert [(c["id"], c["title"], c["version"]) for c in recent_corrections(archive.engine)] == [
         (article["id"], article["title"], 2)

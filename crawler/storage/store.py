@@ -195,7 +195,7 @@ class Store:
             )
             counts.unchanged = len(touched)
         _remember_aliases(conn, batch, now)
-        _link_top_stories(conn, [a.url for a in batch])
+        _link_top_stories(conn, [u for a in batch for u in (a.url, a.requested_url) if u])
         return counts
 
     def known_articles(self, urls: list[str]) -> dict[str, KnownArticle]:
@@ -364,12 +364,18 @@ def _remember_aliases(conn: Any, articles: list[Article], now: datetime) -> None
 
 
 def _link_top_stories(conn: Any, urls: list[str]) -> None:
-    """Point top-story rows at their article once the article is stored."""
-    article_id = select(ArticleRow.id).where(ArticleRow.url == TopStoryRow.url).scalar_subquery()
+    """Point top-story rows at their article once the article is stored: by
+    its URL, or by another URL that led to it (a redirect, ``article_aliases``)."""
+    by_url = select(ArticleRow.id).where(ArticleRow.url == TopStoryRow.url).scalar_subquery()
+    by_alias = (
+        select(ArticleAliasRow.article_id)
+        .where(ArticleAliasRow.url == TopStoryRow.url)
+        .scalar_subquery()
+    )
     conn.execute(
         update(TopStoryRow)
         .where(TopStoryRow.article_id.is_(None), TopStoryRow.url.in_(urls))
-        .values(article_id=article_id)
+        .values(article_id=func.coalesce(by_url, by_alias))
     )
 
 
