@@ -12,7 +12,7 @@ option and the accepted forms.
 from __future__ import annotations
 
 import argparse
-from datetime import UTC, datetime
+from datetime import datetime
 
 SPIDERS = ("articles", "top_stories")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -156,11 +156,11 @@ def spiders_for(site_name: str, choice: str) -> list[str]:
 # One rule for every command and the spiders: crawler/sites/times.py.
 
 
-def _read(value: str, end: bool = False, now: datetime | None = None) -> datetime:
+def _read(value: str, end: bool = False) -> datetime:
     from crawler.sites.times import read_time
 
     try:
-        return read_time(value, end=end, now=now)
+        return read_time(value, end=end)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -180,8 +180,10 @@ def time_text(value: str) -> str:
     """The value for a spider's ``-a since=``/``-a until=``, read here so that
     relative words mean the moment the command was given: a day as
     ``YYYY-MM-DD``, a moment as ISO 8601 with ``Z``."""
-    now = datetime.now(UTC)
-    first, last = _read(value, now=now), _read(value, end=True, now=now)
-    if first != last:  # a day: its first and last instants differ
-        return first.date().isoformat()
-    return first.isoformat().replace("+00:00", "Z")
+    from crawler.sites.times import day_or_moment, iso_time
+
+    try:
+        when = day_or_moment(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return iso_time(when) if isinstance(when, datetime) else when.isoformat()

@@ -33,18 +33,25 @@ ACCEPTED = (
 def read_time(text: str, end: bool = False, now: datetime | None = None) -> datetime:
     """The moment ``text`` names, aware, in UTC. ``end``: a day means its last
     instant (the inclusive end of a range) instead of its first."""
+    when = day_or_moment(text, now)
+    if isinstance(when, datetime):
+        return when
+    start = datetime.combine(when, time(), UTC)
+    return start + timedelta(days=1, microseconds=-1) if end else start
+
+
+def day_or_moment(text: str, now: datetime | None = None) -> date | datetime:
+    """What ``text`` names: a day (a ``date``) or a moment (an aware UTC
+    ``datetime``)."""
     value = str(text).strip()
     day = _iso_day(value)
-    if day is None:
-        moment = _iso_moment(value)
-        if moment is not None:
-            return moment
-        moment, is_day = _words(value, now)
-        if not is_day:
-            return moment
-        day = moment.date()
-    start = datetime.combine(day, time(), UTC)
-    return start + timedelta(days=1, microseconds=-1) if end else start
+    if day is not None:
+        return day
+    moment = _iso_moment(value)
+    if moment is not None:
+        return moment
+    moment, is_day = _words(value, now)
+    return moment.date() if is_day else moment
 
 
 def _utc(value: datetime) -> datetime:
