@@ -207,3 +207,12 @@ def test_version(capsys):
         main(["--version"])
     assert exit_.value.code == 0
     assert capsys.readouterr().out.strip() == f"newscrawl {version('newscrawl')}"
+
+
+def test_user_agent_names_the_installed_version():
+    """The User-Agent every crawl sends carries the package's own version."""
+    from importlib.metadata import version
+
+    from settings import scrapy_settings
+
+    assert f"newscrawl/{version('newscrawl')} " in scrapy_settings.USER_AGENT
