@@ -1,6 +1,9 @@
-"""``newscrawl browse``: the SQLite archive in Datasette, with full-text search
-on articles, column descriptions and canned queries (an optional extra:
-``pip install 'newscrawl[browse]'``).
+"""``newscrawl browse``: the SQLite archive in Datasette, opening on a first
+screen for a reader of news (a search box; the articles, top stories,
+corrections and crawl runs of the reader views, migration 0008), with
+full-text search, column descriptions, facets and canned queries, and the
+archive's internal tables hidden (an optional extra: ``pip install
+'newscrawl[browse]'``). What the pages show is in ``browse_pages``.
 
 Datasette serves SQLite files only; a PostgreSQL archive is queried with the
 SQL in docs/schema.md.
@@ -17,6 +20,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from crawler.cli.browse_pages import READER_PLUGIN, TEMPLATES, reader_plugin
 from crawler.storage.search import SQLITE_FTS_TABLE, datasette_match
 
 DEFAULT_HOST = "127.0.0.1"
@@ -86,10 +90,91 @@ order by 1 desc, site"""
 
 def datasette_metadata(database_name: str) -> dict[str, Any]:
     """Datasette metadata for an archive served under ``database_name``."""
+    tables = {**table_metadata(), **view_metadata(), **hidden_tables()}
     return {
         "title": "newscrawl archive",
         "description": "Articles, revisions, top stories and crawl runs. Times are UTC.",
-        "databases": {database_name: {"tables": table_metadata(), "queries": canned_queries()}},
+        "databases": {database_name: {"tables": tables, "queries": canned_queries()}},
+    }
+
+
+# The archive's machinery, not its news: listed by Datasette only under
+# "hidden tables" (FTS5's tables, articles_fts and its shadows, Datasette
+# hides by itself).
+HIDDEN_TABLES = ("alembic_version", "apscheduler_jobs", "crawl_locks", "listing_walks")
+
+
+def hidden_tables() -> dict[str, Any]:
+    return {name: {"hidden": True} for name in HIDDEN_TABLES}
+
+
+def article_list_metadata() -> dict[str, Any]:
+    """``article_list``: full-text search in the language of ``newscrawl
+    search``, newest first, facets by site, section, author and tag (tags as
+    an array)."""
+    return {
+        "title": "Articles",
+        "description": (
+            "Every article once (copies of a story left out), newest first. "
+            "The title opens the whole article; the search box reads the syntax "
+            "of newscrawl search."
+        ),
+        "fts_table": SQLITE_FTS_TABLE,
+        "fts_pk": "id",
+        "sort_desc": "published_at",
+        "facets": ["site", "section", "author", {"array": "tags"}],
+        "facet_size": 8,
+        "columns": {
+            "published_at": "Publication time (UTC)",
+            "excerpt": "The body's first 200 characters, cut at a word",
+            "tags": "Tags (JSON list)",
+            "url": "The article on its site",
+        },
+    }
+
+
+def view_metadata() -> dict[str, Any]:
+    """The reader views (migration 0008, docs/schema.md): titles, facets and
+    column descriptions."""
+    return {
+        "article_list": article_list_metadata(),
+        "top_story_spans": {
+            "title": "Top stories over time",
+            "description": (
+                "For each site and day (UTC), each story seen in its top stories: best "
+                "rank, first and last snapshot that day and the time between them "
+                "(the bar is the day's 24 hours). Choose a site and a day below."
+            ),
+            "facets": ["site", "day"],
+            "columns": {
+                "best_rank": "1 for the top story",
+                "title": "The latest headline shown that day",
+                "span_seconds": "From the first to the last snapshot showing it that day",
+                "snapshots": "Snapshots of the block that showed it",
+            },
+        },
+        "corrections": {
+            "title": "Corrections",
+            "description": (
+                "Every revision of a stored article, newest first: the title before and "
+                "after, and the paragraphs that changed (words struck through were "
+                "removed, marked words added)."
+            ),
+            "sort_desc": "changed_at",
+            "facets": ["site"],
+            "columns": {
+                "changed_at": "When the change was seen (UTC)",
+                "old_paragraphs": "Paragraphs of the old version that the new one lacks",
+                "new_paragraphs": "Paragraphs of the new version that the old one lacked",
+            },
+        },
+        "crawl_history": {
+            "title": "Crawl runs",
+            "description": "Every crawl, the latest first, with its counts and problems.",
+            "sort_desc": "id",
+            "facets": ["site", "spider", "status", "trigger"],
+            "columns": {"duration_seconds": "From start to finish"},
+        },
     }
 
 
@@ -206,11 +291,13 @@ def search_plugin() -> ModuleType:
 
 
 def run_datasette(arguments: list[str]) -> None:
-    """Datasette's command line with search_plugin() (``python -m crawler.cli.browse``)."""
+    """Datasette's command line with search_plugin() and the reader's pages
+    (``python -m crawler.cli.browse``)."""
     from datasette.cli import cli
     from datasette.plugins import pm
 
     pm.register(search_plugin(), name=SEARCH_PLUGIN)
+    pm.register(reader_plugin(), name=READER_PLUGIN)
     cli.main(args=arguments, prog_name="datasette")
 
 
@@ -225,6 +312,13 @@ def datasette_command(
         str(database_file),
         "--metadata",
         str(metadata_file),
+        "--template-dir",
+        str(TEMPLATES),
+        # Facets are set per table and view; a suggestion of every column
+        # that could be one is noise to a reader (each column's menu has it).
+        "--setting",
+        "suggest_facets",
+        "off",
         "--host",
         host,
         "--port",
