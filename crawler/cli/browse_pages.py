@@ -112,7 +112,7 @@ def tag_links(datasette: Any, database: str, table: str, value: Any) -> Markup:
         link(f"{base}?_facet_array=tags&tags__arraycontains={_quote(tag)}", tag, "nc-tag")
         for tag in tag_list(value)
     ]
-    return Markup(" ").join(links)
+    return Markup(" ").join(links) if links else Markup("&nbsp;")  # not "[]"
 
 
 def _quote(text: str) -> str:
@@ -125,16 +125,30 @@ def words(text: str) -> list[str]:
 
 
 def marked_text(tokens: Iterator[tuple[str, bool]], tag: str, block: bool) -> Markup:
-    """Tokens, the marked ones inside ``<tag>``. ``block``: in paragraphs, a
-    blank line between tokens starting a new one."""
+    """Tokens, each run of marked ones (with the spaces inside it) in one
+    ``<tag>``. ``block``: in paragraphs, a blank line starting a new one."""
     out: list[Markup] = [Markup("<p>")] if block else []
+    run: list[str] = []  # marked words and the spaces between them
+
+    def close_run() -> None:
+        if run:
+            text = "".join(run)
+            out.append(Markup("<{0}>{1}</{0}>").format(tag, text.rstrip()))
+            if text != text.rstrip():
+                out.append(Markup(" "))
+            run.clear()
+
     for token, marked in tokens:
+        breaks = block and token.isspace() and "\n\n" in token
+        if marked and not breaks and (run or not token.isspace()):
+            run.append(" " if token.isspace() else token)
+            continue
+        close_run()
         if token.isspace():
-            out.append(Markup("</p><p>") if block and "\n\n" in token else Markup(" "))
-        elif marked:
-            out.append(Markup("<{0}>{1}</{0}>").format(tag, token))
+            out.append(Markup("</p><p>") if breaks else Markup(" "))
         else:
             out.append(escape(token))
+    close_run()
     if block:
         out.append(Markup("</p>"))
     return Markup("").join(out)
