@@ -232,7 +232,12 @@ class SpoolDepth:
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         counted: dict[Path, tuple[tuple[int, ...], int]] = {}
-        for path in spool_files(self.root, self.db_url):
+        try:
+            paths = spool_files(self.root, self.db_url)
+        except OSError as exc:  # an unreadable folder: the other metrics still answer
+            logger.warning("metrics: cannot read the spool folder %s: %s", self.root, exc)
+            paths = []
+        for path in paths:
             stamp = _stamp(path)
             if stamp is None:
                 continue  # written and removed meanwhile
@@ -254,11 +259,11 @@ def _stamp(path: Path) -> tuple[int, ...] | None:
     """What changes when a spool file is appended to or partly written."""
     try:
         stat = path.stat()
-    except FileNotFoundError:
+    except OSError:
         return None
     try:
         done = path.with_name(path.name + ".done").stat().st_mtime_ns
-    except FileNotFoundError:
+    except OSError:
         done = 0
     return (stat.st_size, stat.st_mtime_ns, done, stat.st_ino)
 

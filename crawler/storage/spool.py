@@ -386,6 +386,6 @@ def items_waiting(path: Path) -> int:
                     items += record_size(json.loads(line))
                 except (ValueError, KeyError, TypeError):
                     continue
-    except FileNotFoundError:  # replayed and removed meanwhile
+    except OSError:  # replayed and removed meanwhile, or not readable
         return 0
     return items
