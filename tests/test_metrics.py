@@ -263,6 +263,29 @@ def test_a_daemons_metrics_and_health_with_real_crawls_and_a_restart(
     assert value(samples, "newscrawl_crawls_total", **demo, status="finished") == 0
     assert_status_matches_metrics(status, samples)
     assert get(port, "/healthz") == (200, "ok\n")
+
+    # SIGHUP: a new site's series appear, a removed one's gauges go.
+    (sites / "slow.yaml").unlink()
+    later = {"site": "later", "spider": "articles"}
+    yearly = simple_site(
+        "later", f"http://127.0.0.1:{closed_port()}/", "/news/", articles={"cron": "0 0 1 1 *"}
+    )
+    write_site(sites, yearly)
+    again.proc.send_signal(signal.SIGHUP)
+    samples = wait_until(
+        lambda: (
+            (s := scrape(port))
+            and value(s, "newscrawl_consecutive_failures", **later) == 0
+            and value(s, "newscrawl_consecutive_failures", site="slow", spider="articles") is None
+            and s
+        ),
+        "the reloaded sites in the metrics",
+        again.proc,
+        again.log_text,
+    )
+    assert value(samples, "newscrawl_schedule_interval_seconds", **later) >= 365 * 86400
+    assert value(samples, "newscrawl_crawls_total", **later, status="finished") == 0
+    assert value(samples, "newscrawl_last_success_timestamp_seconds", **demo) is not None
     assert again.stop() == 0
 
 
