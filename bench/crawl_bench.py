@@ -514,6 +514,8 @@ def daemon_bench(site: SiteServer, workdir: Path, runs: int, every: float) -> di
         str(workdir / "daemon.log"),
         "--database",
         db_url,
+        "--metrics-port",
+        "0",  # not the default port: a daemon of the machine may hold it
     ]
     daemon = subprocess.Popen(
         cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT

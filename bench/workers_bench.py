@@ -72,7 +72,8 @@ def crawl_with(workers: int, site_url: str, articles: int, listing: str) -> dict
         ]
         procs = [
             subprocess.Popen(
-                [*cli, "worker", "--site", name, *settings],
+                # Several workers on one machine: no metrics endpoint (one port each).
+                [*cli, "worker", "--site", name, "--metrics-port", "0", *settings],
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,

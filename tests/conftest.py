@@ -47,10 +47,13 @@ E2E_FIXTURES = frozenset(
 
 def pytest_configure(config: pytest.Config) -> None:
     """Crawls started by the tests write their logs into a temporary folder,
-    not into the user's ~/.local/state/newscrawl/logs."""
+    not into the user's ~/.local/state/newscrawl/logs; the daemons and
+    workers they start serve no metrics unless a test asks (parallel tests
+    would all want the default port)."""
     import tempfile
 
     os.environ.setdefault("NEWSCRAWL_LOG_DIR", tempfile.mkdtemp(prefix="newscrawl-test-logs-"))
+    os.environ.setdefault("NEWSCRAWL_METRICS_PORT", "0")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

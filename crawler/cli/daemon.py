@@ -65,6 +65,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     add_settings(daemon, "every crawl")
     add_database(daemon)
+    add_metrics(daemon, 9410)
     daemon.set_defaults(func=cmd_daemon)
 
     schedule = sub.add_parser("schedule", help="every scheduled job and its next run time")
@@ -95,6 +96,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     add_settings(worker, "the crawls")
     add_database(worker)
+    add_metrics(worker, 9411)
     worker.set_defaults(func=cmd_worker)
 
     enqueue = sub.add_parser(
@@ -103,6 +105,28 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     enqueue.add_argument("site")
     add_spider(enqueue)
     enqueue.set_defaults(func=cmd_enqueue)
+
+
+def add_metrics(parser: argparse.ArgumentParser, port: int) -> None:
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help=f"serve /metrics and /healthz on this port; 0: none "
+        f"(default: $NEWSCRAWL_METRICS_PORT or {port})",
+    )
+    parser.add_argument(
+        "--metrics-host",
+        metavar="HOST",
+        help="the address to serve them on (default: $NEWSCRAWL_METRICS_HOST or 127.0.0.1)",
+    )
+
+
+def _metrics_address(args: argparse.Namespace, default_port: int) -> tuple[str, int]:
+    """The metrics endpoint's host and port (ValueError: not a port)."""
+    from crawler.scheduling.endpoint import metrics_host, metrics_port
+
+    return metrics_host(args.metrics_host), metrics_port(args.metrics_port, default_port)
 
 
 def _error(message: str, status: int = CONFIG_ERROR_EXIT) -> int:
@@ -121,10 +145,12 @@ def cmd_daemon(args: argparse.Namespace) -> int:
         default_max_crawls,
         run_daemon,
     )
+    from crawler.scheduling.endpoint import DAEMON_METRICS_PORT
     from crawler.storage.database import database_url
 
     try:
         max_crawls = args.max_crawls if args.max_crawls is not None else default_max_crawls()
+        metrics_host, metrics_port = _metrics_address(args, DAEMON_METRICS_PORT)
     except ValueError as exc:
         return _error(str(exc))
     if max_crawls < 1:
@@ -148,6 +174,8 @@ def cmd_daemon(args: argparse.Namespace) -> int:
             args.crawl_log_level or os.environ.get("NEWSCRAWL_LOG_LEVEL") or DEFAULT_CRAWL_LOG_LEVEL
         ),
         log_file=log_file,
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
     )
     return run_daemon(options)
 
@@ -284,6 +312,7 @@ RUN_FIELDS = (
     "items_rejected",
     "top_story_snapshots",
     "errors",
+    "health_warnings",
 )
 
 
@@ -344,8 +373,10 @@ def _unscheduled(site: str, spider: str, sites: dict, shown: dict) -> str:
 
 def status_report(engine: Any, name: str | None) -> dict[str, Any]:
     """``status --json``: the daemon, and per site and spider the schedule,
-    the last run, the next run and its source, the failures in a row and the
-    listing walks."""
+    the last run, the next run and its source, when the last successful run
+    ended, the failures in a row and the listing walks. The figures are read
+    by the functions the metrics of ``daemon`` and ``worker`` read
+    (crawler/scheduling/metrics.py)."""
     from datetime import UTC, datetime
 
     from crawler.scheduling.jobs import next_run
@@ -374,6 +405,7 @@ def status_report(engine: Any, name: str | None) -> dict[str, Any]:
                 "last_run": {k: last[k] for k in RUN_FIELDS} if last else None,
                 "next_run": iso_time(when),
                 "next_run_source": source,
+                "last_success": queries.last_success(engine, site, spider),
                 "consecutive_failures": queries.consecutive_failures(engine, site, spider),
                 "walks": _walks_entry(walks.get((site, spider))),
             }
@@ -440,7 +472,11 @@ def _print_status_entry(entry: dict[str, Any]) -> None:
                 f"started {started} ({last['trigger']}): {format_counts(last)}"
             )
     print(f"  next run  {_next_run_text(entry)}")
+    success = entry["last_success"]
+    print(f"  success   {human_time(datetime.fromisoformat(success)) if success else 'none yet'}")
     print(f"  failures  {entry['consecutive_failures']} in a row")
+    for warning in (last or {}).get("health_warnings") or ():
+        print(f"  health    {warning}")
     if entry["walks"] is not None:
         print(f"  walks     {_walks_text(entry['walks'])}")
 
@@ -492,6 +528,12 @@ def cmd_worker(args: argparse.Namespace) -> int:
         get_site(args.site)
     if args.max_crawls < 1:
         return _error(f"--max-crawls must be at least 1, got {args.max_crawls}")
+    from crawler.scheduling.endpoint import WORKER_METRICS_PORT, MetricsUnavailable
+
+    try:
+        metrics_host, metrics_port = _metrics_address(args, WORKER_METRICS_PORT)
+    except ValueError as exc:
+        return _error(str(exc))
     settings = parse_settings(args.settings)
     url = _distributed_or_error()
     if isinstance(url, int):
@@ -501,7 +543,19 @@ def cmd_worker(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s"
     )
-    return Worker(url, args.database, args.site, args.max_crawls, settings=settings).run()
+    worker = Worker(
+        url,
+        args.database,
+        args.site,
+        args.max_crawls,
+        settings=settings,
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
+    )
+    try:
+        return worker.run()
+    except MetricsUnavailable as exc:
+        return _error(str(exc), 1)
 
 
 def cmd_enqueue(args: argparse.Namespace) -> int:

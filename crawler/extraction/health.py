@@ -8,6 +8,7 @@ recent runs gets a warning naming the site and field.
 
 from __future__ import annotations
 
+import re
 from statistics import median
 from typing import Any
 
@@ -15,6 +16,8 @@ HEALTH_FIELDS = ("title", "body", "published_at", "author", "section")
 MIN_ARTICLES = 5  # fewer articles than this make a rate too noisy to judge
 MIN_BASELINE = 0.5  # a field usually missing is not a broken selector
 DROP_FACTOR = 0.5
+# The field a warning names, in either of its forms (see health_warnings).
+_WARNED_FIELD = re.compile(r": (?:field (\w+) found|the (\w+) rules matched) in ")
 
 
 def fill_rates(
@@ -66,3 +69,13 @@ def _rate(rates: dict[str, Any], scope: str, field: str) -> float | None:
     if scope == "field":
         return rates.get(field)
     return (rates.get("by_rule") or {}).get(field)
+
+
+def warning_field(warning: str) -> str | None:
+    """The field a warning of :func:`health_warnings` names (as stored in
+    ``crawl_runs.health_warnings``), or None for another text."""
+    match = _WARNED_FIELD.search(warning)
+    if match is None:
+        return None
+    field = match.group(1) or match.group(2)
+    return field if field in HEALTH_FIELDS else None

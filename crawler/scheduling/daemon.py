@@ -32,9 +32,12 @@ daemon runs and when one last ran.
 Before it starts, the daemon refuses, in one line (logged, and on stderr too
 with ``--log-file``): an invalid site definition or an unknown ``--site``
 (exit status 2); with ``NEWSCRAWL_REDIS_URL`` set, the ``distributed`` extra
-missing (2) or Redis not answering (1); a database it cannot use (1). A
+missing (2) or Redis not answering (1); a database it cannot use (1); once
+it holds its lease, a metrics port it cannot listen on (1). A
 daemon with no job (no site of the user's own, or none with an enabled
 schedule) starts, runs idle, and says so as a warning.
+
+Its ``/metrics`` and ``/healthz`` are :mod:`crawler.scheduling.endpoint`'s.
 """
 
 from __future__ import annotations
@@ -60,6 +63,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.exceptions import CONFIG_ERROR_EXIT, LEASE_HELD_EXIT
+from crawler.scheduling.endpoint import DEFAULT_METRICS_HOST, Endpoint, MetricsUnavailable
 from crawler.scheduling.jobs import (
     JobSpec,
     format_duration,
@@ -136,6 +140,8 @@ class DaemonOptions:
     crawl_log_level: str = DEFAULT_CRAWL_LOG_LEVEL
     log_file: Path | None = None
     lease_ttl: float = DEFAULT_LEASE_TTL
+    metrics_port: int = 0  # the command line's default is 9410; 0: no endpoint
+    metrics_host: str = DEFAULT_METRICS_HOST
 
 
 def configure_logging(level: str = "INFO", log_file: Path | None = None) -> None:
@@ -176,6 +182,7 @@ class Daemon:
             log_file=options.log_file,
             crawl_settings=self.crawl_settings,
         )
+        self.metrics = Endpoint.for_daemon(options, self.engine, self.supervisor)
         self.scheduler: BlockingScheduler | None = None
         self._signals = 0
         self._renewer: LeaseRenewer | None = None
@@ -280,6 +287,7 @@ class Daemon:
             keep_record=True,  # newscrawl status: when the daemon last ran
         ).start()
         try:
+            self.metrics.serve_daemon(self, self._renewer)  # MetricsUnavailable: a busy port
             close_orphaned_runs(self.engine, self.host)
             self.scheduler = self._build_scheduler()
             _running = self
@@ -317,10 +325,8 @@ class Daemon:
 
     # ------------------------------------------------------------------ signals
 
-    _previous_handlers: dict[int, Any]
-
     def _install_signal_handlers(self) -> None:
-        self._previous_handlers = {}
+        self._previous_handlers: dict[int, Any] = {}
         for signum, handler in (
             (signal.SIGTERM, self._on_stop_signal),
             (signal.SIGINT, self._on_stop_signal),
@@ -443,8 +449,12 @@ def warn_idle(reason: str, log_file: Path | None) -> None:
 
 
 def run_daemon(options: DaemonOptions) -> int:
+    daemon = None
     try:
-        return Daemon(options).run()
+        daemon = Daemon(options)
+        return daemon.run()
+    except MetricsUnavailable as exc:
+        return refuse(str(exc), 1, options.log_file)
     except SiteConfigError as exc:
         return refuse(str(exc), CONFIG_ERROR_EXIT, options.log_file)
     except DistributedUnavailable as exc:
@@ -454,3 +464,6 @@ def run_daemon(options: DaemonOptions) -> int:
 
         message = f"cannot use the database {safe_url(options.db_url)}: {short_error(exc)}"
         return refuse(message, 1, options.log_file)
+    finally:
+        if daemon is not None:
+            daemon.metrics.stop()

@@ -61,6 +61,10 @@ class Child:
     signalled: set[int] = field(default_factory=set)
 
 
+def _ignore(*_: Any) -> None:
+    pass
+
+
 def describe_exit(code: int | None) -> str:
     if code is None:
         return "is still running"
@@ -111,6 +115,8 @@ class Supervisor:
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._active = 0  # crawl() calls under way, children or not
+        # Told of each crawl's end with the runs it recorded (the daemon's metrics).
+        self.on_crawl_end: Callable[[str, str, list[dict[str, Any]]], None] = _ignore
 
     # ------------------------------------------------------------------ crawls
 
@@ -140,6 +146,7 @@ class Supervisor:
 
         if shared := redis_url():
             self._enqueue(shared, site, spider)
+            self.on_crawl_end(site.name, spider, [])  # the workers record the runs
             return
         timeout = site.schedule.timeout
         child = self._start(site, spider)
@@ -158,9 +165,11 @@ class Supervisor:
             with self._lock:
                 self.children.pop(child.proc.pid, None)
         try:
-            record_end(self.engine, self.host, child, timeout)
+            runs = record_end(self.engine, self.host, child, timeout)
         except Exception:
             logger.exception("%s/%s: could not record the end of the crawl", site.name, spider)
+            return
+        self.on_crawl_end(site.name, spider, runs)
 
     def _enqueue(self, url: str, site: Site, spider: str) -> None:
         """One scheduler, many workers: the crawl goes to the shared queue. When
@@ -314,15 +323,16 @@ class Supervisor:
 # ---------------------------------------------------------------------- ends
 
 
-def record_end(engine: Engine, host: str, child: Child, timeout: float) -> None:
+def record_end(engine: Engine, host: str, child: Child, timeout: float) -> list[dict[str, Any]]:
     """Close the runs the child left open, and log how each run ended (or
-    why there is none)."""
+    why there is none); the runs, as recorded."""
     _close_runs(engine, host, child, timeout)
     runs = runs_of_process(engine, host, child.proc.pid, child.launched_at)
     for run in runs:
         _log_run(run, child)
     if not runs:
         _log_no_run(engine, child)
+    return runs
 
 
 def _close_runs(engine: Engine, host: str, child: Child, timeout: float) -> None:

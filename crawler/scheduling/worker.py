@@ -10,6 +10,10 @@ as you like, on any machines that reach Redis and the database.
 
 Redis going away while a worker runs is logged once (and its return once);
 the worker keeps polling, and its running crawls carry on with what they have.
+
+With a metrics port (``newscrawl worker``'s default is 9411), the worker
+serves ``/metrics`` and ``/healthz`` (:mod:`crawler.scheduling.endpoint`):
+the runs its crawls record are counted as they end, as the daemon counts its own.
 """
 
 from __future__ import annotations
@@ -20,12 +24,16 @@ import signal
 import socket
 import subprocess
 import time
+from datetime import datetime
 from typing import Any
 
+from crawler.scheduling.endpoint import DEFAULT_METRICS_HOST, Endpoint
 from crawler.scheduling.redis_queue import one_line, pending, shown_url
 from crawler.scheduling.runner import crawl_command, crawl_env
 from crawler.sites.definitions import load_sites
-from crawler.storage.database import database_url, ensure_schema
+from crawler.storage.database import database_url, ensure_schema, get_engine
+from crawler.storage.locks import this_host, utcnow
+from crawler.storage.status import runs_of_process
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +47,8 @@ class Worker:
         max_crawls: int = 2,
         poll_seconds: float = 1.0,
         settings: dict[str, str] | None = None,
+        metrics_port: int = 0,  # the command line's default is 9411; 0: no endpoint
+        metrics_host: str = DEFAULT_METRICS_HOST,
     ) -> None:
         self.redis_url = redis_url
         self.db_url = database_url(db_url)
@@ -47,6 +57,9 @@ class Worker:
         self.poll_seconds = poll_seconds
         self.settings = settings or {}
         self.children: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
+        self.launched_at: dict[tuple[str, str], datetime] = {}
+        self.engine = get_engine(self.db_url)
+        self.metrics = Endpoint(metrics_host, metrics_port, self.engine, self.db_url, self.settings)
         self.stopping = False
         self.redis_down = False  # the last poll could not reach Redis
         self.name = f"{socket.gethostname()}:{os.getpid()}"  # recorded in crawl_runs.arguments
@@ -60,19 +73,27 @@ class Worker:
         self.stopping = True
 
     def run(self) -> int:
+        """Crawl until SIGTERM or SIGINT; :class:`MetricsUnavailable` (before
+        anything starts) when the metrics port cannot be had."""
         ensure_schema(self.db_url)
+        targets = self.targets()
+        self.metrics.serve_worker(self)
         signal.signal(signal.SIGTERM, self.stop)
         signal.signal(signal.SIGINT, self.stop)
-        targets = self.targets()
+        self.metrics.track(dict.fromkeys(targets))
         logger.info("worker watching %d site/spider queues", len(targets))
-        while not self.stopping:
+        try:
+            while not self.stopping:
+                self.reap()
+                self.poll(targets)
+                time.sleep(self.poll_seconds)
+            for child in self.children.values():
+                child.send_signal(signal.SIGTERM)  # Scrapy closes the crawl as `shutdown`
+            for child in self.children.values():
+                child.wait()
             self.reap()
-            self.poll(targets)
-            time.sleep(self.poll_seconds)
-        for child in self.children.values():
-            child.send_signal(signal.SIGTERM)  # Scrapy closes the crawl as `shutdown`
-        for child in self.children.values():
-            child.wait()
+        finally:
+            self.metrics.stop()
         return 0
 
     def poll(self, targets: list[tuple[str, str]]) -> None:
@@ -103,6 +124,7 @@ class Worker:
         settings = {"NEWSCRAWL_RUN_TRIGGER": "worker", **self.settings}
         command = crawl_command(site, spider, {"worker": self.name}, settings)
         logger.info("crawling %s/%s from the shared queue", site, spider)
+        self.launched_at[(site, spider)] = utcnow()
         self.children[(site, spider)] = subprocess.Popen(command, env=crawl_env(self.db_url))
 
     def reap(self) -> None:
@@ -110,3 +132,15 @@ class Worker:
             if child.poll() is not None:
                 logger.info("%s/%s crawl ended with status %s", *target, child.returncode)
                 del self.children[target]
+                self.ended(target, child.pid, self.launched_at.pop(target))
+
+    def ended(self, target: tuple[str, str], pid: int, launched_at: datetime) -> None:
+        """A crawl process ended: its runs into the metrics."""
+        if not self.metrics.enabled:
+            return
+        try:
+            runs = runs_of_process(self.engine, this_host(), pid, launched_at)
+        except Exception as exc:  # noqa: BLE001 - the database is away: the metric waits
+            logger.warning("metrics: could not read the runs of %s/%s: %s", *target, exc)
+            runs = []
+        self.metrics.crawl_ended(*target, runs)

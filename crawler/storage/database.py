@@ -104,6 +104,12 @@ def get_engine(url: str | None = None) -> Engine:
         return _engines[url]
 
 
+def ping(engine: Engine) -> None:
+    """``SELECT 1``: raises when the database does not answer."""
+    with engine.connect() as conn:
+        conn.execute(text("select 1"))
+
+
 def dispose_engines(timeout: float = -1) -> bool:
     """Close every pooled connection (before dropping a database, or forking).
 

@@ -358,3 +358,34 @@ def get_spool(root: str | Path, db_url: str) -> Spool:
         if key not in _spools:
             _spools[key] = Spool(Path(root), db_url)
         return _spools[key]
+
+
+# --------------------------------------------------------------------------- depth
+
+
+def spool_files(root: str | Path, db_url: str) -> list[Path]:
+    """The database's spool files (written by live crawls or waiting for the
+    next one), without opening them."""
+    folder = Spool(Path(root), db_url).folder
+    if not folder.is_dir():
+        return []
+    return sorted(folder.glob("*.jsonl"))
+
+
+def items_waiting(path: Path) -> int:
+    """How many scraped items ``path`` holds that are not written yet. It
+    takes no lock: a line being written (or cut short) counts as nothing."""
+    done = _done_count(path)
+    items = 0
+    try:
+        with open(path, encoding="utf-8") as f:
+            for index, line in enumerate(f):
+                if index < done:
+                    continue
+                try:
+                    items += record_size(json.loads(line))
+                except (ValueError, KeyError, TypeError):
+                    continue
+    except OSError:  # replayed and removed meanwhile, or not readable
+        return 0
+    return items

@@ -1,6 +1,7 @@
 """Read-only queries behind ``newscrawl status``, ``newscrawl schedule`` and the
-daemon's run log: the runs of a process, the last run and the failure streak of
-each site and spider, and the next run times the daemon's scheduler stored."""
+daemon's run log and metrics: the runs of a process, the last run, the last
+successful run and the failure streak of each site and spider, and the next
+run times the daemon's scheduler stored."""
 
 from __future__ import annotations
 
@@ -31,6 +32,25 @@ def runs_of_process(engine: Engine, host: str, pid: int, started_after: datetime
     )
     with engine.connect() as conn:
         return [dict(r) for r in conn.execute(stmt).mappings()]
+
+
+def last_success(engine: Engine, site: str, spider: str) -> datetime | None:
+    """When the latest successful run of the site's spider ended: the newest
+    run that is neither failed nor timed out, running nor interrupted (those
+    that end a failure streak in :func:`consecutive_failures`); None before
+    the first."""
+    stmt = (
+        select(CrawlRunRow.finished_at)
+        .where(
+            CrawlRunRow.site == site,
+            CrawlRunRow.spider == spider,
+            CrawlRunRow.status.not_in((*FAILED_STATUSES, *NEUTRAL_STATUSES)),
+        )
+        .order_by(CrawlRunRow.id.desc())
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        return conn.execute(stmt).scalar()
 
 
 def last_run(engine: Engine, site: str, spider: str) -> dict | None:
