@@ -54,28 +54,29 @@ FROM (
 SQLITE_CUT = "rtrim(substr(flat, 1, 201), replace(substr(flat, 1, 201), ' ', ''))"
 POSTGRESQL_CUT = "regexp_replace(substr(flat, 1, 201), '[^ ]*$', '')"
 
-# Per site, day (UTC) and story: its best rank, latest headline, first and
-# last snapshot that day, the seconds between them, how many snapshots.
+# Per site, day (UTC) and story: its best rank, first and last snapshot that
+# day, the seconds between them, how many snapshots, and the headline of the
+# last one (of its rows there, the best ranked). The headline is looked up
+# per row after grouping, so that a condition on site and day narrows the
+# grouping first (a window function over every snapshot took 90 times as long
+# for one site and day of 144,000 rows).
 TOP_STORY_SPANS = """
 CREATE VIEW top_story_spans AS
-WITH seen AS (
-    SELECT site, {day} AS day, url, rank, title, captured_at, article_id,
-           row_number() OVER (
-               PARTITION BY site, {day}, url ORDER BY captured_at DESC, rank
-           ) AS recency
-    FROM top_stories
-), spans AS (
-    SELECT site, day, url,
+WITH spans AS (
+    SELECT site, {day} AS day, url,
            min(rank) AS best_rank,
-           max(CASE WHEN recency = 1 THEN title END) AS title,
            min(captured_at) AS first_seen_at,
            max(captured_at) AS last_seen_at,
            count(*) AS snapshots,
            max(article_id) AS article_id
-    FROM seen
-    GROUP BY site, day, url
+    FROM top_stories
+    GROUP BY site, {day}, url
 )
-SELECT site, day, best_rank, title, first_seen_at, last_seen_at,
+SELECT site, day, best_rank,
+       (SELECT t.title FROM top_stories t
+        WHERE t.site = spans.site AND t.url = spans.url AND t.captured_at = spans.last_seen_at
+        ORDER BY t.rank LIMIT 1) AS title,
+       first_seen_at, last_seen_at,
        {seconds} AS span_seconds,
        snapshots, article_id, url
 FROM spans
