@@ -364,6 +364,9 @@ def test_the_excerpt_is_cut_after_a_whole_word():
         "Ереван: новый мост открыт через реку Раздан. " * 8,
         "word " * 40,  # the 201st character is a space
         "",
+        "x\n\n" * 400,  # long, and half of it blank lines
+        "Short paragraph.\n\n" * 100,
+        "One line " * 100,
     ]
     for n, body in enumerate(bodies):
         conn.execute("insert into articles (id, body) values (?, ?)", (n, body))

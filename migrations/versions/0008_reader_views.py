@@ -31,6 +31,11 @@ VIEWS = ("article_list", "top_story_spans", "corrections", "crawl_history")
 # of them; text without spaces is cut at 200), then "…". ``cut``: the first
 # 201 characters without the word the 201st is part of (SQLite: rtrim by
 # every character of the text but the space; PostgreSQL: a regular expression).
+# ``flat`` is the body's first 600 characters on one line: enough for 200 (a
+# blank line becomes one space, so 600 give at least 300), and a body longer
+# than 600 has more than 200 on one line. Flattening the whole body (used five
+# times over) made the view six times as slow.
+EXCERPT_HEAD = 600
 EXCERPT_CHARS = 200
 EXCERPT_MIN = 100
 
@@ -45,7 +50,7 @@ FROM (
     SELECT id, site, published_at, title, author, section, tags, url, flat, {cut} AS cut
     FROM (
         SELECT id, site, published_at, title, author, section, tags, url,
-               replace(replace(body, {nl} || {nl}, ' '), {nl}, ' ') AS flat
+               replace(replace(substr(body, 1, {head}), {nl} || {nl}, ' '), {nl}, ' ') AS flat
         FROM articles
         WHERE duplicate_of IS NULL
     ) AS one_line
@@ -134,10 +139,16 @@ FROM crawl_runs
 """
 
 
+def article_list(cut: str, newline: str) -> str:
+    return ARTICLE_LIST.format(
+        chars=EXCERPT_CHARS, min=EXCERPT_MIN, head=EXCERPT_HEAD, cut=cut, nl=newline
+    )
+
+
 def sqlite_views() -> list[str]:
     paragraphs = {side: SQLITE_PARAGRAPHS.format(body=f"{side}_body") for side in ("old", "new")}
     return [
-        ARTICLE_LIST.format(chars=EXCERPT_CHARS, min=EXCERPT_MIN, cut=SQLITE_CUT, nl="char(10)"),
+        article_list(SQLITE_CUT, "char(10)"),
         TOP_STORY_SPANS.format(
             day=SQLITE_DAY,
             seconds=SQLITE_SECONDS.format(start="first_seen_at", end="last_seen_at"),
@@ -152,7 +163,7 @@ def sqlite_views() -> list[str]:
 
 def postgresql_views() -> list[str]:
     return [
-        ARTICLE_LIST.format(chars=EXCERPT_CHARS, min=EXCERPT_MIN, cut=POSTGRESQL_CUT, nl="chr(10)"),
+        article_list(POSTGRESQL_CUT, "chr(10)"),
         TOP_STORY_SPANS.format(
             day=POSTGRESQL_DAY,
             seconds=POSTGRESQL_SECONDS.format(start="first_seen_at", end="last_seen_at"),
