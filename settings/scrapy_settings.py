@@ -85,7 +85,11 @@ EXTENSIONS = {
     "crawler.extensions.parent_watch.ParentWatch": 110,
     # Counts reported to newscrawl crawl for its progress line (off unless it asks).
     "crawler.extensions.progress.ProgressReport": 120,
+    # Scrapy's line per page given up, left out below INFO in the daemon's crawls.
+    "crawler.extensions.download_log.QuietDownloadErrors": 130,
 }
+# Set by the daemon for its crawls (crawler/extensions/download_log.py, docs/daemon.md#logs).
+NEWSCRAWL_QUIET_DOWNLOAD_ERRORS = False
 
 # The archive. Any SQLAlchemy URL; the default is a SQLite file in the working folder.
 NEWSCRAWL_DATABASE_URL = os.environ.get("NEWSCRAWL_DATABASE_URL", "sqlite:///newscrawl.db")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,10 +25,12 @@ from support.archive import (
     search_template_name,
     shared_archive,
 )
+from support.daemons import Daemon
 from support.sites import ScriptedSite, host
 
 from crawler.cli.demo_site import DemoSiteServer
 from crawler.cli.main import demo_site_definition
+from crawler.storage.store import Store
 
 # Fixtures that start a server or reach PostgreSQL or Redis: a test using any
 # of them (directly or through another fixture) is end-to-end.
@@ -121,6 +123,23 @@ def database_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     url = f"sqlite:///{tmp_path / 'archive.db'}"
     monkeypatch.setenv("NEWSCRAWL_DATABASE_URL", url)
     return url
+
+
+@pytest.fixture
+def daemons(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
+    """Start ``newscrawl daemon`` processes (``support.daemons.Daemon``) on a
+    database and a sites folder; each is killed, with its crawls, at the end."""
+    started: list[Daemon] = []
+
+    def start(db_url: str, sites_dir: Path, *args: str) -> Daemon:
+        Store.open(db_url)  # the schema exists before the test polls it
+        daemon = Daemon(tmp_path, db_url, sites_dir, *args)
+        started.append(daemon)
+        return daemon
+
+    yield start
+    for daemon in started:
+        daemon.cleanup()
 
 
 # PostgreSQL: a real server, a fresh database per test. Where none is reachable

@@ -57,7 +57,8 @@ def fill(url: str) -> None:
     store.save_articles(
         [
             article("/long", "Long story", LONG, section="City", tags=["tram", "harbour"], **dated),
-            article("/short", "Short story", "Two short paragraphs.\n\nThe second.", tags=["tram"]),
+            # A tag given twice counts once in the facet.
+            article("/short", "Short", "Two short paragraphs.\n\nThe second.", tags=["tram"] * 2),
             article("/cjk", "新闻", CJK, section="World"),
             article("/fixed", "Ticket prices", "\n\n".join([*OLD, FILLER]), section="City"),
             article("/copy", "Wire copy", LONG, site="wire"),
@@ -216,7 +217,7 @@ def test_the_views_read_from_the_sqlite3_command_line(tmp_path):
             str(path),
             "select old_paragraphs, new_paragraphs from corrections;"
             "select best_rank, span_seconds from top_story_spans where day = '2024-03-05';"
-            "select excerpt from article_list where title = 'Short story';",
+            "select excerpt from article_list where title = 'Short';",
         ],
         capture_output=True,
         text=True,
@@ -252,7 +253,7 @@ def datasette(tmp_path):
             [str(path)],
             metadata=browse.datasette_metadata("news"),
             template_dir=str(browse_pages.TEMPLATES),
-            settings={"suggest_facets": False},
+            settings={"suggest_facets": False, "trace_debug": True},
         )
     finally:
         pm.unregister(name=browse.SEARCH_PLUGIN)
@@ -293,6 +294,20 @@ def test_the_article_list_has_facets_tags_as_an_array_and_titles_linking_the_art
     tags = {f["value"]: f["count"] for f in facets["tags"]["results"]}
     assert tags == {"tram": 2, "harbour": 1}
     assert "body" not in data["columns"] and "content_hash" not in data["columns"]
+
+    for filters, expected in [
+        ({"site": "paper"}, {"tram": 2, "harbour": 1}),
+        ({"_search": "word27"}, {"tram": 1, "harbour": 1}),
+        ({"site": "wire"}, {}),
+    ]:
+        narrowed = get(datasette, "/news/article_list.json", **filters).json()
+        results = narrowed["facet_results"].get("tags", {"results": []})["results"]
+        assert {f["value"]: f["count"] for f in results} == expected, filters
+    # Counted over each row's number and its tags alone, not over whole rows.
+    traced = get(datasette, "/news/article_list.json", _trace="1").json()["_trace"]["traces"]
+    facet_sql = [t["sql"] for t in traced if "json_each([inner].tags)" in t["sql"]]
+    assert len(facet_sql) == 1
+    assert "select row_number() over () as newscrawl_row, tags from article_list" in facet_sql[0]
 
     html = get(datasette, "/news/article_list").text
     long_id = next(r for r in data["rows"] if r[3] == "Long story")[0]

@@ -21,7 +21,6 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -29,9 +28,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import update
-from test_daemon import (
-    Daemon,
-    SlowSite,
+from support.daemons import (
     closed_port,
     demo_definition,
     newscrawl,
@@ -39,6 +36,7 @@ from test_daemon import (
     with_sites,
     write_site,
 )
+from test_daemon import SlowSite
 
 from crawler.extraction.health import HEALTH_FIELDS, health_warnings, warning_field
 from crawler.scheduling.endpoint import Health
@@ -55,21 +53,6 @@ WAIT = 60.0
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-@pytest.fixture
-def daemons(tmp_path: Path) -> Iterator[Callable[..., Daemon]]:
-    """Start ``newscrawl daemon`` processes (test_daemon's), killed at the end."""
-    started: list[Daemon] = []
-
-    def start(db_url: str, sites_dir: Path, *args: str) -> Daemon:
-        Store.open(db_url)  # the schema exists before the test polls it
-        started.append(Daemon(tmp_path, db_url, sites_dir, *args))
-        return started[-1]
-
-    yield start
-    for daemon in started:
-        daemon.cleanup()
 
 
 def get(port: int, path: str) -> tuple[int, str] | None:

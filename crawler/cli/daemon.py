@@ -538,11 +538,10 @@ def cmd_worker(args: argparse.Namespace) -> int:
     url = _distributed_or_error()
     if isinstance(url, int):
         return url
+    from crawler.scheduling.logs import LOG_DATEFORMAT, LOG_FORMAT
     from crawler.scheduling.worker import Worker
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s: %(message)s"
-    )
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, datefmt=LOG_DATEFORMAT)
     worker = Worker(
         url,
         args.database,

@@ -4,13 +4,17 @@
 or a limit kept from the archive, and what the database outage handling did;
 the run history appends the notes to ``crawl_runs.finish_reason``, e.g.
 ``finished; HTTP errors: 404 ×2; refused over DOWNLOAD_MAXSIZE (10485760 bytes): 1``.
-A crawl where nothing went wrong has no notes.
+A crawl where nothing went wrong has no notes. :func:`fetches` reads what
+the crawl's downloads came to, from which the run's status is decided
+(:func:`crawler.storage.failures.run_status`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+from crawler.storage.failures import Fetches
 
 EXCEPTION_PREFIX = "downloader/exception_type_count/"
 HTTP_ERROR_PREFIX = "httperror/response_ignored_status_count/"
@@ -24,6 +28,8 @@ EXCEPTION_WORDS = {
 }
 # Counted with their own note, or not a fault of the site.
 NOT_DOWNLOAD_ERRORS = ("DownloadCancelledError", "IgnoreRequest")
+STATUS_PREFIX = "downloader/response_status_count/"
+ROBOTS_STATUS_PREFIX = "robotstxt/response_status_count/"
 
 
 def _counts(stats: Mapping[str, Any], prefix: str) -> dict[str, int]:
@@ -32,6 +38,33 @@ def _counts(stats: Mapping[str, Any], prefix: str) -> dict[str, int]:
 
 def _listed(counts: dict[str, int]) -> str:
     return ", ".join(f"{name} ×{n}" for name, n in counts.items())
+
+
+def _is_usable(status: int) -> bool:
+    return 200 <= status < 300 or status == 304
+
+
+def fetches(stats: Mapping[str, Any]) -> Fetches:
+    """What the crawl's downloads came to: its usable pages are the 2xx and
+    304 responses other than robots.txt's."""
+    statuses: dict[int, int] = {}
+    for prefix, sign in ((STATUS_PREFIX, 1), (ROBOTS_STATUS_PREFIX, -1)):
+        for code, n in _counts(stats, prefix).items():
+            if code.isdigit():
+                statuses[int(code)] = statuses.get(int(code), 0) + sign * n
+    errors = sum(
+        n
+        for name, n in _counts(stats, EXCEPTION_PREFIX).items()
+        if name.rsplit(".", 1)[-1] not in NOT_DOWNLOAD_ERRORS
+    )
+    return Fetches(
+        requests=stats.get("downloader/request_count", 0),
+        responses=stats.get("response_received_count", 0),
+        usable=sum(n for code, n in statuses.items() if _is_usable(code) and n > 0),
+        download_errors=errors,
+        forbidden=stats.get("robotstxt/forbidden", 0),
+        error_statuses={c: n for c, n in sorted(statuses.items()) if not _is_usable(c) and n > 0},
+    )
 
 
 def run_notes(stats: Mapping[str, Any], maxsize: int = 0) -> list[str]:

@@ -19,10 +19,11 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 
 from crawler.exceptions import OutsideDateRange, RejectItem
-from crawler.extensions.outcomes import run_notes
+from crawler.extensions.outcomes import fetches, run_notes
 from crawler.extraction.health import HEALTH_FIELDS, fill_rates, health_warnings
 from crawler.sites.times import human_time
 from crawler.storage.database import database_url
+from crawler.storage.failures import run_status
 from crawler.storage.spool import (
     database_unreachable,
     get_spool,
@@ -33,21 +34,6 @@ from crawler.storage.spool import (
 from crawler.storage.store import Store
 
 logger = logging.getLogger(__name__)
-
-# Finish reasons of a crawl that ran to its end (possibly cut short by a
-# configured limit) rather than being stopped from outside.
-COMPLETED_REASONS = ("finished", "closespider_")
-
-
-def run_status(reason: str, pages_fetched: int, download_errors: int) -> tuple[str, str]:
-    """The ``crawl_runs.status`` of a crawl that closed with ``reason``."""
-    if reason == "shutdown":
-        return "interrupted", "shutdown: stopped by a signal"
-    if not reason.startswith(COMPLETED_REASONS):
-        return "failed", reason
-    if pages_fetched == 0 and download_errors:
-        return "failed", f"no page could be fetched ({download_errors} download errors)"
-    return "finished", reason
 
 
 def _jsonable(item: Any) -> dict[str, Any]:
@@ -143,13 +129,13 @@ class RunHistory:
         )
 
     def _outcome(self, reason: str, stats: Any) -> tuple[str, str, dict[str, Any]]:
-        """The run's status, finish reason (with a note per kind of trouble:
-        what servers and limits kept out, what an unreachable database did)
-        and counts, from Scrapy's close reason and the crawl's stats."""
+        """The run's status (a crawl without a usable page failed:
+        :mod:`crawler.storage.failures`), finish reason (with a note per kind
+        of trouble: what servers and limits kept out, what an unreachable
+        database did) and counts, from Scrapy's close reason and the crawl's
+        stats."""
         pages = stats.get_value("response_received_count", 0)
-        status, finish_reason = run_status(
-            reason, pages, stats.get_value("downloader/exception_count", 0)
-        )
+        status, finish_reason = run_status(reason, fetches(stats.get_stats()))
         notes = run_notes(stats.get_stats(), self.crawler.settings.getint("DOWNLOAD_MAXSIZE"))
         counts = {
             "pages_fetched": pages,

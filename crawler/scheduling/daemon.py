@@ -16,6 +16,9 @@ scheduled site and spider as its own ``scrapy crawl`` process.
   the jobs, holds the daemon's lease and handles signals. The child takes the crawl lease
   (:mod:`crawler.storage.locks`), so a manual backfill of the same site and
   spider and the daemon never crawl at the same time.
+- A job whose crawls fail backs off: its next try waits longer after each
+  failure in a row, and it is back on its schedule after a success
+  (:mod:`crawler.scheduling.backoff`, which also gives a failed run's line).
 - SIGTERM or SIGINT: no new crawls; running ones get ``grace`` seconds to
   finish, then SIGTERM (Scrapy closes them as ``interrupted``), then SIGKILL.
   A second signal skips the rest of the wait. Exit status 0.
@@ -63,6 +66,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.exceptions import CONFIG_ERROR_EXIT, LEASE_HELD_EXIT
+from crawler.scheduling.backoff import Backoff
 from crawler.scheduling.endpoint import DEFAULT_METRICS_HOST, Endpoint, MetricsUnavailable
 from crawler.scheduling.jobs import (
     JobSpec,
@@ -72,6 +76,7 @@ from crawler.scheduling.jobs import (
     scheduled_sites,
     why_no_jobs,
 )
+from crawler.scheduling.logs import LOG_DATEFORMAT, LOG_FORMAT, daemon_crawl_settings
 from crawler.scheduling.redis_queue import DistributedUnavailable
 from crawler.scheduling.supervisor import Child as Child
 from crawler.scheduling.supervisor import Supervisor
@@ -151,7 +156,7 @@ def configure_logging(level: str = "INFO", log_file: Path | None = None) -> None
         handler = logging.handlers.WatchedFileHandler(log_file, encoding="utf-8")
     else:
         handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(logging.Formatter(LOG_FORMAT, LOG_DATEFORMAT))
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -173,6 +178,7 @@ class Daemon:
         self.sites: dict[str, Site] = {}  # the scheduled ones
         self.known_sites: dict[str, Site] = {}  # every definition
         self.stopping = threading.Event()
+        self.backoff = Backoff(self.engine, lambda: self.sites)  # failing sites wait longer
         self.supervisor = Supervisor(
             self.engine,
             self.url,
@@ -181,6 +187,7 @@ class Daemon:
             kill_after=options.kill_after,
             log_file=options.log_file,
             crawl_settings=self.crawl_settings,
+            after_run=self.backoff.after_run,
         )
         self.metrics = Endpoint.for_daemon(options, self.engine, self.supervisor)
         self.scheduler: BlockingScheduler | None = None
@@ -212,11 +219,7 @@ class Daemon:
 
     @property
     def crawl_settings(self) -> dict[str, str]:
-        return {
-            "LOG_LEVEL": self.options.crawl_log_level,
-            **self.options.crawl_settings,
-            "NEWSCRAWL_RUN_TRIGGER": "daemon",
-        }
+        return daemon_crawl_settings(self.options.crawl_log_level, self.options.crawl_settings)
 
     def _build_scheduler(self) -> BlockingScheduler:
         store = SQLAlchemyJobStore(engine=self.engine)
@@ -250,7 +253,7 @@ class Daemon:
             id=spec.id,
             name=spec.signature,
             replace_existing=True,
-            next_run_time=spec.first_run_time(now),
+            next_run_time=self.backoff.first_run(spec, now),
             misfire_grace_time=spec.misfire_grace_time(now),
             coalesce=True,
             max_instances=1,
@@ -355,6 +358,7 @@ class Daemon:
             threading.Thread(target=self.reload, name="reload").start()
 
     def _on_started(self, _event: Any) -> None:
+        self.backoff.resume(self.scheduler)  # before any job runs
         if self.stopping.is_set():  # a signal came before the scheduler ran
             threading.Thread(target=self._shutdown_scheduler, name="shutdown").start()
 

@@ -43,6 +43,7 @@ class JobSpec:
     schedule: SpiderSchedule
     timezone: str
     timeout: float
+    max_backoff: float = 6 * 3600.0  # the site's schedule.max_backoff
 
     @property
     def id(self) -> str:
@@ -87,6 +88,7 @@ class JobSpec:
             self.schedule.model_copy(update={"jitter": 0.0}),
             self.timezone,
             self.timeout,
+            self.max_backoff,
         )
         return spec.trigger()
 
@@ -123,7 +125,16 @@ def site_job_specs(site: Site) -> list[JobSpec]:
         schedule: SpiderSchedule = getattr(site.schedule, spider)
         if getattr(site, part) is None or not schedule.enabled:
             continue
-        specs.append(JobSpec(site.name, spider, schedule, site.timezone, site.schedule.timeout))
+        specs.append(
+            JobSpec(
+                site.name,
+                spider,
+                schedule,
+                site.timezone,
+                site.schedule.timeout,
+                site.schedule.max_backoff,
+            )
+        )
     return specs
 
 

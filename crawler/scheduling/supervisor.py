@@ -11,7 +11,9 @@ stopping them all when the daemon stops, and recording how each one ended.
 - The child records its own ``crawl_runs`` row; when it cannot (killed, timed
   out, crashed) the row is closed here as ``timeout``, ``interrupted`` or
   ``failed`` (:func:`crawler.storage.locks.end_runs_of_process`), and each
-  run's end is logged with its counts.
+  run's end is logged with its counts, or with the line ``after_run`` gives
+  for it (the daemon's back-off, :mod:`crawler.scheduling.backoff`: a
+  failed run's streak and next try).
 - On the daemon's stop: no new crawls; running ones get ``grace`` seconds,
   then SIGTERM, then SIGKILL; more stop signals skip the waits.
 
@@ -36,6 +38,7 @@ from sqlalchemy import Engine
 
 from crawler.exceptions import CONFIG_ERROR_EXIT, LEASE_HELD_EXIT
 from crawler.scheduling.jobs import format_duration
+from crawler.scheduling.logs import crawl_log_settings
 from crawler.scheduling.runner import start_crawl
 from crawler.sites.definitions import Site
 from crawler.storage.locks import end_runs_of_process, lease_holder, utcnow
@@ -46,6 +49,10 @@ logger = logging.getLogger("newscrawl.daemon")
 # How long the job threads get to record the ends of the crawls stopped at
 # the daemon's stop, and SIGKILLed crawls to be reaped.
 REAP_WAIT = 30.0
+
+# Called with each run a crawl ended (after it was closed); returns the run's
+# log line, or None for the usual one.
+AfterRun = Callable[[dict[str, Any]], str | None]
 
 
 @dataclass
@@ -103,6 +110,7 @@ class Supervisor:
         kill_after: float,
         log_file: Path | None,
         crawl_settings: dict[str, str],
+        after_run: AfterRun | None = None,
     ) -> None:
         self.engine = engine
         self.url = db_url
@@ -111,6 +119,7 @@ class Supervisor:
         self.kill_after = kill_after
         self.log_file = log_file
         self.crawl_settings = crawl_settings
+        self.after_run = after_run
         self.children: dict[int, Child] = {}
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
@@ -165,7 +174,7 @@ class Supervisor:
             with self._lock:
                 self.children.pop(child.proc.pid, None)
         try:
-            runs = record_end(self.engine, self.host, child, timeout)
+            runs = record_end(self.engine, self.host, child, timeout, self.after_run)
         except Exception:
             logger.exception("%s/%s: could not record the end of the crawl", site.name, spider)
             return
@@ -204,7 +213,7 @@ class Supervisor:
                 proc = start_crawl(
                     site.name,
                     spider,
-                    settings=self.crawl_settings,
+                    settings={**self.crawl_settings, **crawl_log_settings(site.name, spider)},
                     db_url=self.url,
                     output=output,
                     own_session=True,
@@ -323,13 +332,15 @@ class Supervisor:
 # ---------------------------------------------------------------------- ends
 
 
-def record_end(engine: Engine, host: str, child: Child, timeout: float) -> list[dict[str, Any]]:
+def record_end(
+    engine: Engine, host: str, child: Child, timeout: float, after_run: AfterRun | None = None
+) -> list[dict[str, Any]]:
     """Close the runs the child left open, and log how each run ended (or
     why there is none); the runs, as recorded."""
     _close_runs(engine, host, child, timeout)
     runs = runs_of_process(engine, host, child.proc.pid, child.launched_at)
     for run in runs:
-        _log_run(run, child)
+        _log_run(run, after_run(run) if after_run is not None else None)
     if not runs:
         _log_no_run(engine, child)
     return runs
@@ -367,19 +378,19 @@ def _close_runs(engine: Engine, host: str, child: Child, timeout: float) -> None
     )
 
 
-def _log_run(run: dict[str, Any], child: Child) -> None:
+def run_line(run: dict[str, Any]) -> str:
+    """``run 41 demo/articles finished (finished) in 2.1s: pages 12, ...``:
+    how a run ended, with its counts."""
     took = (run["finished_at"] - run["started_at"]).total_seconds()
-    logger.log(
-        logging.INFO if run["status"] == "finished" else logging.WARNING,
-        "run %d %s/%s %s (%s) in %s: %s",
-        run["id"],
-        child.site,
-        child.spider,
-        run["status"],
-        run["finish_reason"],
-        format_duration(round(took, 1)),
-        format_counts(run),
+    return (
+        f"run {run['id']} {run['site']}/{run['spider']} {run['status']} "
+        f"({run['finish_reason']}) in {format_duration(round(took, 1))}: {format_counts(run)}"
     )
+
+
+def _log_run(run: dict[str, Any], line: str | None = None) -> None:
+    level = logging.INFO if run["status"] == "finished" else logging.WARNING
+    logger.log(level, "%s", line if line is not None else run_line(run))
 
 
 def _log_no_run(engine: Engine, child: Child) -> None:

@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from crawler.scheduling.endpoint import DEFAULT_METRICS_HOST, Endpoint
+from crawler.scheduling.logs import crawl_log_settings
 from crawler.scheduling.redis_queue import one_line, pending, shown_url
 from crawler.scheduling.runner import crawl_command, crawl_env
 from crawler.sites.definitions import load_sites
@@ -121,7 +122,11 @@ class Worker:
             self.redis_down = False
 
     def launch(self, site: str, spider: str) -> None:
-        settings = {"NEWSCRAWL_RUN_TRIGGER": "worker", **self.settings}
+        settings = {
+            "NEWSCRAWL_RUN_TRIGGER": "worker",
+            **crawl_log_settings(site, spider),  # the worker's own log format
+            **self.settings,
+        }
         command = crawl_command(site, spider, {"worker": self.name}, settings)
         logger.info("crawling %s/%s from the shared queue", site, spider)
         self.launched_at[(site, spider)] = utcnow()

@@ -297,6 +297,8 @@ class ScheduleRules(_Strict):
     articles: SpiderSchedule = Field(default_factory=lambda: {"every": "1h", "jitter": "2m"})
     top_stories: SpiderSchedule = Field(default_factory=lambda: {"every": "15m", "jitter": "30s"})
     timeout: Duration = 1800.0
+    # The longest wait between two tries of a failing site (docs/daemon.md#failing-sites).
+    max_backoff: Duration = 6 * 3600.0
 
 
 class UrlRules(_Strict):

@@ -1,7 +1,8 @@
 """Read-only queries behind ``newscrawl status``, ``newscrawl schedule`` and the
-daemon's run log and metrics: the runs of a process, the last run, the last
-successful run and the failure streak of each site and spider, and the next
-run times the daemon's scheduler stored."""
+daemon's run log, back-off and metrics: the runs of a process, the last run,
+the last successful run, the failure streak and the last failure of each
+site and spider (a failure as :mod:`crawler.storage.failures` defines it),
+and the next run times the daemon's scheduler stored."""
 
 from __future__ import annotations
 
@@ -11,13 +12,11 @@ from pathlib import Path
 from sqlalchemy import Engine, column, func, inspect, select, table
 from sqlalchemy.engine import make_url
 
+from crawler.storage.failures import FAILED_STATUSES, NEUTRAL_STATUSES, one_line
 from crawler.storage.models import CrawlRunRow
 
 # APScheduler's SQLAlchemyJobStore table (created and written by APScheduler).
 JOBS_TABLE = "apscheduler_jobs"
-FAILED_STATUSES = ("failed", "timeout")
-# Runs that say nothing about a site's health: still going, or stopped from outside.
-NEUTRAL_STATUSES = ("running", "interrupted")
 
 
 def runs_of_process(engine: Engine, host: str, pid: int, started_after: datetime) -> list[dict]:
@@ -65,13 +64,17 @@ def last_run(engine: Engine, site: str, spider: str) -> dict | None:
     return dict(row) if row is not None else None
 
 
-def consecutive_failures(engine: Engine, site: str, spider: str) -> int:
-    """How many of the latest runs failed or timed out since the last finished one.
+def consecutive_failures(engine: Engine, site: str, spider: str, before: int | None = None) -> int:
+    """How many of the latest runs failed (``failed`` or ``timeout``:
+    :mod:`crawler.storage.failures`) since the last finished one; with
+    ``before``, among the runs before the run of that id.
 
     Runs still going or interrupted (stopped from outside) neither count nor
     end the streak.
     """
-    pair = (CrawlRunRow.site == site, CrawlRunRow.spider == spider)
+    pair = [CrawlRunRow.site == site, CrawlRunRow.spider == spider]
+    if before is not None:
+        pair.append(CrawlRunRow.id < before)
     last_finished = (
         select(func.coalesce(func.max(CrawlRunRow.id), 0))
         .where(*pair, CrawlRunRow.status.not_in((*FAILED_STATUSES, *NEUTRAL_STATUSES)))
@@ -84,6 +87,37 @@ def consecutive_failures(engine: Engine, site: str, spider: str) -> int:
     )
     with engine.connect() as conn:
         return conn.execute(stmt).scalar_one()
+
+
+def last_failure(engine: Engine, site: str, spider: str) -> dict | None:
+    """The latest failed run of a site and spider (``id``, ``status``,
+    ``finished_at`` and ``reason``: its ``finish_reason`` in one line), or
+    None when none failed."""
+    stmt = (
+        select(
+            CrawlRunRow.id, CrawlRunRow.status, CrawlRunRow.finished_at, CrawlRunRow.finish_reason
+        )
+        .where(
+            CrawlRunRow.site == site,
+            CrawlRunRow.spider == spider,
+            CrawlRunRow.status.in_(FAILED_STATUSES),
+        )
+        .order_by(CrawlRunRow.id.desc())
+        .limit(1)
+    )
+    with engine.connect() as conn:
+        row = conn.execute(stmt).mappings().first()
+    if row is None:
+        return None
+    failure = dict(row)
+    failure["reason"] = one_line(failure.pop("finish_reason"))
+    return failure
+
+
+def last_failure_reason(engine: Engine, site: str, spider: str) -> str | None:
+    """Why the latest failed run of a site and spider failed, in one line."""
+    failure = last_failure(engine, site, spider)
+    return failure["reason"] if failure is not None else None
 
 
 def sites_with_runs(engine: Engine) -> list[tuple[str, str]]:

@@ -14,7 +14,9 @@ this host are closed as ``interrupted`` first.
 
 A download error (connection refused, a name that does not resolve, a
 timeout) is logged in one line, without Scrapy's traceback: it says what
-happened to which page, and the traceback only where in Scrapy it was seen.
+happened to which page, and the traceback only where in Scrapy it was seen
+(:mod:`crawler.extensions.download_log`, which also quiets these lines in the
+daemon's crawls).
 
 A crawl started by a newscrawl process (``newscrawl crawl``, the daemon, a
 worker) that finds that process already gone does not start (exit status 1);
@@ -29,12 +31,11 @@ import logging
 import sys
 from typing import Any, NoReturn
 
-from scrapy import exceptions as scrapy_errors
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from sqlalchemy.exc import SQLAlchemyError
-from twisted.internet import error as twisted_errors
 
 from crawler.exceptions import CONFIG_ERROR_EXIT, LEASE_HELD_EXIT, SpiderArgumentError
+from crawler.extensions.download_log import TRACEBACK_LOGGERS, DownloadErrorsInOneLine
 from crawler.extensions.parent_watch import expected_parent, parent_gone
 from crawler.extraction.processes import parse_processes
 from crawler.scheduling.redis_queue import DistributedUnavailable, require_extra
@@ -50,39 +51,6 @@ from crawler.storage.locks import (
 )
 
 logger = logging.getLogger(__name__)
-
-
-# Errors of the network or of the server, not of the code: their tracebacks
-# (two per page given up) say nothing a user can act on.
-DOWNLOAD_ERRORS = (
-    scrapy_errors.CannotResolveHostError,
-    scrapy_errors.DownloadConnectionRefusedError,
-    scrapy_errors.DownloadTimeoutError,
-    scrapy_errors.DownloadFailedError,
-    scrapy_errors.ResponseDataLossError,
-    twisted_errors.ConnectError,
-    twisted_errors.TimeoutError,
-    twisted_errors.ConnectionLost,
-)
-
-
-# Scrapy's loggers that log a download error with its traceback: the page's
-# (the scraper's "Error downloading") and robots.txt's.
-TRACEBACK_LOGGERS = ("scrapy.core.scraper", "scrapy.downloadermiddlewares.robotstxt")
-
-
-class DownloadErrorsInOneLine(logging.Filter):
-    """A record of a download error, as its message and the error in one line."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        error = record.exc_info[1] if record.exc_info else None
-        if isinstance(error, DOWNLOAD_ERRORS):
-            message, reason = record.getMessage(), str(error)
-            if reason not in message:
-                message = f"{message}: {reason}"
-            record.msg, record.args = message, None
-            record.exc_info, record.exc_text = None, None
-        return True
 
 
 def refuse(message: str) -> NoReturn:
