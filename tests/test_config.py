@@ -44,6 +44,16 @@ def test_relative_urls_resolve_against_base_url(tmp_path):
     assert [r.kind for r in site.article.title] == ["css", "meta"]  # the default title rules
 
 
+def test_a_spider_turned_off_or_given_a_jitter_alone_keeps_its_default_trigger(tmp_path):
+    text = MINIMAL + "schedule:\n  top_stories:\n    enabled: false\n  articles:\n    jitter: 5m\n"
+    schedule = load_site_file(write(tmp_path, "mini.yaml", text)).schedule
+    assert (schedule.top_stories.enabled, schedule.top_stories.every) == (False, 900.0)
+    assert (schedule.articles.every, schedule.articles.jitter) == (3600.0, 300.0)
+    both = MINIMAL + "schedule:\n  articles:\n    every: 1h\n    cron: '0 * * * *'\n"
+    with pytest.raises(SiteConfigError, match="give exactly one of every, cron"):
+        load_site_file(write(tmp_path, "mini.yaml", both))
+
+
 def test_a_page_template_may_pad_the_number_and_keep_literal_braces(tmp_path):
     text = MINIMAL.replace(
         "  start_urls: [/news/]\n",

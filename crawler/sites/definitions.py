@@ -293,12 +293,34 @@ class SpiderSchedule(_Strict):
         return self
 
 
+DEFAULT_SCHEDULES = {
+    "articles": {"every": "1h", "jitter": "2m"},
+    "top_stories": {"every": "15m", "jitter": "30s"},
+}
+
+
 class ScheduleRules(_Strict):
-    articles: SpiderSchedule = Field(default_factory=lambda: {"every": "1h", "jitter": "2m"})
-    top_stories: SpiderSchedule = Field(default_factory=lambda: {"every": "15m", "jitter": "30s"})
+    articles: SpiderSchedule = Field(default_factory=lambda: dict(DEFAULT_SCHEDULES["articles"]))
+    top_stories: SpiderSchedule = Field(
+        default_factory=lambda: dict(DEFAULT_SCHEDULES["top_stories"])
+    )
     timeout: Duration = 1800.0
     # The longest wait between two tries of a failing site (docs/daemon.md#failing-sites).
     max_backoff: Duration = 6 * 3600.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_triggers(cls, data: Any) -> Any:
+        """A spider given without ``every`` or ``cron`` (``enabled: false``
+        alone, or a ``jitter`` alone) keeps its default trigger and jitter."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for spider, default in DEFAULT_SCHEDULES.items():
+            given = data.get(spider)
+            if isinstance(given, dict) and "every" not in given and "cron" not in given:
+                data[spider] = {**default, **given}
+        return data
 
 
 class UrlRules(_Strict):
