@@ -6,6 +6,9 @@ a field is filled from, in order: the page's structured data (JSON-LD
 (OpenGraph, ``article:*``, Dublin Core, ``itemprop``), then extractors made
 for news pages (trafilatura for the body and metadata, htmldate for dates).
 Each value comes with its source: ``jsonld``, ``meta`` or ``generic``.
+A body loses a leading dateline that is the publication's own name
+(``datelines``); a date without a time of day gives way to the time the page
+shows beside its headline (``shown_dates``).
 """
 
 from __future__ import annotations
@@ -16,7 +19,10 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from crawler.extraction.datelines import publication_names, without_own_dateline
+from crawler.extraction.dates import read_date
 from crawler.extraction.page import Page, is_article_object, jsonld_values
+from crawler.extraction.shown_dates import shown_date
 from crawler.extraction.text import normalize_text
 
 # Candidate <meta> names/properties (and itemprops) per field, best first.
@@ -112,9 +118,10 @@ def _library_errors_as_warnings() -> None:
 class GenericPage:
     """Generic field finders over one :class:`~crawler.extraction.page.Page`."""
 
-    def __init__(self, page: Page, html: str) -> None:
+    def __init__(self, page: Page, html: str, languages: list[str] | None = None) -> None:
         self.page = page
         self.html = html
+        self.languages = languages  # the site's, for date texts
 
     # ------------------------------------------------------------------ sources
 
@@ -238,6 +245,14 @@ class GenericPage:
         return Found(title, "generic") if title else None
 
     def body(self) -> Found | None:
+        found = self._body()
+        if found is None:
+            return None
+        headline = self.title()
+        names = publication_names(self.page, headline.value if headline else None)
+        return Found(without_own_dateline(found.value, names), found.source)
+
+    def _body(self) -> Found | None:
         declared = next((v for v in self.jsonld("body") if len(v) >= MIN_JSONLD_BODY), None)
         extracted = self.trafilatura_body
         if not extracted or len(extracted) < MIN_JSONLD_BODY:
@@ -255,6 +270,18 @@ class GenericPage:
         return Found(extracted, "generic") if extracted else None
 
     def published(self) -> Found | None:
+        """The declared date (JSON-LD, metadata, ``<time datetime>``, else
+        htmldate's find); when it has no time of day, the date and time the
+        page shows beside its headline, if that is the same day."""
+        found = self._declared_published() or self._htmldate()
+        if found is not None and not _without_time(found.value):
+            return found
+        shown = shown_date(self.page, self.languages)
+        if shown and (found is None or _same_day(shown, found.value, self.languages)):
+            return Found(shown, "generic")
+        return found
+
+    def _declared_published(self) -> Found | None:
         if values := self.jsonld("published"):
             return Found(values[0], "jsonld")
         if values := self.meta("published"):
@@ -262,6 +289,9 @@ class GenericPage:
         time_attr = self.page.selector.xpath("//article//time/@datetime | //time/@datetime").get()
         if time_attr and time_attr.strip():
             return Found(time_attr.strip(), "generic")
+        return None
+
+    def _htmldate(self) -> Found | None:
         from htmldate import find_date
 
         _library_errors_as_warnings()
@@ -276,7 +306,8 @@ class GenericPage:
             )
         except Exception:  # noqa: BLE001
             found = None
-        return Found(found, "generic") if found else None
+        # htmldate writes a date it found without a time as midnight.
+        return Found(found.removesuffix("T00:00:00"), "generic") if found else None
 
     def author(self) -> Found | None:
         if values := self.jsonld("author"):
@@ -317,6 +348,21 @@ class GenericPage:
             return True
         body = self.trafilatura_body
         return bool(body and len(body) >= 500)
+
+
+_MIDNIGHT = re.compile(r"[T ]00:00(:00(\.0+)?)?(Z|[+-]00:?00)?$")
+
+
+def _without_time(raw: str) -> bool:
+    """A date with no time of day, or one written as midnight (which CMSs put
+    for "no time")."""
+    parsed = read_date(raw)
+    return parsed is None or parsed.date_only or bool(_MIDNIGHT.search(raw.strip()))
+
+
+def _same_day(shown: str, declared: str, languages: list[str] | None) -> bool:
+    a, b = read_date(shown, languages=languages), read_date(declared)
+    return a is not None and b is not None and abs((a.value - b.value).total_seconds()) < 36 * 3600
 
 
 def _clean_paragraphs(paragraphs: list[str]) -> str | None:

@@ -234,7 +234,7 @@ def _byline_section_tags(article: Article, page: Page, rules: ArticleRules) -> N
 def fill_from_page(article: Article, page: Page, html: str, site: Site) -> None:
     """Fill the fields the site's rules left empty from the page's structured
     data, metadata and a news extractor (see crawler/extraction/generic.py)."""
-    generic = GenericPage(page, html)
+    generic = GenericPage(page, html, [site.language] if site.language else None)
     found = None
     if not article.title_candidates and (found := generic.title()):
         article.title_candidates.append(found.value)
