@@ -23,7 +23,8 @@ from crawler.extraction.datelines import publication_names, without_own_dateline
 from crawler.extraction.dates import read_date
 from crawler.extraction.page import Page, is_article_object, jsonld_values
 from crawler.extraction.shown_dates import shown_date
-from crawler.extraction.text import normalize_text
+from crawler.extraction.text import element_paragraphs, normalize_text
+from crawler.extraction.titles import choose_headline
 
 # Candidate <meta> names/properties (and itemprops) per field, best first.
 META_NAMES: dict[str, tuple[str, ...]] = {
@@ -75,7 +76,6 @@ BOILERPLATE = re.compile(
     r"(photo|image|picture)( credit)?:.{0,120}|©.{0,120})$",
     re.IGNORECASE,
 )
-_SITE_SUFFIX = re.compile(r"\s+(\||–|—|-|::|·|•)\s+[^|–—]{2,60}$")
 
 
 @dataclass
@@ -207,42 +207,30 @@ class GenericPage:
         if not scores:
             return None
         best = max(scores, key=scores.get)
-        from crawler.extraction.text import element_paragraphs
-
         paragraphs = [p for p in element_paragraphs(best) if not _mostly_links(best, p)]
         body = _clean_paragraphs(paragraphs)
         return body if body and len(body) >= MIN_GENERIC_BODY else None
 
     # ------------------------------------------------------------------ fields
 
-    @cached_property
-    def site_name(self) -> str | None:
-        name = self.page.selector.xpath('//meta[@property="og:site_name"]/@content').get()
-        return normalize_text(name) if name and name.strip() else None
-
-    def _without_site_name(self, title: str) -> str:
-        """``Headline | Site`` -> ``Headline`` when Site is the page's og:site_name."""
-        name = self.site_name
-        match = _SITE_SUFFIX.search(title)
-        if name and match and normalize_text(match.group(0)).endswith(name):
-            return title[: match.start()]
-        return title
-
     def title(self) -> Found | None:
-        if values := self.jsonld("title"):
-            return Found(self._without_site_name(normalize_text(values[0])), "jsonld")
-        if values := self.meta("title"):
-            return Found(self._without_site_name(values[0]), "meta")
-        h1 = self.page.selector.xpath("//h1")
+        """The headline (crawler/extraction/titles.py): JSON-LD, ``og:title``,
+        ``twitter:title``, the first ``<h1>``, ``<title>``, site names removed."""
+        sel = self.page.selector
+        candidates: list[tuple[str, str]] = [(v, "jsonld") for v in self.jsonld("title")[:1]]
+        for name in ("og:title", "twitter:title"):
+            value = sel.xpath("//meta[@property=$n or @name=$n]/@content", n=name).get()
+            candidates += [(value, "meta")] if value else []
+        h1 = sel.xpath("//h1")
         if h1:
-            from crawler.extraction.text import element_paragraphs
-
-            text = normalize_text(" ".join(element_paragraphs(h1[0].root)))
-            if text:
-                return Found(text, "generic")
-        title = normalize_text(self.page.selector.xpath("//title/text()").get() or "")
-        title = _SITE_SUFFIX.sub("", title)
-        return Found(title, "generic") if title else None
+            candidates.append((" ".join(element_paragraphs(h1[0].root)), "generic"))
+        candidates.append((sel.xpath("//title/text()").get() or "", "generic"))
+        candidates = [(normalize_text(v), k) for v, k in candidates if normalize_text(v)]
+        chosen = choose_headline([v for v, _ in candidates], publication_names(self.page))
+        if chosen is None:
+            return None
+        source = next((k for v, k in candidates if v.startswith(chosen)), "generic")
+        return Found(chosen, source)
 
     def body(self) -> Found | None:
         found = self._body()
