@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from crawler.extraction.datelines import publication_names, without_own_dateline
+from crawler.extraction.bylines import author_names, byline_names
+from crawler.extraction.datelines import name_key, publication_names, without_own_dateline
 from crawler.extraction.dates import read_date
 from crawler.extraction.page import Page, is_article_object, jsonld_values
 from crawler.extraction.shown_dates import shown_date
@@ -298,14 +299,24 @@ class GenericPage:
         return Found(found.removesuffix("T00:00:00"), "generic") if found else None
 
     def author(self) -> Found | None:
-        if values := self.jsonld("author"):
-            return Found(", ".join(dict.fromkeys(normalize_text(v) for v in values)), "jsonld")
-        if values := self.meta("author"):
-            return Found(", ".join(dict.fromkeys(values)), "meta")
-        meta = self.trafilatura_metadata
-        if meta is not None and meta.author:
-            return Found(normalize_text(meta.author).replace(";", ","), "generic")
+        """The names given by the first source that gives any
+        (crawler/extraction/bylines.py)."""
+        for source in ("jsonld", "meta", "generic"):
+            if names := author_names(self._author_values(source)):
+                publication = publication_names(self.page)
+                keys = {name_key(n) for n in publication}
+                if all(name_key(n) in keys for n in names):
+                    if people := byline_names(self.page, publication):
+                        return Found(", ".join(people), "generic")
+                    return Found(names[0], source)
+                return Found(", ".join(names), source)
         return None
+
+    def _author_values(self, source: str) -> list[str]:
+        if source != "generic":
+            return self.jsonld("author") if source == "jsonld" else self.meta("author")
+        meta = self.trafilatura_metadata
+        return [meta.author.replace(";", ",")] if meta is not None and meta.author else []
 
     def section(self) -> Found | None:
         if values := self.jsonld("section"):
