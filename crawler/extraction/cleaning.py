@@ -97,7 +97,9 @@ def clean_article(article: Article, site: Site, now: datetime | None = None) -> 
         )
         if parsed is not None:
             article.published_at = parsed.value
-            article.published_tz_known = parsed.zone_known
+            # A date without a time of day: that date at 00:00 UTC, and no
+            # zone either known or assumed (docs/schema.md).
+            article.published_tz_known = None if parsed.date_only else parsed.zone_known
         else:
             logger.warning("could not read the date %r on %s", article.published_raw, article.url)
     article.content_hash = content_fingerprint(article.body or "")

@@ -6,6 +6,9 @@ a field is filled from, in order: the page's structured data (JSON-LD
 (OpenGraph, ``article:*``, Dublin Core, ``itemprop``), then extractors made
 for news pages (trafilatura for the body and metadata, htmldate for dates).
 Each value comes with its source: ``jsonld``, ``meta`` or ``generic``.
+A body loses a leading dateline that is the publication's own name
+(``datelines``); a date without a time of day gives way to the time the page
+shows beside its headline (``shown_dates``).
 """
 
 from __future__ import annotations
@@ -16,8 +19,13 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from crawler.extraction.bylines import author_names, byline_names
+from crawler.extraction.datelines import name_key, publication_names, without_own_dateline
+from crawler.extraction.dates import read_date
 from crawler.extraction.page import Page, is_article_object, jsonld_values
-from crawler.extraction.text import normalize_text
+from crawler.extraction.shown_dates import shown_date
+from crawler.extraction.text import element_paragraphs, normalize_text
+from crawler.extraction.titles import choose_headline
 
 # Candidate <meta> names/properties (and itemprops) per field, best first.
 META_NAMES: dict[str, tuple[str, ...]] = {
@@ -69,7 +77,6 @@ BOILERPLATE = re.compile(
     r"(photo|image|picture)( credit)?:.{0,120}|©.{0,120})$",
     re.IGNORECASE,
 )
-_SITE_SUFFIX = re.compile(r"\s+(\||–|—|-|::|·|•)\s+[^|–—]{2,60}$")
 
 
 @dataclass
@@ -112,9 +119,10 @@ def _library_errors_as_warnings() -> None:
 class GenericPage:
     """Generic field finders over one :class:`~crawler.extraction.page.Page`."""
 
-    def __init__(self, page: Page, html: str) -> None:
+    def __init__(self, page: Page, html: str, languages: list[str] | None = None) -> None:
         self.page = page
         self.html = html
+        self.languages = languages  # the site's, for date texts
 
     # ------------------------------------------------------------------ sources
 
@@ -200,44 +208,40 @@ class GenericPage:
         if not scores:
             return None
         best = max(scores, key=scores.get)
-        from crawler.extraction.text import element_paragraphs
-
         paragraphs = [p for p in element_paragraphs(best) if not _mostly_links(best, p)]
         body = _clean_paragraphs(paragraphs)
         return body if body and len(body) >= MIN_GENERIC_BODY else None
 
     # ------------------------------------------------------------------ fields
 
-    @cached_property
-    def site_name(self) -> str | None:
-        name = self.page.selector.xpath('//meta[@property="og:site_name"]/@content').get()
-        return normalize_text(name) if name and name.strip() else None
-
-    def _without_site_name(self, title: str) -> str:
-        """``Headline | Site`` -> ``Headline`` when Site is the page's og:site_name."""
-        name = self.site_name
-        match = _SITE_SUFFIX.search(title)
-        if name and match and normalize_text(match.group(0)).endswith(name):
-            return title[: match.start()]
-        return title
-
     def title(self) -> Found | None:
-        if values := self.jsonld("title"):
-            return Found(self._without_site_name(normalize_text(values[0])), "jsonld")
-        if values := self.meta("title"):
-            return Found(self._without_site_name(values[0]), "meta")
-        h1 = self.page.selector.xpath("//h1")
+        """The headline (crawler/extraction/titles.py): JSON-LD, ``og:title``,
+        ``twitter:title``, the first ``<h1>``, ``<title>``, site names removed."""
+        sel = self.page.selector
+        candidates: list[tuple[str, str]] = [(v, "jsonld") for v in self.jsonld("title")[:1]]
+        for name in ("og:title", "twitter:title"):
+            value = sel.xpath("//meta[@property=$n or @name=$n]/@content", n=name).get()
+            candidates += [(value, "meta")] if value else []
+        h1 = sel.xpath("//h1")
         if h1:
-            from crawler.extraction.text import element_paragraphs
-
-            text = normalize_text(" ".join(element_paragraphs(h1[0].root)))
-            if text:
-                return Found(text, "generic")
-        title = normalize_text(self.page.selector.xpath("//title/text()").get() or "")
-        title = _SITE_SUFFIX.sub("", title)
-        return Found(title, "generic") if title else None
+            candidates.append((" ".join(element_paragraphs(h1[0].root)), "generic"))
+        candidates.append((sel.xpath("//title/text()").get() or "", "generic"))
+        candidates = [(normalize_text(v), k) for v, k in candidates if normalize_text(v)]
+        chosen = choose_headline([v for v, _ in candidates], publication_names(self.page))
+        if chosen is None:
+            return None
+        source = next((k for v, k in candidates if v.startswith(chosen)), "generic")
+        return Found(chosen, source)
 
     def body(self) -> Found | None:
+        found = self._body()
+        if found is None:
+            return None
+        headline = self.title()
+        names = publication_names(self.page, headline.value if headline else None)
+        return Found(without_own_dateline(found.value, names), found.source)
+
+    def _body(self) -> Found | None:
         declared = next((v for v in self.jsonld("body") if len(v) >= MIN_JSONLD_BODY), None)
         extracted = self.trafilatura_body
         if not extracted or len(extracted) < MIN_JSONLD_BODY:
@@ -255,6 +259,18 @@ class GenericPage:
         return Found(extracted, "generic") if extracted else None
 
     def published(self) -> Found | None:
+        """The declared date (JSON-LD, metadata, ``<time datetime>``, else
+        htmldate's find); when it has no time of day, the date and time the
+        page shows beside its headline, if that is the same day."""
+        found = self._declared_published() or self._htmldate()
+        if found is not None and not _without_time(found.value):
+            return found
+        shown = shown_date(self.page, self.languages)
+        if shown and (found is None or _same_day(shown, found.value, self.languages)):
+            return Found(shown, "generic")
+        return found
+
+    def _declared_published(self) -> Found | None:
         if values := self.jsonld("published"):
             return Found(values[0], "jsonld")
         if values := self.meta("published"):
@@ -262,6 +278,9 @@ class GenericPage:
         time_attr = self.page.selector.xpath("//article//time/@datetime | //time/@datetime").get()
         if time_attr and time_attr.strip():
             return Found(time_attr.strip(), "generic")
+        return None
+
+    def _htmldate(self) -> Found | None:
         from htmldate import find_date
 
         _library_errors_as_warnings()
@@ -276,17 +295,28 @@ class GenericPage:
             )
         except Exception:  # noqa: BLE001
             found = None
-        return Found(found, "generic") if found else None
+        # htmldate writes a date it found without a time as midnight.
+        return Found(found.removesuffix("T00:00:00"), "generic") if found else None
 
     def author(self) -> Found | None:
-        if values := self.jsonld("author"):
-            return Found(", ".join(dict.fromkeys(normalize_text(v) for v in values)), "jsonld")
-        if values := self.meta("author"):
-            return Found(", ".join(dict.fromkeys(values)), "meta")
-        meta = self.trafilatura_metadata
-        if meta is not None and meta.author:
-            return Found(normalize_text(meta.author).replace(";", ","), "generic")
+        """The names given by the first source that gives any
+        (crawler/extraction/bylines.py)."""
+        for source in ("jsonld", "meta", "generic"):
+            if names := author_names(self._author_values(source)):
+                publication = publication_names(self.page)
+                keys = {name_key(n) for n in publication}
+                if all(name_key(n) in keys for n in names):
+                    if people := byline_names(self.page, publication):
+                        return Found(", ".join(people), "generic")
+                    return Found(names[0], source)
+                return Found(", ".join(names), source)
         return None
+
+    def _author_values(self, source: str) -> list[str]:
+        if source != "generic":
+            return self.jsonld("author") if source == "jsonld" else self.meta("author")
+        meta = self.trafilatura_metadata
+        return [meta.author.replace(";", ",")] if meta is not None and meta.author else []
 
     def section(self) -> Found | None:
         if values := self.jsonld("section"):
@@ -317,6 +347,21 @@ class GenericPage:
             return True
         body = self.trafilatura_body
         return bool(body and len(body) >= 500)
+
+
+_MIDNIGHT = re.compile(r"[T ]00:00(:00(\.0+)?)?(Z|[+-]00:?00)?$")
+
+
+def _without_time(raw: str) -> bool:
+    """A date with no time of day, or one written as midnight (which CMSs put
+    for "no time")."""
+    parsed = read_date(raw)
+    return parsed is None or parsed.date_only or bool(_MIDNIGHT.search(raw.strip()))
+
+
+def _same_day(shown: str, declared: str, languages: list[str] | None) -> bool:
+    a, b = read_date(shown, languages=languages), read_date(declared)
+    return a is not None and b is not None and abs((a.value - b.value).total_seconds()) < 36 * 3600
 
 
 def _clean_paragraphs(paragraphs: list[str]) -> str | None:

@@ -185,7 +185,21 @@ def extract_article(
 
 
 def _title_and_body(article: Article, page: Page, rules: ArticleRules) -> None:
-    for rule in rules.title:
+    # A definition that gives no title rules reads the headline generically
+    # (fill_from_page), from all the headlines a page gives; the default rules
+    # are used only when that finds none.
+    title_rules = rules.title if "title" in rules.model_fields_set or not rules.fallback else []
+    _titles(article, page, title_rules)
+    for rule in rules.body:
+        paragraphs = rule_paragraphs(page, rule, where="body")
+        if paragraphs:
+            article.body = "\n\n".join(paragraphs)
+            article.sources["body"] = source_of(rule)
+            break
+
+
+def _titles(article: Article, page: Page, rules: list[FieldRule]) -> None:
+    for rule in rules:
         for value in rule_texts(page, rule, where="title"):
             if value not in article.title_candidates:
                 article.title_candidates.append(value)
@@ -193,12 +207,6 @@ def _title_and_body(article: Article, page: Page, rules: ArticleRules) -> None:
     if article.title_candidates:
         article.title = article.title_candidates[0]
         article.sources["title"] = article.title_candidate_kinds[0]
-    for rule in rules.body:
-        paragraphs = rule_paragraphs(page, rule, where="body")
-        if paragraphs:
-            article.body = "\n\n".join(paragraphs)
-            article.sources["body"] = source_of(rule)
-            break
 
 
 def _published(article: Article, page: Page, rules: ArticleRules, site: Site) -> None:
@@ -234,14 +242,17 @@ def _byline_section_tags(article: Article, page: Page, rules: ArticleRules) -> N
 def fill_from_page(article: Article, page: Page, html: str, site: Site) -> None:
     """Fill the fields the site's rules left empty from the page's structured
     data, metadata and a news extractor (see crawler/extraction/generic.py)."""
-    generic = GenericPage(page, html)
+    generic = GenericPage(page, html, [site.language] if site.language else None)
     found = None
     if not article.title_candidates and (found := generic.title()):
         article.title_candidates.append(found.value)
         article.title_candidate_kinds.append(found.source)
         article.title = found.value
         article.sources["title"] = found.source
-        article.fallbacks.append("title")
+        if "title" in site.article.model_fields_set:
+            article.fallbacks.append("title")
+    if not article.title_candidates:
+        _titles(article, page, site.article.title)
     if not article.body and (found := generic.body()):
         paragraphs = found.value.split("\n\n")
         if article.title and paragraphs and paragraphs[0] == article.title:
