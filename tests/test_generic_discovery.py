@@ -235,3 +235,64 @@ def test_the_signals_of_a_listing_and_of_an_article():
     assert collection.kind == "listing"
     # A page that says nothing and has little structure is left undecided.
     assert page_kind(Page("<body><p>Short.</p></body>", BASE)).kind == "unknown"
+
+
+# --------------------------------------------------------------------------- sites new
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("style", ["wordpress", "table", "modern", "numbered"])
+def test_sites_new_drafts_a_definition_that_crawls_like_generic_discovery(
+    style, served, archive, tmp_path
+):
+    import subprocess
+    import sys
+
+    import yaml
+
+    from crawler.cli.onboarding import extract_page
+
+    server, site = served(style)
+    draft = tmp_path / "sites" / "house.yaml"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "crawler.cli",
+            "sites",
+            "new",
+            f"{server.url}/",
+            "--name",
+            "house",
+            "-o",
+            str(draft),
+            "--force",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    listing = yaml.safe_load(draft.read_text())["listing"]
+    assert listing["start_urls"] == [f"{server.url}/"]
+    assert "next_page" in listing or "page_url_template" in listing
+    assert "article rules agree with generic extraction on 3 pages" in proc.stderr
+    check = subprocess.run(
+        [sys.executable, "-m", "crawler.cli", "sites", "check", "house"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert check.returncode == 0, check.stderr + check.stdout
+    crawl()
+    paths = stored_paths(archive, server)
+    assert sorted(paths) == sorted(site.articles)
+    rows = {r["url"][len(server.url) :]: r for r in archive.rows("select * from articles")}
+    for story in site.stories[:: len(site.stories) // 8]:
+        path = site.article_path[story.n]
+        generic = extract_page(site.pages[path], f"{server.url}{path}", None)["fields"]
+        row = rows[path]
+        assert row["title"] == generic["title"]["value"]
+        assert row["author"] == generic["author"]["value"]
+        assert (row["published_at"] is None) == (generic["published_at"]["value"] is None)
+        assert story.paragraphs[0] in row["body"] and story.paragraphs[-1] in row["body"]
