@@ -21,6 +21,12 @@ WALK = "newscrawl_walk"
 KNOWN_PAGES_IN_ROW = "newscrawl_known_pages_in_row"
 # An article link that was guessed to be one by its URL's shape.
 GUESSED = "newscrawl_guessed"
+# A next listing request that begins a section's walk (a page the home page's
+# navigation links to): followed whatever its parent page brought.
+SECTION = "newscrawl_section"
+# An article link found on a listing page that sat at an article link: such a
+# page's links are followed, the pages they lead to are not expanded again.
+FROM_LISTING_PAGE = "newscrawl_from_listing_page"
 
 # ---------------------------------------------------------------- items
 

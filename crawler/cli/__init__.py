@@ -8,8 +8,10 @@ schedule, status, worker, enqueue), ``sites`` (sites, extract), ``db``;
 ``main`` puts them together. Beside them: shared options (``options``),
 what they print (``reporting``, ``export``, ``browse`` with its Datasette
 plugin ``browse_pages`` and templates ``browse_templates``, and ``progress``,
-the live line of a crawl on a terminal), onboarding a new site (``onboarding``), the demo
-site (``demo_site``) and Scrapy's ``COMMANDS_MODULE`` (``commands``).
+the live line of a crawl on a terminal), onboarding a new site
+(``onboarding``, with ``drafting`` for a draft's listing and its rules
+checked on several articles), the demo site (``demo_site``) and Scrapy's
+``COMMANDS_MODULE`` (``commands``).
 
 May import every other package of ``crawler``; nothing imports this one.
 """

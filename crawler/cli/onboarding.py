@@ -13,7 +13,6 @@ import re
 import sys
 import urllib.error
 import urllib.request
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ import yaml
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
 
 from crawler import __version__
+from crawler.cli import drafting
 from crawler.exceptions import UndecodablePage
 from crawler.extraction.cleaning import clean_article
 from crawler.extraction.discovery import (
@@ -31,6 +31,7 @@ from crawler.extraction.discovery import (
     sitemaps_in_robots,
 )
 from crawler.extraction.generic import JSONLD_PATHS, META_NAMES, GenericPage
+from crawler.extraction.navigation import next_page
 from crawler.extraction.page import Page
 from crawler.extraction.reader import HTML_TYPES, decode
 from crawler.extraction.rules import extract_article, extract_links, rule_paragraphs, rule_texts
@@ -395,24 +396,6 @@ def _flow(value: Any) -> str:
     return text.strip()[1:-1]
 
 
-def _url_shape(url: str) -> str:
-    path = urlsplit(url).path
-    shape = re.sub(r"\d+", r"\\d+", path)
-    segments = shape.split("/")
-    segments = [r"[^/]+" if ("-" in s or "_" in s) and r"\d+" not in s else s for s in segments]
-    return "/".join(segments)
-
-
-def guess_url_pattern(urls: list[str]) -> str | None:
-    shapes = Counter(_url_shape(u) for u in urls)
-    if not shapes:
-        return None
-    shape, count = shapes.most_common(1)[0]
-    if count < 2 and len(urls) > 2:
-        return None
-    return shape.rstrip("/") + "/?$" if shape.endswith("/") else shape + "$"
-
-
 # Host name labels that name no site: a leading ``www.``, ``m.``..., and the
 # second level of country domains (``co.uk``, ``com.au``).
 HOST_PREFIXES = ("www", "www1", "www2", "m", "mobile", "amp")
@@ -478,11 +461,11 @@ def draft_site(home_url: str, name: str | None = None) -> tuple[str, list[str]]:
     links = [
         u
         for u in dict.fromkeys(
-            urljoin(final, h) for h in page.selector.css("a::attr(href)").getall()
+            urljoin(final, h).split("#")[0] for h in page.selector.css("a::attr(href)").getall()
         )
         if urlsplit(u).hostname == host and looks_like_article_url(u)
     ]
-    pattern = guess_url_pattern(links)
+    pattern = drafting.guess_url_pattern(links)
     lines = [
         "# Drafted by `newscrawl sites new`: check it with `newscrawl sites check`, then refine.",
         f"name: {name or site_name_for(home_url)}",
@@ -499,10 +482,13 @@ def draft_site(home_url: str, name: str | None = None) -> tuple[str, list[str]]:
     if sitemaps:
         lines.append(f"  sitemaps: [{', '.join(sitemaps)}]")
     if pattern:
-        lines.append(f"  article_url_pattern: '{pattern}'")
+        rule = drafting.article_links_rule(page, pattern, element_selector)
+        lines.append(f"  article_links: {_flow(rule)}")
+        lines.append(f"  article_url_pattern: {_flow(pattern)}")
     else:
         lines.append("  discover: true  # no common article URL shape found: links are guessed")
         notes.append("no common article URL shape on the home page")
+    lines += _pagination_lines(page, notes)
     notes.append(f"{len(links)} article-like links, {len(feeds)} feeds, {len(sitemaps)} sitemaps")
     lines += ["", "article:"] + (
         _sample_article_rules(links, pattern, notes) or ["  {}  # generic extraction only"]
@@ -510,20 +496,92 @@ def draft_site(home_url: str, name: str | None = None) -> tuple[str, list[str]]:
     return "\n".join(lines) + "\n", notes
 
 
-def _sample_article_rules(links: list[str], pattern: str | None, notes: list[str]) -> list[str]:
-    """The article rules drafted from the first article link (that fits the
-    URL pattern), as YAML lines; none when there is no such link."""
-    sample = next((u for u in links if not pattern or re.search(pattern, u)), None)
-    if not sample:
+def _pagination_lines(page: Page, notes: list[str]) -> list[str]:
+    """``next_page`` (or ``page_url_template``) lines: a rule that finds the
+    page generic discovery goes to next, on the home page and on that page."""
+    candidates = drafting.next_page_rules(page, element_selector)
+    target = next_page(page.selector, page.url)
+    if target is None:
+        notes.append("no next page found on the home page: no pagination drafted")
         return []
     try:
-        sample_final, sample_html = fetch(sample)
+        second_url, second_html = fetch(target)
     except FetchError as exc:
-        notes.append(str(exc))
+        notes.append(f"the next page could not be fetched ({exc}): no pagination drafted")
         return []
-    rules = _article_rules(Page(sample_html, sample_final), sample_html, notes)
-    notes.append(f"article rules tried on {sample_final}")
+    second = Page(second_html, second_url)
+    for rule in candidates:
+        if drafting.agrees_on_next(rule, second):
+            notes.append(f"next_page tried on {page.url} and {second_url}")
+            spec = {"xpath": rule.removeprefix("xpath:")} if rule.startswith("xpath:") else rule
+            return [f"  next_page: {_flow(spec)}"]
+    template = drafting.page_template(target)
+    if template is not None:
+        notes.append(f"no next-page rule fits both pages: numbered pages from {target}")
+        return [
+            f"  page_url_template: {_flow(template[0])}",
+            f"  first_template_page: {template[1]}",
+        ]
+    notes.append("no next-page rule fits both the home page and the next: none drafted")
+    return []
+
+
+SAMPLE_ARTICLES = 3
+
+
+def _sample_links(links: list[str], pattern: str | None) -> list[str]:
+    """Up to SAMPLE_ARTICLES article links that fit the pattern, spread over the page."""
+    fitting = [u for u in links if not pattern or re.search(pattern, u)]
+    if len(fitting) <= SAMPLE_ARTICLES:
+        return fitting
+    step = len(fitting) / SAMPLE_ARTICLES
+    return [fitting[int(i * step)] for i in range(SAMPLE_ARTICLES)]
+
+
+def _sample_article_rules(links: list[str], pattern: str | None, notes: list[str]) -> list[str]:
+    """The article rules drafted from several article pages: for each field,
+    the first rule proposed on one of them that gives what generic
+    extraction gives on every one of them; as YAML lines."""
+    samples = []
+    for url in _sample_links(links, pattern):
+        try:
+            final, html = fetch(url)
+        except FetchError as exc:
+            notes.append(str(exc))
+            continue
+        samples.append((Page(html, final), GenericPage(Page(html, final), html)))
+    if not samples:
+        return []
+    rules: list[str] = []
+    for field, propose in (
+        ("title", lambda p, g: _title_rules(p)),
+        ("body", lambda p, g: [r] if (r := _body_rule(p, g)) else []),
+        ("published", lambda p, g: [r] if (r := _published_rule(p)) else []),
+        ("author", lambda p, g: [r] if (r := _author_rule(p, g)) else []),
+    ):
+        chosen = _agreeing_rule(field, samples, propose)
+        if chosen is not None:
+            rules.append(f"  {field}: {_flow(chosen)}")
+        else:
+            notes.append(f"no {field} rule agrees with generic extraction on every sample")
+    urls = ", ".join(p.url for p, _ in samples)
+    notes.append(f"article rules agree with generic extraction on {len(samples)} pages: {urls}")
     return rules
+
+
+def _agreeing_rule(field: str, samples: list, propose: Any) -> Any:
+    expected = []
+    for _, generic in samples:
+        found = getattr(generic, field)()
+        expected.append(found.value if found else None)
+    for page, generic in samples:
+        for spec in propose(page, generic):
+            if all(
+                drafting.agrees(p, field, spec, value)
+                for (p, _), value in zip(samples, expected, strict=True)
+            ):
+                return spec
+    return None
 
 
 def _article_rules(page: Page, html: str, notes: list[str]) -> list[str]:

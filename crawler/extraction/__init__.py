@@ -8,7 +8,9 @@ date and time a page shows beside its headline (``shown_dates``),
 text and date normalisation (``text``, ``dates``), cleaning an extracted
 article (``cleaning``) and validating it (``validation``), content fingerprints and near duplicates
 (``fingerprints``), extraction health (``health``), feeds, sitemaps and
-article-looking links (``discovery``), decoding and reading an article
+article-looking links (``discovery``), a site's own pagination and
+sections (``navigation``), whether a page is one article or a listing
+(``page_kind``), decoding and reading an article
 page (``reader``) and the extraction processes that read pages beside a
 crawl (``processes``).
 

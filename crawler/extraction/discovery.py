@@ -11,7 +11,7 @@ import io
 import re
 from dataclasses import dataclass
 from datetime import datetime
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit
 
 from lxml import etree
 from parsel import Selector
@@ -158,22 +158,46 @@ _NOT_ARTICLE_EXTENSIONS = (
 )
 
 
+_DATE_ARCHIVE = re.compile(
+    r"^(/[^/]+)?/(19|20)\d\d(/(0?[1-9]|1[0-2])(/(0?[1-9]|[12]\d|3[01]))?)?/?$"
+)
+# Query parameters that carry a story's id in older CMSs (``article.php?id=1234``).
+_ARTICLE_ID_PARAMS = frozenset(
+    "id aid artid article articleid story storyid newsid nid itemid sid contentid".split()
+)
+
+
 def looks_like_article_url(url: str) -> bool:
-    """A URL shaped like a story: a dated path, a long numeric id, a long slug."""
+    """A URL shaped like a story: a dated path, a long numeric id, a long
+    slug, or a script given a story's id (``article.php?id=1234``)."""
     parts = urlsplit(url)
     path = parts.path.lower()
     if path.endswith(_NOT_ARTICLE_EXTENSIONS):
         return False
     segments = [s for s in path.split("/") if s]
-    if not segments or any(s in _NOT_ARTICLE_SEGMENTS for s in segments):
+    stems = [re.sub(r"\.(s?html?|php\d?|aspx?|jsp|cfm)$", "", s) for s in segments]
+    if any(s in _NOT_ARTICLE_SEGMENTS for s in stems):
+        return False
+    if segments and segments[-1] != stems[-1] and _has_article_id(parts.query):
+        return True
+    if not segments:
         return False
     last = segments[-1]
+    if _DATE_ARCHIVE.match(path):
+        return False  # a year, month or day archive: no story after the date
     if re.search(r"/(19|20)\d\d/(0?[1-9]|1[0-2])/", path + "/"):
         return True
     if re.search(r"\d{5,}", last) or (len(segments) >= 2 and re.fullmatch(r"\d{4,}", last)):
         return True
     slug = re.sub(r"\.(s?html?|php|aspx?)$", "", last)
     return slug.count("-") + slug.count("_") >= 3
+
+
+def _has_article_id(query: str) -> bool:
+    return any(
+        name.lower() in _ARTICLE_ID_PARAMS and value.isdigit()
+        for name, value in parse_qsl(query, keep_blank_values=True)
+    )
 
 
 def announced_feeds(selector: Selector, base_url: str) -> list[str]:

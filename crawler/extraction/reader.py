@@ -25,6 +25,7 @@ from w3lib.encoding import (
 from crawler.exceptions import UndecodablePage
 from crawler.extraction.cleaning import clean_article
 from crawler.extraction.page import Page
+from crawler.extraction.page_kind import page_kind
 from crawler.extraction.rules import extract_article
 from crawler.items import Article
 from crawler.sites.definitions import Site
@@ -174,6 +175,18 @@ def unreadable_reason(content_type: str, body: bytes, is_text: bool, status: int
     return None
 
 
+def is_article_page(page: Page) -> bool:
+    """May a page at a guessed article link be stored? Not when its signals
+    say it is a listing (crawler/extraction/page_kind.py); when they do not
+    decide, when it looks like an article to the generic extractor."""
+    from crawler.extraction.generic import GenericPage
+
+    kind = page_kind(page).kind
+    if kind == "unknown":
+        return GenericPage(page, page.text).looks_like_article()
+    return kind == "article"
+
+
 def read_article_page(
     html: str,
     response_url: str,
@@ -184,10 +197,8 @@ def read_article_page(
     """One article page as a clean :class:`Article`, its fingerprints
     computed; None when the link was only guessed to be an article (by its
     URL's shape) and the page is not one."""
-    from crawler.extraction.generic import GenericPage
-
     page = Page(html, response_url)  # parsed once for everything below
-    if guessed and not GenericPage(page, page.text).looks_like_article():
+    if guessed and not is_article_page(page):
         return None
     article = extract_article(
         page.text, article_url(page, response_url, site), site, fetched_at=fetched_at, page=page

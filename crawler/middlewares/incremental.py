@@ -30,7 +30,7 @@ from typing import Any
 from scrapy import Request, signals
 from scrapy.http import Response
 
-from crawler.items import ARTICLE, KIND, KNOWN_PAGES_IN_ROW, NEXT_LISTING, WALK
+from crawler.items import ARTICLE, KIND, KNOWN_PAGES_IN_ROW, NEXT_LISTING, SECTION, WALK
 from crawler.sites.revisit import is_due
 from crawler.sites.times import human_time
 from crawler.storage.database import database_url
@@ -50,6 +50,9 @@ class IncrementalMiddleware:
         self.walks: dict[str, Walk] | None = None
         self.pages = PageCounts(crawler.settings.get("REDIS_URL"))
         self.pages_read: dict[str, int] = {}
+        # Links not stored that earlier pages of this crawl gave already (a
+        # sidebar's archive or dossier pages): not new again on a later page.
+        self.unstored_seen: set[str] = set()
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> IncrementalMiddleware:
@@ -202,6 +205,8 @@ class IncrementalMiddleware:
     ) -> Request | None:
         if getattr(spider, "explicit_pages", False) or getattr(spider, "date_range", False):
             return request  # a backfill goes as deep as it was asked to
+        if request.meta.get(SECTION):
+            return request  # a section's first page: its own pagination stops on known pages
         if getattr(spider, "refetch", False) or (walk is not None and not walk.covered):
             # No walk of this listing has reached its end yet: what is stored
             # is not the known part of the site but the part read so far.
@@ -243,7 +248,8 @@ class IncrementalMiddleware:
             stored = known.get(request.url)
             if stored is None:
                 wanted.append(request)
-                fresh += 1
+                fresh += request.url not in self.unstored_seen
+                self.unstored_seen.add(request.url)
             else:
                 fresh += since is not None and stored.first_seen_at >= since
                 if is_due(

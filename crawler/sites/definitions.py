@@ -208,6 +208,9 @@ class ListingRules(_Strict):
     first_template_page: int = Field(2, ge=0)
     max_pages: int = Field(100, ge=1)
     stop_after_known_pages: int = Field(1, ge=1)
+    # Without next_page rules (generic discovery): how many section pages of
+    # the home page's main navigation are walked too (docs/sites.md#generic-discovery).
+    max_sections: int = Field(20, ge=0)
     dates: DateRules = Field(default_factory=list)
 
     @model_validator(mode="after")

@@ -29,9 +29,10 @@ from crawler.extraction.discovery import (
     parse_sitemap,
     sitemaps_in_robots,
 )
+from crawler.extraction.navigation import next_page, section_links
 from crawler.extraction.page import Page
 from crawler.extraction.rules import extract_links
-from crawler.items import KIND, NEXT_LISTING, WALK
+from crawler.items import FROM_LISTING_PAGE, KIND, NEXT_LISTING, SECTION, WALK
 from crawler.sites.definitions import ListingRules
 from crawler.sites.patterns import compile_pattern
 from crawler.spiders.base import NewsSpider, parse_positive_int
@@ -66,6 +67,13 @@ class ArticlesSpider(NewsSpider):
         )
         # Without a URL pattern, discovery guesses article links by their shape.
         self.guess_links = self.listing.discover and self._include is None
+        # Without pagination rules, discovery follows the site's own pagination
+        # and the sections of its main navigation (crawler/extraction/navigation.py).
+        self.generic_pages = (
+            self.listing.discover
+            and not self.listing.next_page
+            and not self.listing.page_url_template
+        )
         self.sitemaps_read = 0
         # Each start URL's walk through its pagination is kept across crawls
         # (crawler/storage/walks.py), except in a backfill, which walks only
@@ -90,13 +98,15 @@ class ArticlesSpider(NewsSpider):
                 url = urljoin(self.site.base_url, template.format(page=first + offset))
                 yield self.listing_request(url, page=2 + offset)
 
-    def listing_request(self, url: str, page: int, **meta: Any) -> scrapy.Request:
+    def listing_request(
+        self, url: str, page: int, dont_filter: bool | None = None, **meta: Any
+    ) -> scrapy.Request:
         return scrapy.Request(
             url,
             callback=self.parse_listing,
             cb_kwargs={"page": page},
             meta=meta,
-            dont_filter=page == 1,
+            dont_filter=page == 1 if dont_filter is None else dont_filter,
         )
 
     def sitemap_request(self, url: str) -> scrapy.Request:
@@ -165,6 +175,9 @@ class ArticlesSpider(NewsSpider):
         return newest is not None and newest < self.since
 
     def parse_listing(self, response: Response, page: int) -> Iterator[scrapy.Request]:
+        if response.status in (404, 410):
+            self.logger.info("section page not found (HTTP %d): %s", response.status, response.url)
+            return
         if not isinstance(response, TextResponse):
             self.logger.warning("listing page is not HTML, skipped: %s", response.url)
             return
@@ -181,14 +194,58 @@ class ArticlesSpider(NewsSpider):
         if self.listing.discover and page == 1:
             for url in announced_feeds(response.selector, response.url):
                 yield scrapy.Request(url, callback=self.parse_feed)
-        if page >= self.max_pages or not self.listing.next_page:
+        if self.generic_pages and page == 1 and not response.meta.get(SECTION):
+            yield from self.section_requests(response)
+        if page >= self.max_pages or not (self.listing.next_page or self.generic_pages):
             return
         if self.listing_older_than_range(response):
             self.logger.info("listing page %s is older than since=; stopping", response.url)
             return
-        for url in extract_links(
-            response.selector, self.listing.next_page, response.url, first_rule_only=True
-        )[:1]:
+        if self.generic_pages:
+            found = next_page(response.selector, response.url, self.site.language)
+            following = [found] if found else []
+        else:
+            following = extract_links(
+                response.selector, self.listing.next_page, response.url, first_rule_only=True
+            )[:1]
+        for url in following:
             yield self.listing_request(
-                url, page=page + 1, **{KIND: NEXT_LISTING, WALK: response.meta.get(WALK)}
+                url,
+                page=page + 1,
+                **{KIND: NEXT_LISTING, WALK: response.meta.get(WALK), SECTION: False},
             )
+
+    def section_requests(self, response: TextResponse) -> Iterator[scrapy.Request]:
+        """The first pages of the sections a start page's main navigation
+        links to, each walked with its pagination as part of that start
+        page's walk (bounded by ``max_sections``)."""
+        limit = self.listing.max_sections
+        sections = section_links(response.selector, response.url, limit) if limit else []
+        self.crawler.stats.inc_value("newscrawl/sections_walked", len(sections))
+        for url in sections:
+            yield self.listing_request(
+                url,
+                page=1,
+                dont_filter=False,
+                # A dead link in the menu is no section, not a listing page that failed.
+                handle_httpstatus_list=[404, 410],
+                **{KIND: NEXT_LISTING, WALK: response.meta.get(WALK), SECTION: True},
+            )
+
+    def follow_listing_at_article_link(self, response: Response) -> Iterator[scrapy.Request]:
+        """A page at a guessed article link that is not an article (an
+        archive, a category, a collection of teasers): its article links are
+        followed, the page is not stored. Pages reached from it are not
+        expanded again."""
+        if not (
+            isinstance(response, TextResponse)
+            and self.guess_links
+            and not response.meta.get(FROM_LISTING_PAGE)
+        ):
+            return
+        self.crawler.stats.inc_value("newscrawl/listing_pages_at_article_links")
+        for url in extract_links(response.selector, self.listing.article_links, response.url):
+            if self.is_article_url(url):
+                request = self.article_request(url, guessed=True)
+                request.meta[FROM_LISTING_PAGE] = True
+                yield request

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -183,7 +183,7 @@ class NewsSpider(scrapy.Spider):
             spider=self,
         )
 
-    async def parse_article(self, response: Response) -> AsyncIterator[Article]:
+    async def parse_article(self, response: Response) -> AsyncIterator[Article | scrapy.Request]:
         # A PDF, an image or an empty page at an article URL is refused with its
         # reason: sent as a dropped item, so the run history keeps it in rejected_items.
         content_type = response.headers.get("Content-Type", b"").decode("latin-1")
@@ -214,13 +214,21 @@ class NewsSpider(scrapy.Spider):
             self.refuse_unreadable(response, str(exc))
             return
         if article is None:
-            # A link guessed from its shape led to a section or tag page: not an item.
+            # A link guessed from its shape led to a listing (an archive, a
+            # section or tag page): not an item; its links may be followed.
             self.crawler.stats.inc_value("newscrawl/not_article_pages")
+            for request in self.follow_listing_at_article_link(response):
+                yield request
             return
         requested = self.requested_url(response, article.url)
         if requested != article.url:
             article.requested_url = requested
         yield article
+
+    def follow_listing_at_article_link(self, response: Response) -> Iterator[scrapy.Request]:
+        """Requests for the links of a page at a guessed article link that
+        is not an article: none here; the ``articles`` spider follows them."""
+        return iter(())
 
     def refuse_unreadable(self, response: Response, problem: str) -> None:
         """A page at an article link that cannot be read as one: rejected at
