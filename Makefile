@@ -20,10 +20,13 @@ demo: $(STAMP)
 
 # The tests marked serial (they judge timing or CPU shares) on their own,
 # then the rest in TEST_WORKERS parallel processes; either failing fails it.
+# The tests are handed to those processes one at a time (--maxschedchunk 1),
+# not in runs of neighbours: a module of long tests (test_resume.py) is then
+# shared by all of them instead of ending the run on one.
 TEST_WORKERS ?= 3
 test: $(STAMP)
 	$(BIN)/python -m pytest -m serial; serial=$$?; \
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) -m "not serial"; parallel=$$?; \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxschedchunk 1 -m "not serial"; parallel=$$?; \
 	test $$parallel -eq 0 -a $$serial -eq 0
 
 # Everything but the end-to-end tests (no crawls, servers, PostgreSQL or Redis).
