@@ -455,8 +455,10 @@ def test_a_dead_site_backs_off_beside_a_healthy_one_and_returns_to_its_schedule(
     # The healthy site kept its schedule throughout: each of its runs
     # finished, more of them than the dead site's tries, and its job's run
     # times stayed on one 4 s grid, never pushed.
-    healthy = runs(archive, "healthy")
-    assert healthy and all(r["status"] == "finished" for r in healthy)
+    # (A crawl of it may still be running as the daemon goes on: only the
+    # runs that ended are judged.)
+    healthy = [r for r in runs(archive, "healthy") if r["status"] != "running"]
+    assert healthy and all(r["status"] == "finished" for r in healthy), healthy
     assert len(healthy) > len(failed)
     assert len(healthy_times.seen) >= 4 and healthy_times.on_one_grid(4.0), healthy_times.seen
 
