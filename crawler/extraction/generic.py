@@ -13,11 +13,14 @@ shows beside its headline (``shown_dates``).
 
 from __future__ import annotations
 
+import html
 import logging
 import re
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
+
+from lxml import etree
 
 from crawler.extraction.bylines import author_names, byline_names
 from crawler.extraction.datelines import name_key, publication_names, without_own_dateline
@@ -247,13 +250,12 @@ class GenericPage:
         if not extracted or len(extracted) < MIN_JSONLD_BODY:
             extracted = self.densest_block_body or extracted
         if declared:
-            declared_text = "\n\n".join(
-                p for p in (normalize_text(x) for x in re.split(r"\n\s*\n|\n", declared)) if p
-            )
+            paragraphs = declared_paragraphs(declared)
+            declared_text = "\n\n".join(paragraphs)
             if extracted is None or len(declared_text) >= 0.6 * len(extracted):
                 # The publisher's own text; when it has no paragraph breaks and the
                 # extractor's text is the same words, take the extractor's paragraphs.
-                if "\n" not in declared.strip() and extracted and _same_words(declared, extracted):
+                if len(paragraphs) == 1 and extracted and _same_words(declared_text, extracted):
                     return Found(extracted, "jsonld")
                 return Found(declared_text, "jsonld")
         return Found(extracted, "generic") if extracted else None
@@ -362,6 +364,28 @@ def _without_time(raw: str) -> bool:
 def _same_day(shown: str, declared: str, languages: list[str] | None) -> bool:
     a, b = read_date(shown, languages=languages), read_date(declared)
     return a is not None and b is not None and abs((a.value - b.value).total_seconds()) < 36 * 3600
+
+
+_MARKUP = re.compile(r"</?(p|br|div|h[1-6]|strong|em|a|span|figure|ul|li|b|i)\b[^>]*>", re.I)
+_ENTITY = re.compile(r"&(#\d+|#x[0-9a-f]+|[a-z]+\d?);", re.I)
+
+
+def declared_paragraphs(declared: str) -> list[str]:
+    """The paragraphs of a JSON-LD ``articleBody``. Some publishers put the
+    article's HTML there, or escape its entities twice (``&amp;ccedil;``):
+    markup is read as HTML, leftover entities decoded."""
+    if _MARKUP.search(declared):
+        import lxml.html
+
+        try:
+            fragment = lxml.html.fragment_fromstring(declared, create_parent="div")
+        except (ValueError, etree.ParserError):
+            fragment = None
+        if fragment is not None:
+            return [p for p in element_paragraphs(fragment) if not BOILERPLATE.match(p)]
+    if _ENTITY.search(declared):
+        declared = html.unescape(declared)
+    return [p for p in (normalize_text(x) for x in re.split(r"\n\s*\n|\n", declared)) if p]
 
 
 def _clean_paragraphs(paragraphs: list[str]) -> str | None:
