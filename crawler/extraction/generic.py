@@ -16,6 +16,7 @@ from __future__ import annotations
 import html
 import logging
 import re
+from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -27,7 +28,12 @@ from crawler.extraction.datelines import name_key, publication_names, without_ow
 from crawler.extraction.dates import read_date
 from crawler.extraction.page import Page, is_article_object, jsonld_values
 from crawler.extraction.shown_dates import shown_date
-from crawler.extraction.text import element_paragraphs, normalize_text
+from crawler.extraction.text import (
+    element_paragraphs,
+    join_paragraphs,
+    normalize_text,
+    split_paragraphs,
+)
 from crawler.extraction.titles import choose_headline
 
 # Candidate <meta> names/properties (and itemprops) per field, best first.
@@ -183,14 +189,18 @@ class GenericPage:
         return body if body and len(body) >= MIN_GENERIC_BODY else None
 
     @cached_property
-    def densest_block_body(self) -> str | None:
-        """The text of the element holding most of the page's running text.
+    def densest_blocks(self) -> list[Any]:
+        """The element holding most of the page's running text, with its
+        siblings of the same kind that hold text too.
 
         Old table layouts put the story in a ``<td>`` or ``<font>`` with
         ``<br>`` breaks, where news extractors made for modern markup find
         nothing: score every block of text by its length and commas, credit
         it and, at three quarters, its parent (so that several paragraphs
-        outweigh one), and take the best element.
+        outweigh one), and take the best element. An article cut into
+        several ``<section>``s (or divs of one class), each under its
+        heading, is all of them: the best one's siblings of the same tag and
+        class that score at least a quarter of it.
         """
         from crawler.extraction.text import SKIP_TAGS
 
@@ -209,9 +219,32 @@ class GenericPage:
                 if parent is not None:
                     scores[parent] = scores.get(parent, 0) + score * 0.75
         if not scores:
-            return None
+            return []
         best = max(scores, key=scores.get)
-        paragraphs = [p for p in element_paragraphs(best) if not _mostly_links(best, p)]
+        parent = best.getparent()
+        if parent is None:
+            return [best]
+        like = [
+            el
+            for el in parent
+            if el is best
+            or (
+                el.tag == best.tag
+                and el.get("class") == best.get("class")
+                and scores.get(el, 0) >= scores[best] / 4
+            )
+        ]
+        return like
+
+    @cached_property
+    def densest_block_body(self) -> str | None:
+        """The text of :attr:`densest_blocks`, paragraphs of links left out."""
+        paragraphs = [
+            p
+            for block in self.densest_blocks
+            for p in element_paragraphs(block)
+            if not _mostly_links(block, p)
+        ]
         body = _clean_paragraphs(paragraphs)
         return body if body and len(body) >= MIN_GENERIC_BODY else None
 
@@ -256,8 +289,10 @@ class GenericPage:
                 # The publisher's own text; when it has no paragraph breaks and the
                 # extractor's text is the same words, take the extractor's paragraphs.
                 if len(paragraphs) == 1 and extracted and _same_words(declared_text, extracted):
-                    return Found(extracted, "jsonld")
+                    return Found(paragraphs_agreeing(extracted, declared_text), "jsonld")
                 return Found(declared_text, "jsonld")
+        if extracted and self.densest_block_body and extracted != self.densest_block_body:
+            extracted = without_trailing(extracted, self.densest_block_body)
         return Found(extracted, "generic") if extracted else None
 
     def published(self) -> Found | None:
@@ -403,6 +438,52 @@ def _mostly_links(element: Any, paragraph: str) -> bool:
         return False
     linked = sum(1 for w in words if w in link_text)
     return bool(words) and linked / len(words) > 0.6
+
+
+def _words(text: str) -> Counter[str]:
+    return Counter(re.findall(r"\w+", text.casefold()))
+
+
+def _covered(paragraph: str, words: Counter[str]) -> float:
+    """The share of a paragraph's words found in ``words``."""
+    own = _words(paragraph)
+    total = sum(own.values())
+    return sum((own & words).values()) / total if total else 1.0
+
+
+def paragraphs_agreeing(extracted: str, declared: str) -> str:
+    """The extractor's paragraphs that the publisher's ``articleBody`` (one
+    block without breaks) also has, and those before the first of them (a
+    lead or summary the publisher keeps apart); the extractor's text as it
+    is when they do not give most of the declared words."""
+    declared_words = _words(declared)
+    paragraphs = split_paragraphs(extracted)
+    inside = [_covered(p, declared_words) >= 0.8 for p in paragraphs]
+    if not any(inside):
+        return extracted
+    first = inside.index(True)
+    kept = paragraphs[:first] + [
+        p for p, i in zip(paragraphs[first:], inside[first:], strict=True) if i
+    ]
+    found = _words(" ".join(kept)) & declared_words
+    if sum(found.values()) < 0.9 * sum(declared_words.values()):
+        return extracted
+    return join_paragraphs(kept)
+
+
+def without_trailing(extracted: str, dense: str) -> str:
+    """The extractor's text without what follows the page's main block of
+    text (an author's biography, teasers of other stories, comment forms),
+    when that block holds at least half of it."""
+    dense_words = _words(dense)
+    paragraphs = split_paragraphs(extracted)
+    inside = [_covered(p, dense_words) >= 0.8 for p in paragraphs]
+    if not any(inside):
+        return extracted
+    if sum(len(p) for p, i in zip(paragraphs, inside, strict=True) if i) < 0.5 * len(extracted):
+        return extracted
+    last = len(inside) - 1 - inside[::-1].index(True)
+    return join_paragraphs(paragraphs[: last + 1])
 
 
 def _same_words(a: str, b: str) -> bool:
