@@ -41,7 +41,9 @@ ARTICLE_COLUMNS = {
     "language": "The site's language code",
     "published_at": "Publication time (UTC)",
     "published_raw": "The date text as found on the page",
-    "published_tz_known": "Whether that text carried its own time zone",
+    "published_tz_known": (
+        "Whether that text carried its own time zone; empty for a date without a time"
+    ),
     "first_seen_at": "When newscrawl first stored it (UTC)",
     "last_seen_at": "When newscrawl last fetched it (UTC)",
     "content_hash": "SHA-256 of the normalised body",

@@ -13,18 +13,27 @@ shows beside its headline (``shown_dates``).
 
 from __future__ import annotations
 
+import html
 import logging
 import re
+from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
+
+from lxml import etree
 
 from crawler.extraction.bylines import author_names, byline_names
 from crawler.extraction.datelines import name_key, publication_names, without_own_dateline
 from crawler.extraction.dates import read_date
 from crawler.extraction.page import Page, is_article_object, jsonld_values
 from crawler.extraction.shown_dates import shown_date
-from crawler.extraction.text import element_paragraphs, normalize_text
+from crawler.extraction.text import (
+    element_paragraphs,
+    join_paragraphs,
+    normalize_text,
+    split_paragraphs,
+)
 from crawler.extraction.titles import choose_headline
 
 # Candidate <meta> names/properties (and itemprops) per field, best first.
@@ -180,14 +189,18 @@ class GenericPage:
         return body if body and len(body) >= MIN_GENERIC_BODY else None
 
     @cached_property
-    def densest_block_body(self) -> str | None:
-        """The text of the element holding most of the page's running text.
+    def densest_blocks(self) -> list[Any]:
+        """The element holding most of the page's running text, with its
+        siblings of the same kind that hold text too.
 
         Old table layouts put the story in a ``<td>`` or ``<font>`` with
         ``<br>`` breaks, where news extractors made for modern markup find
         nothing: score every block of text by its length and commas, credit
         it and, at three quarters, its parent (so that several paragraphs
-        outweigh one), and take the best element.
+        outweigh one), and take the best element. An article cut into
+        several ``<section>``s (or divs of one class), each under its
+        heading, is all of them: the best one's siblings of the same tag and
+        class that score at least a quarter of it.
         """
         from crawler.extraction.text import SKIP_TAGS
 
@@ -206,9 +219,32 @@ class GenericPage:
                 if parent is not None:
                     scores[parent] = scores.get(parent, 0) + score * 0.75
         if not scores:
-            return None
+            return []
         best = max(scores, key=scores.get)
-        paragraphs = [p for p in element_paragraphs(best) if not _mostly_links(best, p)]
+        parent = best.getparent()
+        if parent is None:
+            return [best]
+        like = [
+            el
+            for el in parent
+            if el is best
+            or (
+                el.tag == best.tag
+                and el.get("class") == best.get("class")
+                and scores.get(el, 0) >= scores[best] / 4
+            )
+        ]
+        return like
+
+    @cached_property
+    def densest_block_body(self) -> str | None:
+        """The text of :attr:`densest_blocks`, paragraphs of links left out."""
+        paragraphs = [
+            p
+            for block in self.densest_blocks
+            for p in element_paragraphs(block)
+            if not _mostly_links(block, p)
+        ]
         body = _clean_paragraphs(paragraphs)
         return body if body and len(body) >= MIN_GENERIC_BODY else None
 
@@ -247,15 +283,16 @@ class GenericPage:
         if not extracted or len(extracted) < MIN_JSONLD_BODY:
             extracted = self.densest_block_body or extracted
         if declared:
-            declared_text = "\n\n".join(
-                p for p in (normalize_text(x) for x in re.split(r"\n\s*\n|\n", declared)) if p
-            )
+            paragraphs = declared_paragraphs(declared)
+            declared_text = "\n\n".join(paragraphs)
             if extracted is None or len(declared_text) >= 0.6 * len(extracted):
                 # The publisher's own text; when it has no paragraph breaks and the
                 # extractor's text is the same words, take the extractor's paragraphs.
-                if "\n" not in declared.strip() and extracted and _same_words(declared, extracted):
-                    return Found(extracted, "jsonld")
+                if len(paragraphs) == 1 and extracted and _same_words(declared_text, extracted):
+                    return Found(paragraphs_agreeing(extracted, declared_text), "jsonld")
                 return Found(declared_text, "jsonld")
+        if extracted and self.densest_block_body and extracted != self.densest_block_body:
+            extracted = without_trailing(extracted, self.densest_block_body)
         return Found(extracted, "generic") if extracted else None
 
     def published(self) -> Found | None:
@@ -364,6 +401,28 @@ def _same_day(shown: str, declared: str, languages: list[str] | None) -> bool:
     return a is not None and b is not None and abs((a.value - b.value).total_seconds()) < 36 * 3600
 
 
+_MARKUP = re.compile(r"</?(p|br|div|h[1-6]|strong|em|a|span|figure|ul|li|b|i)\b[^>]*>", re.I)
+_ENTITY = re.compile(r"&(#\d+|#x[0-9a-f]+|[a-z]+\d?);", re.I)
+
+
+def declared_paragraphs(declared: str) -> list[str]:
+    """The paragraphs of a JSON-LD ``articleBody``. Some publishers put the
+    article's HTML there, or escape its entities twice (``&amp;ccedil;``):
+    markup is read as HTML, leftover entities decoded."""
+    if _MARKUP.search(declared):
+        import lxml.html
+
+        try:
+            fragment = lxml.html.fragment_fromstring(declared, create_parent="div")
+        except (ValueError, etree.ParserError):
+            fragment = None
+        if fragment is not None:
+            return [p for p in element_paragraphs(fragment) if not BOILERPLATE.match(p)]
+    if _ENTITY.search(declared):
+        declared = html.unescape(declared)
+    return [p for p in (normalize_text(x) for x in re.split(r"\n\s*\n|\n", declared)) if p]
+
+
 def _clean_paragraphs(paragraphs: list[str]) -> str | None:
     kept = [p for p in (normalize_text(x) for x in paragraphs) if p and not BOILERPLATE.match(p)]
     return "\n\n".join(kept) or None
@@ -379,6 +438,52 @@ def _mostly_links(element: Any, paragraph: str) -> bool:
         return False
     linked = sum(1 for w in words if w in link_text)
     return bool(words) and linked / len(words) > 0.6
+
+
+def _words(text: str) -> Counter[str]:
+    return Counter(re.findall(r"\w+", text.casefold()))
+
+
+def _covered(paragraph: str, words: Counter[str]) -> float:
+    """The share of a paragraph's words found in ``words``."""
+    own = _words(paragraph)
+    total = sum(own.values())
+    return sum((own & words).values()) / total if total else 1.0
+
+
+def paragraphs_agreeing(extracted: str, declared: str) -> str:
+    """The extractor's paragraphs that the publisher's ``articleBody`` (one
+    block without breaks) also has, and those before the first of them (a
+    lead or summary the publisher keeps apart); the extractor's text as it
+    is when they do not give most of the declared words."""
+    declared_words = _words(declared)
+    paragraphs = split_paragraphs(extracted)
+    inside = [_covered(p, declared_words) >= 0.8 for p in paragraphs]
+    if not any(inside):
+        return extracted
+    first = inside.index(True)
+    kept = paragraphs[:first] + [
+        p for p, i in zip(paragraphs[first:], inside[first:], strict=True) if i
+    ]
+    found = _words(" ".join(kept)) & declared_words
+    if sum(found.values()) < 0.9 * sum(declared_words.values()):
+        return extracted
+    return join_paragraphs(kept)
+
+
+def without_trailing(extracted: str, dense: str) -> str:
+    """The extractor's text without what follows the page's main block of
+    text (an author's biography, teasers of other stories, comment forms),
+    when that block holds at least half of it."""
+    dense_words = _words(dense)
+    paragraphs = split_paragraphs(extracted)
+    inside = [_covered(p, dense_words) >= 0.8 for p in paragraphs]
+    if not any(inside):
+        return extracted
+    if sum(len(p) for p, i in zip(paragraphs, inside, strict=True) if i) < 0.5 * len(extracted):
+        return extracted
+    last = len(inside) - 1 - inside[::-1].index(True)
+    return join_paragraphs(paragraphs[: last + 1])
 
 
 def _same_words(a: str, b: str) -> bool:

@@ -1,0 +1,110 @@
+"""Generic body extraction on small constructed pages: which text the body
+is made of when a page offers several (JSON-LD ``articleBody``, the news
+extractor's reading, the densest block) and what is pruned from it."""
+
+from __future__ import annotations
+
+import json
+
+from crawler.cli.onboarding import generic_site
+from crawler.extraction.cleaning import clean_article
+from crawler.extraction.generic import (
+    GenericPage,
+    declared_paragraphs,
+    paragraphs_agreeing,
+    without_trailing,
+)
+from crawler.extraction.page import Page
+from crawler.extraction.rules import extract_article
+
+URL = "https://gazette.example/news/1"
+
+
+def generic(html: str, url: str = URL):
+    site = generic_site(url)
+    return clean_article(extract_article(html, url, site), site)
+
+
+def jsonld_page(article_body: str, visible: str = "") -> str:
+    data = {"@type": "NewsArticle", "headline": "Harbour plan", "articleBody": article_body}
+    return (
+        '<html><head><script type="application/ld+json">'
+        + json.dumps(data)
+        + f"</script></head><body><main>{visible}</main></body></html>"
+    )
+
+
+LEAD = "The harbour plan was approved by the council on Tuesday after a long debate."
+SECOND = "Work on the new quay starts in spring, and the ferry keeps running meanwhile."
+
+
+def test_jsonld_body_written_as_html_is_read_as_html():
+    markup = f'<p>{LEAD}</p>\n<h3>The quay</h3><p>{SECOND} <a href="/x">More</a>.</p>'
+    assert declared_paragraphs(markup) == [LEAD, "The quay", f"{SECOND} More."]
+    article = generic(jsonld_page(markup * 3))
+    assert "<p>" not in article.body and "href" not in article.body
+    assert article.body.split("\n\n")[:3] == [LEAD, "The quay", f"{SECOND} More."]
+    assert article.sources["body"] == "jsonld"
+
+
+def test_jsonld_body_with_entities_escaped_twice_is_decoded():
+    assert declared_paragraphs("&ccedil;ıktı &amp; yangın") == ["çıktı & yangın"]
+    # In the page's script: "&amp;ccedil;", an entity escaped twice.
+    text = "Yangın &amp;ccedil;ıktı ve ekipler m&amp;uuml;dahale etti. " * 8
+    article = generic(jsonld_page(text))
+    assert "&" not in article.body
+    assert article.body.startswith("Yangın çıktı ve ekipler müdahale etti.")
+
+
+def test_plain_jsonld_body_keeps_its_lines_as_paragraphs():
+    assert declared_paragraphs(f"{LEAD}\n\n{SECOND}\nA third line.") == [
+        LEAD,
+        SECOND,
+        "A third line.",
+    ]
+
+
+def paragraphs(*texts: str) -> str:
+    return "\n\n".join(texts)
+
+
+BIO = "Sam Writer has covered the harbour for twenty years and lives by the sea."
+PROMO = "Sign in to our newsletter for the best stories of the week, every Friday."
+
+
+def test_extracted_paragraphs_are_kept_where_the_jsonld_body_agrees():
+    summary = "In short: the quay is coming."
+    extracted = paragraphs(summary, LEAD, SECOND, PROMO)
+    assert paragraphs_agreeing(extracted, f"{LEAD} {SECOND}") == paragraphs(summary, LEAD, SECOND)
+    # When they share too little, the extractor's text stays as it is.
+    assert paragraphs_agreeing(paragraphs(LEAD, PROMO), f"{LEAD} {SECOND}") == paragraphs(
+        LEAD, PROMO
+    )
+
+
+def test_text_after_the_main_block_is_pruned():
+    first, second = f"{LEAD} {SECOND}", f"{SECOND} {LEAD}"
+    dense = paragraphs(first, "The quay", second)
+    extracted = paragraphs("A lead the block does not hold.", first, second, BIO, PROMO)
+    assert without_trailing(extracted, dense) == paragraphs(
+        "A lead the block does not hold.", first, second
+    )
+    # A main block holding less than half of the text prunes nothing.
+    long_tail = paragraphs(LEAD, BIO * 3, PROMO * 3)
+    assert without_trailing(long_tail, LEAD) == long_tail
+
+
+SECTIONS = """<html><body><nav><a href="/">Home</a> <a href="/news">News</a></nav>
+<article><h1>Harbour plan</h1>
+<section><p>%s</p><p>%s</p><p>%s</p></section>
+<section><h2>The ferry</h2><p>%s</p><p>%s</p></section>
+</article><aside><p>%s</p></aside></body></html>"""
+
+
+def test_an_article_in_several_sections_is_one_block():
+    more = "The ferry keeps its timetable, with two extra crossings on Saturdays, said the port."
+    html = SECTIONS % (LEAD, SECOND, LEAD.upper(), more, more.lower(), PROMO)
+    page = GenericPage(Page(html, URL), html)
+    assert [el.tag for el in page.densest_blocks] == ["section", "section"]
+    body = page.densest_block_body
+    assert "The ferry" in body and more in body and PROMO not in body
