@@ -466,6 +466,11 @@ def test_sites_new_obeys_robots_txt_and_reports_http_errors_writing_nothing(caps
         code, out, err = run(capsys, "sites", "new", f"{site.url}/", "-o", str(draft))
         assert (code, out) == (1, "")
         assert one_line(err) == f"newscrawl: cannot fetch {site.url}/: HTTP 404"
+        site.page("/", "<html><body>busy</body></html>", status=503)
+        code, out, err = run(capsys, "sites", "new", f"{site.url}/", "-o", str(draft))
+        assert (code, out) == (1, "")
+        assert one_line(err) == f"newscrawl: cannot fetch {site.url}/: HTTP 503 (after 2 retries)"
+        assert site.count("/") == 1 + 3  # the 404 once; the 503 asked three times
         assert not draft.exists()
     finally:
         site.close()
@@ -495,6 +500,12 @@ def test_sites_new_honours_set_settings(capsys, tmp_path):
             "gazette-research/2.0 (+mailto:desk@gazette.example)"
         }
         assert site.count("/2024/03/story-0") == 1
+
+        code, out, err = run(
+            capsys, "extract", f"{site.url}/2024/03/story-0", "--set", "DOWNLOAD_TIMEOUT=soon"
+        )
+        assert (code, out) == (1, "")
+        assert one_line(err).endswith("ValueError: could not convert string to float: 'soon'")
     finally:
         site.close()
 

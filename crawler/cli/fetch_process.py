@@ -152,8 +152,15 @@ def main(argv: list[str]) -> int:
     channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)
     process = CrawlerProcess(fetch_settings(overrides))
-    process.crawl(FetchSpider, channel=channel, source=sys.stdin)
+    failures: list[Failure] = []
+    started = process.crawl(FetchSpider, channel=channel, source=sys.stdin)
+    started.addErrback(failures.append)
     process.start()
+    if failures:
+        # The last line of the log, which the parent reports (a bad --set value).
+        error = failures[0].value
+        print(f"the crawl could not run: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
     return 0
 
 
