@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from support.sites import ScriptedSite, article_html, paragraphs
+from support.sites import Reply, ScriptedSite, article_html, paragraphs
 from wcwidth import wcswidth
 
 from crawler.cli.main import main
@@ -400,6 +400,112 @@ def test_sites_new_writes_a_named_draft_and_overwrites_only_with_force(capsys, t
         )
         assert code == 0, err
         assert yaml.safe_load(draft.read_text())["name"] == "other"
+    finally:
+        site.close()
+
+
+# ------------------------------------------------- sites new fetches as a crawl does
+
+
+def news_site(flaky: str | None = None) -> ScriptedSite:
+    """A home page linking three articles; ``flaky`` answers 503 once, then the article."""
+    site = ScriptedSite()
+    links = "".join(f'<a href="/2024/03/story-{n}">story {n}</a>' for n in range(3))
+    site.page("/", f"<html><body>{links}</body></html>")
+    for n in range(3):
+        site.page(f"/2024/03/story-{n}", article_html(f"Story {n}", paragraphs(n)))
+    if flaky is not None:
+        page = article_html("Story 1", paragraphs(1)).encode()
+        site.reply(flaky, Reply(503, b"busy"), Reply(200, page))
+    return site
+
+
+@pytest.mark.e2e
+def test_sites_new_fetches_through_scrapy_with_robots_user_agent_and_retries(capsys, tmp_path):
+    from settings.scrapy_settings import USER_AGENT
+
+    site = news_site(flaky="/2024/03/story-1")
+    try:
+        draft = tmp_path / "draft.yaml"
+        code, _, err = run(capsys, "sites", "new", f"{site.url}/", "-o", str(draft))
+        assert code == 0, err
+        assert "article rules agree with generic extraction on 3 pages" in err
+        assert f"{site.url}/2024/03/story-1" in err
+        assert yaml.safe_load(draft.read_text())["article"]["title"] == "h1"
+        fetched = site.fetched()
+        assert fetched[0] == "/robots.txt" and fetched.index("/robots.txt") < fetched.index("/")
+        assert site.count("/2024/03/story-1") == 2  # 503, retried, 200
+        assert {agent for _, agent in site.agents} == {USER_AGENT}
+
+        before = len(site.agents)
+        code, out, err = run(capsys, "extract", f"{site.url}/2024/03/story-2")
+        assert (code, err) == (0, "")
+        assert paragraphs(2)[0] in out
+        assert {agent for _, agent in site.agents[before:]} == {USER_AGENT}
+        assert "/robots.txt" in [path for path, _ in site.agents[before:]]
+    finally:
+        site.close()
+
+
+@pytest.mark.e2e
+def test_sites_new_obeys_robots_txt_and_reports_http_errors_writing_nothing(capsys, tmp_path):
+    site = news_site()
+    try:
+        site.page("/robots.txt", "User-agent: *\nDisallow: /\n", **{"Content-Type": "text/plain"})
+        draft = tmp_path / "draft.yaml"
+        code, out, err = run(capsys, "sites", "new", f"{site.url}/", "-o", str(draft))
+        assert (code, out) == (1, "")
+        assert one_line(err) == (
+            f"newscrawl: cannot fetch {site.url}/: forbidden by the site's robots.txt"
+        )
+        assert not draft.exists()
+        assert site.fetched() == ["/robots.txt"]
+
+        site.page("/robots.txt", "User-agent: *\n", **{"Content-Type": "text/plain"})
+        site.page("/", "<html><body>gone</body></html>", status=404)
+        code, out, err = run(capsys, "sites", "new", f"{site.url}/", "-o", str(draft))
+        assert (code, out) == (1, "")
+        assert one_line(err) == f"newscrawl: cannot fetch {site.url}/: HTTP 404"
+        site.page("/", "<html><body>busy</body></html>", status=503)
+        code, out, err = run(capsys, "sites", "new", f"{site.url}/", "-o", str(draft))
+        assert (code, out) == (1, "")
+        assert one_line(err) == f"newscrawl: cannot fetch {site.url}/: HTTP 503 (after 2 retries)"
+        assert site.count("/") == 1 + 3  # the 404 once; the 503 asked three times
+        assert not draft.exists()
+    finally:
+        site.close()
+
+
+@pytest.mark.e2e
+def test_sites_new_honours_set_settings(capsys, tmp_path):
+    site = news_site()
+    try:
+        site.page("/robots.txt", "User-agent: *\nDisallow: /\n", **{"Content-Type": "text/plain"})
+        draft = tmp_path / "draft.yaml"
+        code, _, err = run(
+            capsys,
+            "sites",
+            "new",
+            f"{site.url}/",
+            "-o",
+            str(draft),
+            "--set",
+            "USER_AGENT=gazette-research/2.0 (+mailto:desk@gazette.example)",
+            "--set",
+            "ROBOTSTXT_OBEY=False",
+        )
+        assert code == 0, err
+        assert yaml.safe_load(draft.read_text())["article"]["body"] == "div.story"
+        assert {agent for _, agent in site.agents} == {
+            "gazette-research/2.0 (+mailto:desk@gazette.example)"
+        }
+        assert site.count("/2024/03/story-0") == 1
+
+        code, out, err = run(
+            capsys, "extract", f"{site.url}/2024/03/story-0", "--set", "DOWNLOAD_TIMEOUT=soon"
+        )
+        assert (code, out) == (1, "")
+        assert one_line(err).endswith("ValueError: could not convert string to float: 'soon'")
     finally:
         site.close()
 

@@ -10,7 +10,8 @@ what they print (``reporting``, ``export``, ``browse`` with its Datasette
 plugin ``browse_pages`` and templates ``browse_templates``, and ``progress``,
 the live line of a crawl on a terminal), onboarding a new site
 (``onboarding``, with ``drafting`` for a draft's listing and its rules
-checked on several articles), the demo site (``demo_site``) and Scrapy's
+checked on several articles, and ``fetching`` for its pages, fetched
+through Scrapy by the ``fetch_process`` it starts), the demo site (``demo_site``) and Scrapy's
 ``COMMANDS_MODULE`` (``commands``).
 
 May import every other package of ``crawler``; nothing imports this one.

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from crawler.cli.options import add_settings, parse_settings
 from crawler.exceptions import CONFIG_ERROR_EXIT
 from crawler.items import Article
 from crawler.sites.definitions import BUNDLED_SITES_DIR, SiteConfigError, get_site
@@ -117,6 +118,7 @@ def add_parser(sites_subparsers: Any) -> argparse.ArgumentParser:
         help="the fixtures folder (default: tests/fixtures/sites of the checkout)",
     )
     parser.add_argument("--force", action="store_true", help="overwrite an existing case")
+    add_settings(parser, "fetching a URL")
     parser.set_defaults(func=run_fixture)
     return parser
 
@@ -130,14 +132,15 @@ def _error(message: str, status: int = CONFIG_ERROR_EXIT) -> int:
 def _read_source(args: argparse.Namespace) -> tuple[str, str] | int:
     """``(fetched URL, page text)``, or the exit status after a message: 2 for
     a usage mistake or input that is no page, 1 for a page not fetched."""
-    from crawler.cli.onboarding import FetchError, NotAPage, fetch, read_page_file
+    from crawler.cli.onboarding import FetchError, NotAPage, PageFetcher, fetch, read_page_file
 
     source = args.source
     if source.startswith(("http://", "https://")):
         if args.url:
             return _error("--url is for a FILE; a URL is fetched from where it is")
         try:
-            return fetch(source)
+            with PageFetcher(parse_settings(args.settings)) as fetcher:
+                return fetch(source, fetcher)
         except NotAPage as exc:
             return _error(str(exc))
         except FetchError as exc:

@@ -2,8 +2,8 @@
 rules against its live pages, and draft a definition from a home page.
 
 Used by ``newscrawl extract``, ``newscrawl sites check`` and ``newscrawl
-sites new``. One page at a time over plain HTTP (no crawl), so the answers
-come in seconds.
+sites new``. Pages are fetched one at a time through Scrapy, as a crawl
+fetches them (crawler/cli/fetching.py), so the answers come in seconds.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ from __future__ import annotations
 import logging
 import re
 import sys
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,8 +19,8 @@ from urllib.parse import urljoin, urlsplit
 import yaml
 from w3lib.encoding import html_body_declared_encoding, http_content_type_encoding, read_bom
 
-from crawler import __version__
 from crawler.cli import drafting
+from crawler.cli.fetching import FetchError, PageFetcher
 from crawler.exceptions import UndecodablePage
 from crawler.extraction.cleaning import clean_article
 from crawler.extraction.discovery import (
@@ -40,13 +38,8 @@ from crawler.sites.definitions import FieldRule, Site
 from crawler.sites.patterns import compile_pattern
 from crawler.sites.times import iso_time
 
-FETCH_LIMIT = 10 * 1024 * 1024
 FIELDS = ("title", "body", "published_at", "author", "section", "tags")
 RULE_KEYS = {"published_at": "published"}
-
-
-class FetchError(Exception):
-    """A page that could not be fetched (exit status 1)."""
 
 
 class NotAPage(FetchError):
@@ -127,25 +120,27 @@ def read_page_file(source: str) -> str:
     return page_text(body, source)
 
 
-def fetch(url: str, timeout: float = 30.0) -> tuple[str, str]:
-    """GET a page: ``(final URL, text)``, decoded as :func:`page_text` does.
-    :class:`NotAPage` when the server sends something else than a page."""
-    request = urllib.request.Request(
-        url, headers={"User-Agent": f"newscrawl/{__version__} (site check)"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            body = response.read(FETCH_LIMIT + 1)
-            final = response.geturl()
-            content_type = response.headers.get("Content-Type")
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise FetchError(f"cannot fetch {url}: {exc}") from None
-    if len(body) > FETCH_LIMIT:
-        raise FetchError(f"{url} is larger than {FETCH_LIMIT // (1024 * 1024)} MB")
-    mimetype = (content_type or "").split(";")[0].strip().lower()
+def fetch(url: str, fetcher: PageFetcher) -> tuple[str, str]:
+    """GET a page through Scrapy (``fetcher``): ``(final URL, text)``, decoded
+    as :func:`page_text` does. :class:`FetchError` when there is no page
+    (robots.txt disallows it, an HTTP error after the retries, a download
+    error), :class:`NotAPage` when the server sends something else than a page."""
+    page = fetcher.get(url)
+    mimetype = (page.content_type or "").split(";")[0].strip().lower()
     if mimetype not in HTML_TYPES and not mimetype.endswith("xml"):
-        raise NotAPage(f"{final} is not an HTML page: the server sent {mimetype}")
-    return final, page_text(body, final, content_type)
+        raise NotAPage(f"{page.url} is not an HTML page: the server sent {mimetype}")
+    return page.url, page_text(page.body, page.url, page.content_type)
+
+
+def robots_sitemaps(base: str, fetcher: PageFetcher) -> list[str]:
+    """The sitemaps the site's robots.txt names (none when it has no robots.txt)."""
+    try:
+        robots = fetcher.get(urljoin(base, "/robots.txt"), robots=True)
+    except FetchError:
+        return []
+    if robots.status != 200:
+        return []
+    return sitemaps_in_robots(robots.body.decode("utf-8", "replace"), base)
 
 
 def generic_site(url: str) -> Site:
@@ -223,13 +218,13 @@ def check_article(html: str, url: str, site: Site) -> list[FieldCheck]:
     return checks
 
 
-def first_article_url(site: Site) -> tuple[str, str, list[str], str | None]:
+def first_article_url(site: Site, fetcher: PageFetcher) -> tuple[str, str, list[str], str | None]:
     """Fetch the site's first listing page: ``(page URL, html, article links, next page)``."""
     listing = site.listing
     assert listing is not None
     if not listing.start_urls:
         raise FetchError("the site has no listing start_urls; give an article URL to check")
-    final, html = fetch(listing.start_urls[0])
+    final, html = fetch(listing.start_urls[0], fetcher)
     page = Page(html, final)
     links = extract_links(page.selector, listing.article_links, final, where="article_links")
     # As the articles spider keeps a listing's links (crawler/spiders/articles.py).
@@ -443,21 +438,20 @@ def name_problem(name: str) -> str | None:
     return None
 
 
-def draft_site(home_url: str, name: str | None = None) -> tuple[str, list[str]]:
+def draft_site(
+    home_url: str, fetcher: PageFetcher, name: str | None = None
+) -> tuple[str, list[str]]:
     """A starting site definition (YAML text) for the site at ``home_url``,
-    and notes. Its name is ``name``, else :func:`site_name_for` the URL."""
+    and notes, from pages ``fetcher`` fetches. Its name is ``name``, else
+    :func:`site_name_for` the URL."""
     notes: list[str] = []
-    final, html = fetch(home_url)
+    final, html = fetch(home_url, fetcher)
     parts = urlsplit(final)
     base = f"{parts.scheme}://{parts.netloc}/"
     host = parts.hostname or ""
     page = Page(html, final)
     feeds = announced_feeds(page.selector, final)
-    try:
-        _, robots = fetch(urljoin(base, "/robots.txt"))
-        sitemaps = sitemaps_in_robots(robots, base)
-    except FetchError:
-        sitemaps = []
+    sitemaps = robots_sitemaps(base, fetcher)
     links = [
         u
         for u in dict.fromkeys(
@@ -488,15 +482,15 @@ def draft_site(home_url: str, name: str | None = None) -> tuple[str, list[str]]:
     else:
         lines.append("  discover: true  # no common article URL shape found: links are guessed")
         notes.append("no common article URL shape on the home page")
-    lines += _pagination_lines(page, notes)
+    lines += _pagination_lines(page, notes, fetcher)
     notes.append(f"{len(links)} article-like links, {len(feeds)} feeds, {len(sitemaps)} sitemaps")
     lines += ["", "article:"] + (
-        _sample_article_rules(links, pattern, notes) or ["  {}  # generic extraction only"]
+        _sample_article_rules(links, pattern, notes, fetcher) or ["  {}  # generic extraction only"]
     )
     return "\n".join(lines) + "\n", notes
 
 
-def _pagination_lines(page: Page, notes: list[str]) -> list[str]:
+def _pagination_lines(page: Page, notes: list[str], fetcher: PageFetcher) -> list[str]:
     """``next_page`` (or ``page_url_template``) lines: a rule that finds the
     page generic discovery goes to next, on the home page and on that page."""
     candidates = drafting.next_page_rules(page, element_selector)
@@ -505,7 +499,7 @@ def _pagination_lines(page: Page, notes: list[str]) -> list[str]:
         notes.append("no next page found on the home page: no pagination drafted")
         return []
     try:
-        second_url, second_html = fetch(target)
+        second_url, second_html = fetch(target, fetcher)
     except FetchError as exc:
         notes.append(f"the next page could not be fetched ({exc}): no pagination drafted")
         return []
@@ -538,14 +532,16 @@ def _sample_links(links: list[str], pattern: str | None) -> list[str]:
     return [fitting[int(i * step)] for i in range(SAMPLE_ARTICLES)]
 
 
-def _sample_article_rules(links: list[str], pattern: str | None, notes: list[str]) -> list[str]:
+def _sample_article_rules(
+    links: list[str], pattern: str | None, notes: list[str], fetcher: PageFetcher
+) -> list[str]:
     """The article rules drafted from several article pages: for each field,
     the first rule proposed on one of them that gives what generic
     extraction gives on every one of them; as YAML lines."""
     samples = []
     for url in _sample_links(links, pattern):
         try:
-            final, html = fetch(url)
+            final, html = fetch(url, fetcher)
         except FetchError as exc:
             notes.append(str(exc))
             continue

@@ -7,8 +7,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from crawler.cli import fixtures
+from crawler.cli.options import add_settings, parse_settings
 from crawler.cli.reporting import dump_json
 from crawler.exceptions import CONFIG_ERROR_EXIT, NOT_FOUND_EXIT
 from crawler.sites.definitions import Site, SiteConfigError, get_site, load_sites
@@ -25,6 +27,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     check.add_argument("site", help="site name")
     check.add_argument("url", nargs="?", help="an article URL (default: the first listing link)")
     check.add_argument("--json", action="store_true", help="print JSON")
+    add_settings(check, "fetching the pages")
     check.set_defaults(func=cmd_sites_check)
     new = sites_sub.add_parser("new", help="draft a site definition from a home page")
     new.add_argument("url", help="the site's home page")
@@ -33,6 +36,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     )
     new.add_argument("-o", "--output", metavar="FILE", help="write the YAML here (default: stdout)")
     new.add_argument("--force", action="store_true", help="overwrite FILE when it exists")
+    add_settings(new, "fetching the pages")
     new.set_defaults(func=cmd_sites_new)
     fixtures.add_parser(sites_sub)
 
@@ -47,6 +51,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "--url", help="the page's URL, for a file or standard input (default: none)"
     )
     extract.add_argument("--json", action="store_true", help="every field with its source")
+    add_settings(extract, "fetching a URL")
     extract.set_defaults(func=cmd_extract)
 
 
@@ -109,7 +114,14 @@ def cmd_extract(args: argparse.Namespace) -> int:
     """``newscrawl extract``: exit status 2 for input that is no page (a binary
     or undecodable file, a missing file) or a bad ``--url``; 1 when a URL
     cannot be fetched or the page has no body."""
-    from crawler.cli.onboarding import FetchError, NotAPage, extract_page, fetch, read_page_file
+    from crawler.cli.onboarding import (
+        FetchError,
+        NotAPage,
+        PageFetcher,
+        extract_page,
+        fetch,
+        read_page_file,
+    )
 
     site = get_site(args.site) if args.site else None
     source = args.source
@@ -119,7 +131,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
         return _error(f"--url {problem}, not {args.url!r}")
     try:
         if is_url:
-            url, html = fetch(source)
+            with PageFetcher(parse_settings(args.settings)) as fetcher:
+                url, html = fetch(source, fetcher)
         else:
             url, html = args.url, read_page_file(source)
     except NotAPage as exc:
@@ -146,16 +159,24 @@ def _error(message: str, status: int = CONFIG_ERROR_EXIT) -> int:
 
 
 def cmd_sites_check(args: argparse.Namespace) -> int:
+    from crawler.cli.onboarding import PageFetcher
+
+    site = get_site(args.site)
+    with PageFetcher(parse_settings(args.settings)) as fetcher:
+        return _check_site(args, site, fetcher)
+
+
+def _check_site(args: argparse.Namespace, site: Site, fetcher: Any) -> int:
+    """``sites check`` with pages from ``fetcher``."""
     import json
 
     from crawler.cli.onboarding import FetchError, check_article, fetch, first_article_url
 
-    site = get_site(args.site)
     report: dict = {"site": site.name, "listing": None}
     try:
         url = args.url
         if url is None:
-            page_url, _, links, next_page = first_article_url(site)
+            page_url, _, links, next_page = first_article_url(site, fetcher)
             report["listing"] = {
                 "url": page_url,
                 "article_links": len(links),
@@ -169,7 +190,7 @@ def cmd_sites_check(args: argparse.Namespace) -> int:
                 )
                 return 1
             url = links[0]
-        final, html = fetch(url)
+        final, html = fetch(url, fetcher)
     except FetchError as exc:
         print(f"newscrawl: {exc}", file=sys.stderr)
         return 1
@@ -208,8 +229,16 @@ def _print_check(report: dict, checks: list) -> None:
 def cmd_sites_new(args: argparse.Namespace) -> int:
     """``newscrawl sites new``: exit status 2 for a URL that is not http(s), an
     invalid ``--name``, an output file that exists (without ``--force``) or
-    cannot be written; 1 when the home page cannot be fetched."""
-    from crawler.cli.onboarding import FetchError, NotAPage, draft_site, name_problem, site_name_for
+    cannot be written; 1 when the home page cannot be fetched (robots.txt
+    disallows it, an HTTP error after the retries, a download error)."""
+    from crawler.cli.onboarding import (
+        FetchError,
+        NotAPage,
+        PageFetcher,
+        draft_site,
+        name_problem,
+        site_name_for,
+    )
 
     if not args.url.startswith(("http://", "https://")):
         return _error(f"give the site's home page as an http(s) URL, not {args.url!r}")
@@ -220,7 +249,8 @@ def cmd_sites_new(args: argparse.Namespace) -> int:
     if output is not None and (problem := _output_problem(output, args.force)):
         return _error(problem)
     try:
-        text, notes = draft_site(args.url, name)
+        with PageFetcher(parse_settings(args.settings)) as fetcher:
+            text, notes = draft_site(args.url, fetcher, name)
     except NotAPage as exc:
         return _error(str(exc))
     except FetchError as exc:

@@ -49,6 +49,7 @@ class ScriptedSite:
             "/robots.txt": Reply(200, b"User-agent: *\n")
         }
         self.request_log: list[str] = []
+        self.agents: list[tuple[str, str | None]] = []  # (path, User-Agent) of every request
         self.in_flight = 0
         self.most_in_flight = 0  # the most requests the site was answering at once
         self._lock = threading.Lock()
@@ -57,6 +58,7 @@ class ScriptedSite:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
                 with site._lock:
+                    site.agents.append((self.path, self.headers.get("User-Agent")))
                     site.in_flight += 1
                     site.most_in_flight = max(site.most_in_flight, site.in_flight)
                 try:
