@@ -71,9 +71,10 @@ def start(command: list[str], db_url: str, log: Path) -> subprocess.Popen[bytes]
         )
 
 
-def scrapy_crawl(db_url: str, log: Path) -> subprocess.Popen[bytes]:
+def scrapy_crawl(db_url: str, log: Path, *settings: str) -> subprocess.Popen[bytes]:
+    """``scrapy crawl``; ``settings`` (``-s NAME=VALUE``) override SETTINGS."""
     cmd = [sys.executable, "-m", "scrapy", "crawl", "articles", "-a", "site=news", *SETTINGS]
-    return start(cmd, db_url, log)
+    return start([*cmd, *settings], db_url, log)
 
 
 def newscrawl_crawl(db_url: str, log: Path) -> subprocess.Popen[bytes]:
@@ -124,9 +125,10 @@ def resume_and_check(news: NewsSite, archive: Archive, db_url: str, log: Path) -
     runs = archive.rows("select status, articles_new from crawl_runs order by id")
     assert runs[-1]["status"] == "finished"
     assert sum(r["articles_new"] for r in runs) == news.published
-    # The walk is complete now: the next crawl reads one listing page, fetches nothing.
+    # The walk is complete now: the next crawl reads one listing page, fetches
+    # nothing (so it needs no extraction process to read articles).
     mark = len(news.server.request_log)
-    proc = scrapy_crawl(db_url, log)
+    proc = scrapy_crawl(db_url, log, "-s", "EXTRACTION_PROCESSES=0")
     assert proc.wait(timeout=300) == 0, log.read_text()[-3000:]
     assert news.articles_fetched(mark) == []
     assert [p for p in news.server.fetched(mark) if p.startswith("/news")] == ["/news/"]
