@@ -20,6 +20,7 @@ from crawler.cli.reporting import Column, dump_json, field, format_table, jsonab
 from crawler.exceptions import CONFIG_ERROR_EXIT
 from crawler.sites.definitions import get_site, load_sites
 from crawler.sites.times import human_time, iso_time
+from crawler.storage.status import LAST_RUN_COLUMNS
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> None:
@@ -305,13 +306,7 @@ RUN_FIELDS = (
     "trigger",
     "started_at",
     "finished_at",
-    "pages_fetched",
-    "articles_new",
-    "articles_updated",
-    "articles_unchanged",
-    "items_rejected",
-    "top_story_snapshots",
-    "errors",
+    *LAST_RUN_COLUMNS,
     "health_warnings",
 )
 

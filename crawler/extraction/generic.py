@@ -191,50 +191,8 @@ class GenericPage:
     @cached_property
     def densest_blocks(self) -> list[Any]:
         """The element holding most of the page's running text, with its
-        siblings of the same kind that hold text too.
-
-        Old table layouts put the story in a ``<td>`` or ``<font>`` with
-        ``<br>`` breaks, where news extractors made for modern markup find
-        nothing: score every block of text by its length and commas, credit
-        it and, at three quarters, its parent (so that several paragraphs
-        outweigh one), and take the best element. An article cut into
-        several ``<section>``s (or divs of one class), each under its
-        heading, is all of them: the best one's siblings of the same tag and
-        class that score at least a quarter of it.
-        """
-        from crawler.extraction.text import SKIP_TAGS
-
-        scores: dict[Any, float] = {}
-        root = self.page.selector.root
-        for el in root.iter():
-            if not isinstance(el.tag, str) or el.tag in SKIP_TAGS or el.tag == "a":
-                continue
-            for text in (el.text, *(child.tail for child in el)):
-                chunk = normalize_text(text or "")
-                if len(chunk) < 25:
-                    continue
-                score = 1 + chunk.count(",") + min(len(chunk) / 100, 3)
-                scores[el] = scores.get(el, 0) + score
-                parent = el.getparent()
-                if parent is not None:
-                    scores[parent] = scores.get(parent, 0) + score * 0.75
-        if not scores:
-            return []
-        best = max(scores, key=scores.get)
-        parent = best.getparent()
-        if parent is None:
-            return [best]
-        like = [
-            el
-            for el in parent
-            if el is best
-            or (
-                el.tag == best.tag
-                and el.get("class") == best.get("class")
-                and scores.get(el, 0) >= scores[best] / 4
-            )
-        ]
-        return like
+        siblings of the same kind that hold text too (:func:`densest_blocks`)."""
+        return densest_blocks(self.page.selector.root)
 
     @cached_property
     def densest_block_body(self) -> str | None:
@@ -387,6 +345,53 @@ class GenericPage:
 
 
 _MIDNIGHT = re.compile(r"[T ]00:00(:00(\.0+)?)?(Z|[+-]00:?00)?$")
+
+
+def densest_blocks(root: Any) -> list[Any]:
+    """The element of ``root`` holding most of the page's running text, with
+    its siblings of the same kind that hold text too.
+
+    Old table layouts put the story in a ``<td>`` or ``<font>`` with
+    ``<br>`` breaks, where news extractors made for modern markup find
+    nothing: score every block of text by its length and commas, credit
+    it and, at three quarters, its parent (so that several paragraphs
+    outweigh one), and take the best element. An article cut into
+    several ``<section>``s (or divs of one class), each under its
+    heading, is all of them: the best one's siblings of the same tag and
+    class that score at least a quarter of it.
+    """
+    from crawler.extraction.text import SKIP_TAGS
+
+    scores: dict[Any, float] = {}
+    for el in root.iter():
+        if not isinstance(el.tag, str) or el.tag in SKIP_TAGS or el.tag == "a":
+            continue
+        for text in (el.text, *(child.tail for child in el)):
+            chunk = normalize_text(text or "")
+            if len(chunk) < 25:
+                continue
+            score = 1 + chunk.count(",") + min(len(chunk) / 100, 3)
+            scores[el] = scores.get(el, 0) + score
+            parent = el.getparent()
+            if parent is not None:
+                scores[parent] = scores.get(parent, 0) + score * 0.75
+    if not scores:
+        return []
+    best = max(scores, key=scores.get)
+    parent = best.getparent()
+    if parent is None:
+        return [best]
+    like = [
+        el
+        for el in parent
+        if el is best
+        or (
+            el.tag == best.tag
+            and el.get("class") == best.get("class")
+            and scores.get(el, 0) >= scores[best] / 4
+        )
+    ]
+    return like
 
 
 def _without_time(raw: str) -> bool:

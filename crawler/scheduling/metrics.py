@@ -30,7 +30,12 @@ from prometheus_client.core import GaugeMetricFamily
 from crawler.extraction.health import HEALTH_FIELDS, warning_field
 from crawler.storage.runs import RunRows
 from crawler.storage.spool import items_waiting, short_error, spool_dir, spool_files
-from crawler.storage.status import consecutive_failures, last_run, last_success
+from crawler.storage.status import (
+    LAST_RUN_COLUMNS,
+    consecutive_failures,
+    last_run,
+    last_success,
+)
 
 logger = logging.getLogger("newscrawl.metrics")
 
@@ -38,16 +43,6 @@ Pair = tuple[str, str]  # (site, spider)
 
 # Crawls take from a second (nothing new) to hours (a backfill).
 DURATION_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400)
-# The counts of a run ``newscrawl status`` shows, as crawl_runs columns.
-LAST_RUN_COLUMNS = (
-    "pages_fetched",
-    "articles_new",
-    "articles_updated",
-    "articles_unchanged",
-    "items_rejected",
-    "top_story_snapshots",
-    "errors",
-)
 # The statuses a run ends with (docs/daemon.md, "Run statuses").
 END_STATUSES = ("finished", "failed", "timeout", "interrupted")
 

@@ -19,6 +19,19 @@ from crawler.storage.models import CrawlRunRow
 JOBS_TABLE = "apscheduler_jobs"
 
 
+# The counts of a run that ``newscrawl status`` and the metrics show, as
+# crawl_runs columns.
+LAST_RUN_COLUMNS = (
+    "pages_fetched",
+    "articles_new",
+    "articles_updated",
+    "articles_unchanged",
+    "items_rejected",
+    "top_story_snapshots",
+    "errors",
+)
+
+
 def runs_of_process(engine: Engine, host: str, pid: int, started_after: datetime) -> list[dict]:
     stmt = (
         select(CrawlRunRow)
