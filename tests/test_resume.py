@@ -51,7 +51,7 @@ def news(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[NewsSite]:
         "  article_links: 'ul.news a::attr(href)'\n"
         "  next_page: 'a[rel=\"next\"]::attr(href)'\n"
         "article:\n  body: 'div.story'\n  min_body_length: 50\n"
-        "schedule:\n  articles: {every: 1h}\n  timeout: 5s\n"
+        "schedule:\n  articles: {every: 1h}\n  timeout: 15s\n"
     )
     yield site
     server.close()
@@ -215,7 +215,9 @@ def test_sigterm_to_newscrawl_crawl_then_ordinary_crawls(news, any_database_url,
 def test_the_daemons_timeout_then_ordinary_crawls(news, any_database_url, tmp_path):
     database_url, archive = any_database_url, Archive(any_database_url)
     ensure_schema(database_url)
-    news.set_delay(0.1)  # slower than the 5 s timeout allows for 300 articles
+    # Slower than the 15 s timeout allows for 300 articles (4 at a time), which
+    # leaves a crawl process starting on a busy machine time to record its run.
+    news.set_delay(0.3)
     log = tmp_path / "daemon.log"
     daemon = start(
         [
