@@ -6,7 +6,9 @@ import fcntl
 import logging
 import os
 import re
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -73,13 +75,33 @@ def safe_url(url: str) -> str:
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     cursor = dbapi_connection.cursor()
-    # WAL lets readers work while a crawl writes; the busy timeout makes a
-    # second writer wait for the lock instead of failing at once.
-    cursor.execute("PRAGMA journal_mode=WAL")
+    # The busy timeout makes a second writer wait for the lock instead of
+    # failing at once; WAL lets readers work while a crawl writes.
     cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    _journal_mode_wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _journal_mode_wal(cursor) -> None:  # type: ignore[no-untyped-def]
+    """Switch the file to WAL. Switching takes an exclusive lock, and SQLite
+    answers "database is locked" at once, without waiting out the busy
+    timeout, when several processes open a new file together: try again
+    until the busy timeout has passed."""
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    pause = 0.005
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.2)
 
 
 PG_CONNECT_TIMEOUT = 10  # seconds: an unreachable server fails a write, not hangs it
