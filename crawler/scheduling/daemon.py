@@ -290,11 +290,13 @@ class Daemon:
             keep_record=True,  # newscrawl status: when the daemon last ran
         ).start()
         try:
-            self.metrics.serve_daemon(self, self._renewer)  # MetricsUnavailable: a busy port
             close_orphaned_runs(self.engine, self.host)
             self.scheduler = self._build_scheduler()
             _running = self
+            # The handlers before the endpoint: whoever sees /metrics answer
+            # may send SIGHUP, whose default action would end the daemon.
             self._install_signal_handlers()
+            self.metrics.serve_daemon(self, self._renewer)  # MetricsUnavailable: a busy port
             specs = job_specs(self.sites.values())
             logger.info(
                 "newscrawl daemon started (pid %d): %d jobs, at most %d crawls at once, "
