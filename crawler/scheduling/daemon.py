@@ -293,9 +293,7 @@ class Daemon:
             close_orphaned_runs(self.engine, self.host)
             self.scheduler = self._build_scheduler()
             _running = self
-            # The handlers before the endpoint: whoever sees /metrics answer
-            # may send SIGHUP, whose default action would end the daemon.
-            self._install_signal_handlers()
+            self._install_signal_handlers()  # before /metrics answers: SIGHUP may follow
             self.metrics.serve_daemon(self, self._renewer)  # MetricsUnavailable: a busy port
             specs = job_specs(self.sites.values())
             logger.info(
