@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint install clean bench bench-crawl bench-query
+.PHONY: demo test test-fast lint install clean bench bench-crawl bench-query bench-store
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; run make PYTHON=/path/to/python3.11"; exit 1; }
@@ -42,6 +42,12 @@ N ?= 5000
 bench-crawl: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python bench/crawl_bench.py --articles $(N) $(BENCH_ARGS)
+
+# The store alone against plain sqlite3 (same rows, schema and full-text
+# index), ROUNDS rounds alternating: a quick check of the store's own cost.
+ROUNDS ?= 5
+bench-store: $(STAMP)
+	$(BIN)/python bench/store_bench.py --articles $(N) --rounds $(ROUNDS)
 
 bench-query: $(STAMP)
 	$(BIN)/python bench/query_bench.py

@@ -397,45 +397,53 @@ def bench_articles(count: int) -> list[Any]:
     return articles
 
 
-def store_bench(
-    db_url: str, articles: list[Any], batch: int, drop_search_index: bool = False
-) -> dict[str, float]:
-    from sqlalchemy import text
+class StoreWriter:
+    """The store writing batches into ``db_url``."""
 
-    from crawler.storage.store import Store
+    def __init__(self, db_url: str, drop_search_index: bool = False) -> None:
+        from sqlalchemy import text
 
-    store = Store.open(db_url)
-    if drop_search_index:
-        with store.engine.begin() as conn:
-            for trigger in ("insert", "update", "delete"):
-                conn.execute(text(f"drop trigger articles_fts_after_{trigger}"))
-            conn.execute(text("drop table articles_fts"))
-    batches = [articles[i : i + batch] for i in range(0, len(articles), batch)]
-    result = {}
-    for phase in ("insert_new", "update_unchanged"):
-        started = time.perf_counter()
-        for chunk in batches:
-            store.save_articles(chunk)
-        result[f"{phase}_rows_per_s"] = len(articles) / (time.perf_counter() - started)
-    return result
+        from crawler.storage.store import Store
+
+        self.store = Store.open(db_url)
+        if drop_search_index:
+            with self.store.engine.begin() as conn:
+                for trigger in ("insert", "update", "delete"):
+                    conn.execute(text(f"drop trigger articles_fts_after_{trigger}"))
+                conn.execute(text("drop table articles_fts"))
+
+    def insert_new(self, chunk: list[Any]) -> None:
+        self.store.save_articles(chunk)
+
+    update_unchanged = insert_new
+
+    def close(self) -> None:
+        from crawler.storage.database import dispose_engines
+
+        dispose_engines()
 
 
-def store_ceiling(path: Path, articles: list[Any], batch: int) -> dict[str, float]:
+class PlainSqlite:
     """What SQLite alone costs for the same rows: the store's schema (indexes,
     full-text index and its triggers) created by ``Store.open``, then the rows
     written with the plain ``sqlite3`` module, one multi-row INSERT (new) or
     one UPDATE of ``last_seen_at`` (unchanged) and one commit per batch, with
     none of the store's checks (existing rows, duplicates, aliases, top-story
     links). The store's figures over these are its own cost."""
-    import sqlite3
 
-    from crawler.storage.database import dispose_engines
-    from crawler.storage.store import Store, _article_values
+    def __init__(self, path: Path) -> None:
+        import sqlite3
 
-    Store.open(f"sqlite:///{path}")
-    dispose_engines()
-    columns = list(_article_values(articles[0], datetime.now(UTC)))
+        from crawler.storage.database import dispose_engines
+        from crawler.storage.store import Store
 
+        Store.open(f"sqlite:///{path}")
+        dispose_engines()
+        self.conn = sqlite3.connect(path, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+
+    @staticmethod
     def plain(value: Any) -> Any:
         if isinstance(value, datetime):
             return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
@@ -443,35 +451,126 @@ def store_ceiling(path: Path, articles: list[Any], batch: int) -> dict[str, floa
             return json.dumps(value)
         return value
 
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    batches = [articles[i : i + batch] for i in range(0, len(articles), batch)]
-    result = {}
-    started = time.perf_counter()
-    for chunk in batches:
+    def insert_new(self, chunk: list[Any]) -> None:
+        from crawler.storage.store import _article_values
+
         now = datetime.now(UTC)
-        rows = [[plain(v) for v in _article_values(a, now).values()] for a in chunk]
+        rows = [[self.plain(v) for v in _article_values(a, now).values()] for a in chunk]
+        columns = list(_article_values(chunk[0], now))
         marks = ", ".join(["(" + ", ".join("?" * len(columns)) + ")"] * len(rows))
-        conn.execute("BEGIN")
-        conn.execute(
+        self.conn.execute("BEGIN")
+        self.conn.execute(
             f"INSERT INTO articles ({', '.join(columns)}) VALUES {marks}",
             [v for row in rows for v in row],
         )
-        conn.execute("COMMIT")
-    result["insert_new_rows_per_s"] = len(articles) / (time.perf_counter() - started)
-    started = time.perf_counter()
-    for chunk in batches:
-        now = plain(datetime.now(UTC))
-        conn.execute("BEGIN")
-        conn.execute(
+        self.conn.execute("COMMIT")
+
+    def update_unchanged(self, chunk: list[Any]) -> None:
+        now = self.plain(datetime.now(UTC))
+        self.conn.execute("BEGIN")
+        self.conn.execute(
             f"UPDATE articles SET last_seen_at = ? WHERE url IN ({', '.join('?' * len(chunk))})",
             [now, *(a.url for a in chunk)],
         )
-        conn.execute("COMMIT")
-    result["update_unchanged_rows_per_s"] = len(articles) / (time.perf_counter() - started)
-    conn.close()
-    return result
+        self.conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def write_in_turn(writers: list[Any], articles: list[Any], batch: int) -> list[dict[str, float]]:
+    """Each writer's rows/s, new rows then the same rows unchanged, the writers
+    taking turns batch by batch (the first to go changing each batch), so a
+    change in the machine's load weighs on all of them alike."""
+    batches = [articles[i : i + batch] for i in range(0, len(articles), batch)]
+    results: list[dict[str, float]] = [{} for _ in writers]
+    for phase in ("insert_new", "update_unchanged"):
+        spent = [0.0] * len(writers)
+        for n, chunk in enumerate(batches):
+            order = list(range(len(writers)))
+            for w in order[n % len(order) :] + order[: n % len(order)]:
+                started = time.perf_counter()
+                getattr(writers[w], phase)(chunk)
+                spent[w] += time.perf_counter() - started
+        for w, seconds in enumerate(spent):
+            results[w][f"{phase}_rows_per_s"] = len(articles) / seconds
+    for writer in writers:
+        writer.close()
+    return results
+
+
+def store_results(
+    results: dict[str, Any], workdir: Path, count: int, rounds: int, pg_problem: str | None
+) -> None:
+    """The store's rows/s into ``results["store"]``: the store on SQLite and
+    the plain ``sqlite3`` ceiling taking turns batch by batch, for ``rounds``
+    rounds (their median runs, and the ratio of each round), then without the
+    full-text index and on PostgreSQL once."""
+    from settings.scrapy_settings import STORE_BATCH_SIZE
+
+    articles = bench_articles(count)
+    results["store_rows"], results["store_batch"] = len(articles), STORE_BATCH_SIZE
+    store, plain = [], []
+    for n in range(rounds):
+        writers = [
+            StoreWriter(f"sqlite:///{workdir / f'store-{n}.db'}"),
+            PlainSqlite(workdir / f"store-plain-{n}.db"),
+        ]
+        one, other = write_in_turn(writers, articles, STORE_BATCH_SIZE)
+        store.append(one)
+        plain.append(other)
+    key = "insert_new_rows_per_s"
+    results["store_rounds"] = [s[key] / p[key] for s, p in zip(store, plain, strict=True)]
+
+    def median_of(runs: list[dict[str, float]]) -> dict[str, float]:
+        return sorted(runs, key=lambda r: r[key])[len(runs) // 2]
+
+    def alone(writer: Any) -> dict[str, float]:
+        return write_in_turn([writer], articles, STORE_BATCH_SIZE)[0]
+
+    results["store"] = {
+        "SQLite": median_of(store),
+        # What the full-text index costs: the same, its table and triggers dropped.
+        "SQLite without the full-text index": alone(
+            StoreWriter(f"sqlite:///{workdir / 'store-no-fts.db'}", drop_search_index=True)
+        ),
+        "SQLite, plain sqlite3 inserts (no store)": median_of(plain),
+    }
+    if pg_problem is None:
+        database = PostgresDatabase()
+        try:
+            results["store"]["PostgreSQL"] = alone(StoreWriter(database.url))
+        finally:
+            database.drop()
+    else:
+        results["store"]["PostgreSQL"] = {"skipped": pg_problem}
+
+
+def store_lines(results: dict[str, Any]) -> list[str]:
+    """The store's table, and its new rows against plain ``sqlite3``."""
+    lines = [
+        "| store (batches of "
+        f"{results['store_batch']}, {results['store_rows']} rows) | insert new rows/s | "
+        "update unchanged rows/s |",
+        "|---|---:|---:|",
+    ]
+    for engine, s in results["store"].items():
+        if "skipped" in s:
+            lines.append(f"| {engine} | skipped: {s['skipped']} | |")
+        else:
+            lines.append(
+                f"| {engine} | {s['insert_new_rows_per_s']:.0f} | "
+                f"{s['update_unchanged_rows_per_s']:.0f} |"
+            )
+    rounds = results["store_rounds"]
+    lines += [
+        "",
+        f"**Store against plain sqlite3**, new rows, {len(rounds)} rounds, batches in turn: "
+        f"**{sorted(rounds)[len(rounds) // 2]:.2f}x** (median; rounds "
+        + ", ".join(f"{r:.2f}x" for r in rounds)
+        + ").",
+    ]
+    return lines
 
 
 # --------------------------------------------------------------------------- daemon
@@ -655,19 +754,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"configured rules and cleaning {e['newscrawl_ms']:.1f} ms/page, `trafilatura.extract` "
         f"{e['trafilatura_ms']:.1f} ms/page: **{e['ratio']:.2f}x** the time.",
         "",
-        "| store (batches of "
-        f"{results['store_batch']}, {results['store_rows']} rows) | insert new rows/s | "
-        "update unchanged rows/s |",
-        "|---|---:|---:|",
+        *store_lines(results),
     ]
-    for engine, s in results["store"].items():
-        if "skipped" in s:
-            lines.append(f"| {engine} | skipped: {s['skipped']} | |")
-        else:
-            lines.append(
-                f"| {engine} | {s['insert_new_rows_per_s']:.0f} | "
-                f"{s['update_unchanged_rows_per_s']:.0f} |"
-            )
     d = results["daemon"]
     lines.append("")
     if "skipped" in d:
@@ -852,34 +940,7 @@ def main() -> int:
             run_scenario(scenario, workdir, args, results, pg_problem, main=index == 0)
 
         log("store")
-        from settings.scrapy_settings import STORE_BATCH_SIZE
-
-        articles = bench_articles(args.articles)
-        results["store_rows"], results["store_batch"] = len(articles), STORE_BATCH_SIZE
-        results["store"] = {
-            "SQLite": store_bench(f"sqlite:///{workdir / 'store.db'}", articles, STORE_BATCH_SIZE),
-            # What the full-text index costs: the same, its table and triggers dropped.
-            "SQLite without the full-text index": store_bench(
-                f"sqlite:///{workdir / 'store-no-fts.db'}",
-                articles,
-                STORE_BATCH_SIZE,
-                drop_search_index=True,
-            ),
-            # The ceiling: SQLite alone, the same rows, schema and full-text index.
-            "SQLite, plain sqlite3 inserts (no store)": store_ceiling(
-                workdir / "store-plain.db", articles, STORE_BATCH_SIZE
-            ),
-        }
-        if pg_problem is None:
-            database = PostgresDatabase()
-            try:
-                results["store"]["PostgreSQL"] = store_bench(
-                    database.url, articles, STORE_BATCH_SIZE
-                )
-            finally:
-                database.drop()
-        else:
-            results["store"]["PostgreSQL"] = {"skipped": pg_problem}
+        store_results(results, workdir, args.articles, args.rounds, pg_problem)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import insert, select
 
+from crawler.extraction import fingerprints
 from crawler.extraction.fingerprints import (
     NEAR_DUPLICATE_BITS,
     SimHashIndex,
@@ -63,7 +64,7 @@ def test_simhash_is_close_for_small_edits_and_far_otherwise():
     assert simhash("too short to judge") is None
 
 
-def test_simhash_index_finds_exactly_what_a_bit_by_bit_comparison_finds():
+def test_simhash_index_finds_exactly_what_a_bit_by_bit_comparison_finds(monkeypatch):
     rng = random.Random(7)
     values = [rng.getrandbits(64) - (1 << 63) for _ in range(3000)]  # signed, as stored
     # Near copies: a few bits flipped, some within the limit and some beyond it.
@@ -86,6 +87,12 @@ def test_simhash_index_finds_exactly_what_a_bit_by_bit_comparison_finds():
         assert index.close_to(value, below=probe) == expected
         with_copies += bool(expected)
     assert with_copies >= 100
+    # A batch at once, in groups small enough to take several operations.
+    probes = list(range(2900, len(values) + 1))
+    one_by_one = [index.close_to(values[p - 1], below=p) for p in probes]
+    monkeypatch.setattr(fingerprints, "_COMPARED_AT_ONCE", 7 * len(index))
+    assert index.close_to_each([values[p - 1] for p in probes], probes) == one_by_one
+    assert any(one_by_one)
     assert SimHashIndex().close_to(values[0], below=10) == []
     # Loading rows again adds only those not held yet.
     extra = len(values) + 1
@@ -131,6 +138,22 @@ def test_store_marks_exact_and_near_duplicates_across_sites(any_database_url):
         again.save_articles([stored("https://three.example/x", original + " Update.")]).duplicates
         == 1
     )
+
+
+def test_a_near_copy_of_a_story_another_writer_stored_between_two_batches(any_database_url):
+    """A store that has seen every article so far adds its next batch to its
+    SimHashes without asking the database; an article another writer stored
+    in between must still be found."""
+    store, other = Store.open(any_database_url), Store.open(any_database_url)
+    store.save_articles([stored("https://one.example/0", text(3))])  # the index is loaded
+    assert store.save_articles([stored("https://one.example/1", text(2))]).new == 1
+    original = text(1)
+    other.save_articles([stored("https://two.example/1", original, "two")])
+    copy = stored("https://one.example/9", "Agency intro line. " + original)
+    assert store.save_articles([copy, stored("https://one.example/10", text(4))]).duplicates == 1
+    # And its own batches, one after another, find copies of each other.
+    later = stored("https://one.example/11", text(4) + " Update.")
+    assert store.save_articles([later]).duplicates == 1
 
 
 def test_a_near_copy_of_a_story_another_writer_committed_late_is_found(postgres_url):

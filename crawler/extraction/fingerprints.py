@@ -106,6 +106,10 @@ def hamming(a: int, b: int) -> int:
     return ((a ^ b) & _U64).bit_count()
 
 
+# Comparisons per array operation of SimHashIndex.close_to_each (8 bytes each).
+_COMPARED_AT_ONCE = 1 << 20
+
+
 class SimHashIndex:
     """SimHashes of stored articles, to find the near duplicates of a new one.
 
@@ -143,12 +147,29 @@ class SimHashIndex:
     def close_to(self, value: int, below: int) -> list[int]:
         """Ids under ``below`` whose SimHash is within NEAR_DUPLICATE_BITS bits
         of ``value``, in ascending order."""
-        if not self._size:
-            return []
+        return self.close_to_each([value], [below])[0]
+
+    def close_to_each(self, values: list[int], below: list[int]) -> list[list[int]]:
+        """``close_to`` of each value with its bound, the values compared in
+        groups of at most _COMPARED_AT_ONCE comparisons, one array operation a
+        group: a batch of new articles costs one lookup, not one each."""
+        if not self._size or not values:
+            return [[] for _ in values]
         np = _numpy()
         ids = self._ids[: self._size]
-        distance = np.bitwise_count(self._values[: self._size] ^ np.uint64(value & _U64))
-        return sorted(ids[(distance <= NEAR_DUPLICATE_BITS) & (ids < below)].tolist())
+        held = self._values[: self._size]
+        group = max(1, _COMPARED_AT_ONCE // self._size)
+        found: list[list[int]] = [[] for _ in values]
+        for start in range(0, len(values), group):
+            new = np.array([v & _U64 for v in values[start : start + group]], dtype=np.uint64)
+            bound = below[start : start + group]
+            close = np.bitwise_count(held[None, :] ^ new[:, None]) <= NEAR_DUPLICATE_BITS
+            # Most values have no close one: find the rows with any first
+            # (nonzero over the whole matrix costs ten times as much).
+            for row in np.flatnonzero(close.any(axis=1)).tolist():
+                others = ids[close[row]].tolist()
+                found[start + row] = [other for other in others if other < bound[row]]
+        return [sorted(ids_found) for ids_found in found]
 
 
 def jaccard(a: str, b: str) -> float:

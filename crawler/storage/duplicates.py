@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 
 from crawler.extraction.fingerprints import NEAR_DUPLICATE_JACCARD, SimHashIndex, jaccard
-from crawler.storage.models import ArticleRow
+from crawler.storage.models import ArticleRow, UTCDateTime
 from crawler.storage.runs import utcnow
 
 # Near duplicates are looked for among articles first stored this recently
@@ -28,6 +28,25 @@ NEAR_DUPLICATE_WINDOW = timedelta(days=30)
 # ids back (10 writers' batches of 100). SQLite has one writer at a time, and
 # its ids are committed in order.
 SIMHASH_LOOKBACK = 1000
+
+
+# The first article with each of ``hashes``, built once (it runs every batch).
+_FIRST_WITH_HASH = (
+    select(ArticleRow.content_hash, func.min(ArticleRow.id))
+    .where(ArticleRow.content_hash.in_(bindparam("hashes", expanding=True)))
+    .group_by(ArticleRow.content_hash)
+)
+
+# The SimHashes of the articles stored after ``since`` and at or after ``cutoff``.
+_SIMHASHES_SINCE = (
+    select(ArticleRow.id, ArticleRow.simhash)
+    .where(
+        ArticleRow.id > bindparam("since"),
+        ArticleRow.simhash.is_not(None),
+        ArticleRow.first_seen_at >= bindparam("cutoff", type_=UTCDateTime()),
+    )
+    .order_by(ArticleRow.id)
+)
 
 
 @dataclass(frozen=True)
@@ -61,20 +80,27 @@ class DuplicateFinder:
             return 0
         rows = sorted(rows, key=lambda r: r.id)
         first_with_hash = dict(
-            conn.execute(
-                select(ArticleRow.content_hash, func.min(ArticleRow.id))
-                .where(ArticleRow.content_hash.in_({r.content_hash for r in rows}))
-                .group_by(ArticleRow.content_hash)
-            ).all()
+            conn.execute(_FIRST_WITH_HASH, {"hashes": list({r.content_hash for r in rows})}).all()
         )
         near = self._refresh_index(conn, rows)
-        marked = 0
+        exact = {}
         for row in rows:
             original = first_with_hash.get(row.content_hash)
-            if original == row.id:
-                original = None
-            if original is None and row.simhash is not None:
-                original = _near_duplicate(conn, near, row.id, row.simhash, row.body)
+            exact[row.id] = None if original == row.id else original
+        # The near duplicates' candidates of the whole batch in one lookup.
+        probe = [r for r in rows if exact[r.id] is None and r.simhash is not None]
+        candidates = dict(
+            zip(
+                [r.id for r in probe],
+                near.close_to_each([r.simhash for r in probe], [r.id for r in probe]),
+                strict=True,
+            )
+        )
+        marked = 0
+        for row in rows:
+            original = exact[row.id]
+            if original is None and candidates.get(row.id):
+                original = _near_duplicate(conn, candidates[row.id], row.body)
             if original is not None:
                 _point_at_first_copy(conn, row.id, original)
                 marked += 1
@@ -85,28 +111,35 @@ class DuplicateFinder:
         process: the batch just inserted included."""
         if self._near is None:
             self._near = SimHashIndex()
+        elif conn.dialect.name == "sqlite" and _follows(inserted, self._indexed_up_to):
+            # SQLite writes one transaction at a time and numbers rows in
+            # order: ids right after the last one seen mean nobody else has
+            # stored an article since, and the batch is all there is to add.
+            self._near.add_new(
+                [(r.id, r.simhash) for r in inserted if r.simhash is not None],
+                above=self._indexed_up_to,
+            )
+            self._indexed_up_to = inserted[-1].id
+            return self._near
         lookback = 0 if conn.dialect.name == "sqlite" else SIMHASH_LOOKBACK
         since = max(self._indexed_up_to - lookback, 0)
-        rows = conn.execute(
-            select(ArticleRow.id, ArticleRow.simhash)
-            .where(
-                ArticleRow.id > since,
-                ArticleRow.simhash.is_not(None),
-                ArticleRow.first_seen_at >= utcnow() - NEAR_DUPLICATE_WINDOW,
-            )
-            .order_by(ArticleRow.id)
-        ).all()
+        window = {"since": since, "cutoff": utcnow() - NEAR_DUPLICATE_WINDOW}
+        rows = conn.execute(_SIMHASHES_SINCE, window).all()
         self._near.add_new(rows, above=since)
         last = max([self._indexed_up_to, *(r.id for r in inserted)])
         self._indexed_up_to = max(last, rows[-1][0] if rows else 0)
         return self._near
 
 
-def _near_duplicate(
-    conn: Any, near: SimHashIndex, article_id: int, value: int, body: str
-) -> int | None:
-    """The earliest stored article this body repeats with small changes."""
-    for other in near.close_to(value, below=article_id):
+def _follows(rows: list[NewRow], last: int) -> bool:
+    """Whether ``rows`` (ascending ids) are numbered ``last + 1``, ``last + 2``…"""
+    return bool(rows) and rows[0].id == last + 1 and rows[-1].id == last + len(rows)
+
+
+def _near_duplicate(conn: Any, candidates: list[int], body: str) -> int | None:
+    """The earliest of ``candidates`` (ids of close SimHashes, ascending) whose
+    body this one repeats with small changes."""
+    for other in candidates:
         other_body = conn.execute(select(ArticleRow.body).where(ArticleRow.id == other)).scalar()
         if other_body and jaccard(body, other_body) >= NEAR_DUPLICATE_JACCARD:
             return other

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, func, insert, literal, select, update
+from sqlalchemy import Engine, bindparam, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 
@@ -269,21 +269,40 @@ def _dialect_insert(conn: Any, table: Any) -> Any:
     return None
 
 
+# The statements each batch runs, built once (building one costs more than
+# SQLite's work for a batch's lookups); ``urls`` is the batch's URLs.
+_EXISTING = select(
+    ArticleRow.id,
+    ArticleRow.url,
+    ArticleRow.title,
+    ArticleRow.content_hash,
+    ArticleRow.version,
+).where(ArticleRow.url.in_(bindparam("urls", expanding=True)))
+_EXISTING_LOCKED = _EXISTING.order_by(ArticleRow.url).with_for_update()
+_LINK_TOP_STORIES = (
+    update(TopStoryRow)
+    .where(TopStoryRow.article_id.is_(None), TopStoryRow.url.in_(bindparam("urls", expanding=True)))
+    .values(
+        # By the article's URL, or by another URL that led to it (a redirect).
+        article_id=func.coalesce(
+            select(ArticleRow.id).where(ArticleRow.url == TopStoryRow.url).scalar_subquery(),
+            select(ArticleAliasRow.article_id)
+            .where(ArticleAliasRow.url == TopStoryRow.url)
+            .scalar_subquery(),
+        )
+    )
+)
+
+
 def _existing(conn: Any, urls: list[str]) -> dict[str, Any]:
-    stmt = select(
-        ArticleRow.id,
-        ArticleRow.url,
-        ArticleRow.title,
-        ArticleRow.content_hash,
-        ArticleRow.version,
-    ).where(ArticleRow.url.in_(urls))
-    if conn.dialect.name == "postgresql":
-        stmt = stmt.order_by(ArticleRow.url).with_for_update()
-    return {row.url: row for row in conn.execute(stmt)}
+    stmt = _EXISTING_LOCKED if conn.dialect.name == "postgresql" else _EXISTING
+    return {row.url: row for row in conn.execute(stmt, {"urls": urls})}
 
 
 def _insert_new(conn: Any, new_rows: list[dict[str, Any]]) -> list[Any]:
     """Insert the new articles; the (id, url) of those inserted."""
+    if conn.dialect.name == "sqlite":
+        return _insert_new_sqlite(conn, new_rows)
     stmt = _dialect_insert(conn, ArticleRow)
     if stmt is not None:
         # A concurrent writer may have stored the same URL meanwhile:
@@ -292,6 +311,62 @@ def _insert_new(conn: Any, new_rows: list[dict[str, Any]]) -> list[Any]:
     else:
         stmt = insert(ArticleRow)
     return conn.execute(stmt.returning(ArticleRow.id, ArticleRow.url), new_rows).all()
+
+
+# Rows per INSERT on SQLite: under its limit of bound parameters (32,766).
+SQLITE_INSERT_ROWS = 500
+
+
+def _insert_new_sqlite(conn: Any, new_rows: list[dict[str, Any]]) -> list[Any]:
+    """The same INSERT ... ON CONFLICT DO NOTHING RETURNING as the other
+    dialects get, as one multi-row statement per SQLITE_INSERT_ROWS rows,
+    its values converted by the columns' own bind processors: the statement
+    is not compiled again for each batch, which costs more than SQLite's
+    own work for the rows (docs/performance.md, the store)."""
+    columns = list(new_rows[0])
+    processors = _sqlite_processors(conn.dialect, tuple(columns))
+    row_marks = "(" + ", ".join("?" * len(columns)) + ")"
+    inserted: list[Any] = []
+    for start in range(0, len(new_rows), SQLITE_INSERT_ROWS):
+        chunk = new_rows[start : start + SQLITE_INSERT_ROWS]
+        params = _bound_values(chunk, columns, processors)
+        sql = (
+            f"INSERT INTO articles ({', '.join(columns)}) VALUES "
+            f"{', '.join([row_marks] * len(chunk))} "
+            "ON CONFLICT (url) DO NOTHING RETURNING id, url"
+        )
+        inserted += conn.exec_driver_sql(sql, tuple(params)).all()
+    return inserted
+
+
+def _bound_values(rows: list[dict[str, Any]], columns: list[str], processors: list[Any]) -> list:
+    """The rows' values in order, each through its column's processor; a value
+    that is the same object as the row before's (the batch's time in
+    ``first_seen_at`` and ``last_seen_at``) is converted once."""
+    values: list[Any] = []
+    last: list[tuple[Any, Any]] = [(object(), None)] * len(columns)
+    for row in rows:
+        for n, column in enumerate(columns):
+            value, process = row[column], processors[n]
+            if process is None:
+                values.append(value)
+            elif value is last[n][0]:
+                values.append(last[n][1])
+            else:
+                converted = process(value)
+                last[n] = (value, converted)
+                values.append(converted)
+    return values
+
+
+_PROCESSORS: dict[tuple[str, ...], list[Any]] = {}
+
+
+def _sqlite_processors(dialect: Any, columns: tuple[str, ...]) -> list[Any]:
+    if columns not in _PROCESSORS:
+        table = ArticleRow.__table__
+        _PROCESSORS[columns] = [table.c[c].type.bind_processor(dialect) for c in columns]
+    return _PROCESSORS[columns]
 
 
 def _unchanged_and_changed(
@@ -366,17 +441,7 @@ def _remember_aliases(conn: Any, articles: list[Article], now: datetime) -> None
 def _link_top_stories(conn: Any, urls: list[str]) -> None:
     """Point top-story rows at their article once the article is stored: by
     its URL, or by another URL that led to it (a redirect, ``article_aliases``)."""
-    by_url = select(ArticleRow.id).where(ArticleRow.url == TopStoryRow.url).scalar_subquery()
-    by_alias = (
-        select(ArticleAliasRow.article_id)
-        .where(ArticleAliasRow.url == TopStoryRow.url)
-        .scalar_subquery()
-    )
-    conn.execute(
-        update(TopStoryRow)
-        .where(TopStoryRow.article_id.is_(None), TopStoryRow.url.in_(urls))
-        .values(article_id=func.coalesce(by_url, by_alias))
-    )
+    conn.execute(_LINK_TOP_STORIES, {"urls": urls})
 
 
 # ---------------------------------------------------------------------- rows
