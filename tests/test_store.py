@@ -164,3 +164,33 @@ def test_runs_and_rejects_are_recorded(any_database_url):
     )
     assert run.finished_at is not None and run.finished_at.tzinfo is UTC
     assert (reject.run_id, reject.stage, reject.item["title"]) == (run_id, "validate", "x")
+
+
+def test_new_rows_on_sqlite_are_stored_as_sqlalchemy_would_store_them(tmp_path):
+    """The store writes its INSERT of new rows out itself on SQLite: each
+    value must be the text or number SQLAlchemy's own INSERT would write."""
+    import sqlite3
+
+    from sqlalchemy import insert
+
+    from crawler.storage.store import _article_values
+
+    new = article(
+        published_at=datetime(2021, 9, 21, 19, 40, 5, 120, tzinfo=UTC),
+        published_tz_known=True,
+        tags=["Ünïcode", "x"],
+        sources={"title": "css", "body": "generic"},
+        author=None,
+    )
+    by_store = Store.open(f"sqlite:///{tmp_path / 'store.db'}")
+    by_store.save_articles([new], now=T0)
+    by_orm = Store.open(f"sqlite:///{tmp_path / 'orm.db'}")
+    with by_orm.engine.begin() as conn:
+        conn.execute(insert(ArticleRow), [_article_values(new, T0)])
+
+    def raw(name: str) -> list[tuple]:
+        with sqlite3.connect(tmp_path / name) as conn:
+            return conn.execute("select * from articles").fetchall()
+
+    assert raw("store.db") == raw("orm.db")
+    assert len(raw("store.db")) == 1

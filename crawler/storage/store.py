@@ -365,7 +365,9 @@ _PROCESSORS: dict[tuple[str, ...], list[Any]] = {}
 def _sqlite_processors(dialect: Any, columns: tuple[str, ...]) -> list[Any]:
     if columns not in _PROCESSORS:
         table = ArticleRow.__table__
-        _PROCESSORS[columns] = [table.c[c].type.bind_processor(dialect) for c in columns]
+        _PROCESSORS[columns] = [
+            table.c[c].type.dialect_impl(dialect).bind_processor(dialect) for c in columns
+        ]
     return _PROCESSORS[columns]
 
 
