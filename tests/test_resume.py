@@ -30,8 +30,8 @@ from crawler.storage.database import ensure_schema
 # Every test here crawls a site through real processes and interrupts them.
 pytestmark = pytest.mark.e2e
 
-ARTICLES = 300
-PER_PAGE = 20
+ARTICLES = 150
+PER_PAGE = 10
 BATCH = 10
 SETTINGS = (
     "-s", "AUTOTHROTTLE_ENABLED=False",
@@ -215,9 +215,10 @@ def test_sigterm_to_newscrawl_crawl_then_ordinary_crawls(news, any_database_url,
 def test_the_daemons_timeout_then_ordinary_crawls(news, any_database_url, tmp_path):
     database_url, archive = any_database_url, Archive(any_database_url)
     ensure_schema(database_url)
-    # Slower than the 15 s timeout allows for 300 articles (4 at a time), which
-    # leaves a crawl process starting on a busy machine time to record its run.
-    news.set_delay(0.3)
+    # Slower than the 15 s timeout allows for 150 articles (4 at a time: about
+    # 25 s), which leaves a crawl process starting on a busy machine time to
+    # record its run.
+    news.set_delay(0.6)
     log = tmp_path / "daemon.log"
     daemon = start(
         [
