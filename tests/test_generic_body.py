@@ -82,13 +82,14 @@ def test_extracted_paragraphs_are_kept_where_the_jsonld_body_agrees():
     )
 
 
-def test_text_after_the_main_block_is_pruned():
+def test_text_around_the_main_block_is_pruned():
     first, second = f"{LEAD} {SECOND}", f"{SECOND} {LEAD}"
     dense = paragraphs(first, "The quay", second)
-    extracted = paragraphs("A lead the block does not hold.", first, second, BIO, PROMO)
-    assert without_trailing(extracted, dense) == paragraphs(
-        "A lead the block does not hold.", first, second
-    )
+    lead = "A lead the block does not hold, set apart above the article in larger type."
+    menu = ["HOME", "LOCAL", "Tuesday, 5 March 2024 · 9°C, cloudy", "By Sam Writer"]
+    extracted = paragraphs(*menu, lead, first, second, BIO, PROMO)
+    # Short lines before the block (a menu, a date line) go; a lead stays.
+    assert without_trailing(extracted, dense) == paragraphs(lead, first, second)
     # A main block holding less than half of the text prunes nothing.
     long_tail = paragraphs(LEAD, BIO * 3, PROMO * 3)
     assert without_trailing(long_tail, LEAD) == long_tail

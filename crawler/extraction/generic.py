@@ -27,6 +27,7 @@ from crawler.extraction.bylines import author_names, byline_names
 from crawler.extraction.datelines import name_key, publication_names, without_own_dateline
 from crawler.extraction.dates import read_date
 from crawler.extraction.page import Page, is_article_object, jsonld_values
+from crawler.extraction.pruning import prune_body
 from crawler.extraction.shown_dates import shown_date
 from crawler.extraction.text import (
     element_paragraphs,
@@ -76,6 +77,7 @@ JSONLD_PATHS: dict[str, tuple[str, ...]] = {
 }
 MIN_JSONLD_BODY = 200
 MIN_GENERIC_BODY = 50  # shorter "bodies" are a menu or a caption
+MAX_LINE_WORDS = 12  # a paragraph this short before the main block is a menu item or a date line
 # Whole paragraphs that are page furniture, not article text, in any layout.
 BOILERPLATE = re.compile(
     r"^(advertisement|advertising|anzeige|publicité|реклама|sponsored|"
@@ -178,14 +180,17 @@ class GenericPage:
                 include_comments=False,
                 include_tables=False,
                 include_images=False,
-                favor_precision=True,
+                favor_precision=False,
                 # Its deduplication remembers text across calls: results would
                 # depend on the pages extracted before.
                 deduplicate=False,
             )
         except Exception:  # noqa: BLE001
             return None
-        body = _clean_paragraphs(text.split("\n")) if text else None
+        if not text:
+            return None
+        paragraphs = [p for p in (normalize_text(x) for x in text.split("\n")) if p]
+        body = _clean_paragraphs(prune_body(paragraphs, self.page.selector.root))
         return body if body and len(body) >= MIN_GENERIC_BODY else None
 
     @cached_property
@@ -479,16 +484,32 @@ def paragraphs_agreeing(extracted: str, declared: str) -> str:
 def without_trailing(extracted: str, dense: str) -> str:
     """The extractor's text without what follows the page's main block of
     text (an author's biography, teasers of other stories, comment forms),
-    when that block holds at least half of it."""
+    and without the short lines before it (menus, a date line, a byline),
+    when that block holds at least half of its running text (paragraphs of
+    more than 12 words). A longer paragraph before the block (a lead the
+    page sets apart) is kept."""
     dense_words = _words(dense)
     paragraphs = split_paragraphs(extracted)
-    inside = [_covered(p, dense_words) >= 0.8 for p in paragraphs]
+    # A line of one or two words ("Home", "More") is in the block by chance.
+    inside = [word_count(p) > 2 and _covered(p, dense_words) >= 0.8 for p in paragraphs]
     if not any(inside):
         return extracted
-    if sum(len(p) for p, i in zip(paragraphs, inside, strict=True) if i) < 0.5 * len(extracted):
+    running = sum(len(p) for p in paragraphs if word_count(p) > MAX_LINE_WORDS)
+    if sum(len(p) for p, i in zip(paragraphs, inside, strict=True) if i) < 0.5 * running:
         return extracted
+    first = inside.index(True)
     last = len(inside) - 1 - inside[::-1].index(True)
-    return join_paragraphs(paragraphs[: last + 1])
+    lead = [p for p in paragraphs[:first] if word_count(p) > MAX_LINE_WORDS]
+    return join_paragraphs(lead + paragraphs[first : last + 1])
+
+
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+
+
+def word_count(paragraph: str) -> int:
+    """Words separated by spaces, and for Chinese, Japanese and Korean script
+    (written without spaces, or with few) one word per two characters."""
+    return len(paragraph.split()) + len(_CJK.findall(paragraph)) // 2
 
 
 def _same_words(a: str, b: str) -> bool:
