@@ -23,7 +23,13 @@ from typing import Any
 
 from lxml import etree
 
-from crawler.extraction.bylines import author_names, byline_names
+from crawler.extraction.bylines import (
+    author_names,
+    body_byline,
+    byline_names,
+    byline_siblings,
+    is_publication,
+)
 from crawler.extraction.datelines import name_key, publication_names, without_own_dateline
 from crawler.extraction.dates import read_date
 from crawler.extraction.page import Page, is_article_object, jsonld_values
@@ -299,18 +305,26 @@ class GenericPage:
         return Found(found.removesuffix("T00:00:00"), "generic") if found else None
 
     def author(self) -> Found | None:
-        """The names given by the first source that gives any
-        (crawler/extraction/bylines.py)."""
+        """The names given by the first source that gives any, the
+        publication's own names left out when people are named too; the
+        people of the visible byline when the source names only the
+        publication (crawler/extraction/bylines.py)."""
         for source in ("jsonld", "meta", "generic"):
             if names := author_names(self._author_values(source)):
                 publication = publication_names(self.page)
                 keys = {name_key(n) for n in publication}
-                if all(name_key(n) in keys for n in names):
-                    if people := byline_names(self.page, publication):
-                        return Found(", ".join(people), "generic")
-                    return Found(names[0], source)
-                return Found(", ".join(names), source)
+                if people := [n for n in names if not is_publication(n, keys)]:
+                    return Found(", ".join(byline_siblings(self.page, people)), source)
+                if visible := byline_names(self.page, publication) or self._body_byline():
+                    return Found(", ".join(visible), "generic")
+                return Found(names[0], source)
+        if in_body := self._body_byline():
+            return Found(", ".join(in_body), "generic")
         return None
+
+    def _body_byline(self) -> list[str]:
+        body = self.body()
+        return body_byline(self.page, body.value) if body is not None else []
 
     def _author_values(self, source: str) -> list[str]:
         if source != "generic":
