@@ -22,7 +22,9 @@ When they are only the publication's names (``STERN.de``, ``LTO``), it
 takes the people of the page's visible byline (:func:`byline_names`:
 elements marked as a byline or an author, links to an author's page, a
 byline label in its own element), if it names any, else names set apart in
-bold at the start or the end of the body (:func:`body_byline`).
+bold at the start or the end of the body (:func:`body_byline`). A page
+that declares no author at all may name one in the line that shows its
+date beside the headline (:func:`date_line_names`).
 """
 
 from __future__ import annotations
@@ -179,5 +181,19 @@ def body_byline(page: Page, body: str) -> list[str]:
         if not names or not all(" " in n and _looks_like_person(n) for n in names):
             continue
         if page.selector.xpath(_EMPHASISED_LINE, t=paragraph):
+            return names
+    return []
+
+
+_LINE_PARTS = re.compile(r"\s*[·|•–—]\s*|\s+-\s+")
+
+
+def date_line_names(line: str, date: str) -> list[str]:
+    """The people a date line names beside its date
+    (``01 May 2024, 10:35 · By Jane Doe``): the parts between separators,
+    the date left out, that are only people's names."""
+    for part in _LINE_PARTS.split(line.replace(date, " · ")):
+        names = [n for n in _NAME_SEPARATORS.split(_LABEL.sub("", part.strip())) if n]
+        if names and all(_looks_like_person(n) for n in names):
             return names
     return []

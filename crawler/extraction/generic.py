@@ -28,20 +28,21 @@ from crawler.extraction.bylines import (
     body_byline,
     byline_names,
     byline_siblings,
+    date_line_names,
     is_publication,
 )
 from crawler.extraction.datelines import name_key, publication_names, without_own_dateline
 from crawler.extraction.dates import read_date
 from crawler.extraction.page import Page, is_article_object, jsonld_values
 from crawler.extraction.pruning import prune_body
-from crawler.extraction.shown_dates import shown_date
+from crawler.extraction.shown_dates import shown_date, shown_date_line
 from crawler.extraction.text import (
     element_paragraphs,
     join_paragraphs,
     normalize_text,
     split_paragraphs,
 )
-from crawler.extraction.titles import choose_headline
+from crawler.extraction.titles import choose_headline, part_shown
 
 # Candidate <meta> names/properties (and itemprops) per field, best first.
 META_NAMES: dict[str, tuple[str, ...]] = {
@@ -232,11 +233,18 @@ class GenericPage:
             candidates.append((" ".join(element_paragraphs(h1[0].root)), "generic"))
         candidates.append((sel.xpath("//title/text()").get() or "", "generic"))
         candidates = [(normalize_text(v), k) for v, k in candidates if normalize_text(v)]
+        if len(candidates) == 1 and (shown := part_shown(candidates[0][0], self._shows)):
+            return Found(shown, "generic")
         chosen = choose_headline([v for v, _ in candidates], publication_names(self.page))
         if chosen is None:
             return None
         source = next((k for v, k in candidates if v.startswith(chosen)), "generic")
         return Found(chosen, source)
+
+    def _shows(self, text: str) -> bool:
+        """Is ``text`` the whole text of an element of the page's body (not a link)?"""
+        xpath = "//body//*[not(self::a)][normalize-space(.)=$t]"
+        return bool(self.page.selector.xpath(xpath, t=text))
 
     def body(self) -> Found | None:
         found = self._body()
@@ -271,7 +279,8 @@ class GenericPage:
         found = self._declared_published() or self._htmldate()
         if found is not None and not _without_time(found.value):
             return found
-        shown = shown_date(self.page, self.languages)
+        headline = self.title()
+        shown = shown_date(self.page, self.languages, headline.value if headline else None)
         if shown and (found is None or _same_day(shown, found.value, self.languages)):
             return Found(shown, "generic")
         return found
@@ -318,9 +327,14 @@ class GenericPage:
                 if visible := byline_names(self.page, publication) or self._body_byline():
                     return Found(", ".join(visible), "generic")
                 return Found(names[0], source)
-        if in_body := self._body_byline():
+        if in_body := self._body_byline() or self._date_line_byline():
             return Found(", ".join(in_body), "generic")
         return None
+
+    def _date_line_byline(self) -> list[str]:
+        headline = self.title()
+        line = shown_date_line(self.page, self.languages, headline.value if headline else None)
+        return date_line_names(*line) if line else []
 
     def _body_byline(self) -> list[str]:
         body = self.body()
