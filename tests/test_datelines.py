@@ -305,3 +305,11 @@ def test_the_author_named_in_the_date_line_beside_the_headline():
     # A section name beside the date is not a person.
     other = '<div class="when">01 May 2024, 10:35 · Local</div>'
     assert generic(page("", byline=other), "https://g.example/stories/2").author is None
+
+
+def test_a_label_before_the_shown_date_is_not_read_as_part_of_it():
+    byline = '<div class="meta">Erstellt: 05. März 2024, 14:35</div>'
+    html = page("", head=JSONLD_DATE.format("2024-03-05"), byline=byline)
+    article = generic(html, "https://h.example/n/1", timezone="Europe/Berlin")
+    assert article.published_at == datetime(2024, 3, 5, 13, 35, tzinfo=UTC)
+    assert article.published_raw == "05. März 2024, 14:35"

@@ -30,6 +30,7 @@ date beside the headline (:func:`date_line_names`).
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from crawler.extraction.datelines import name_key
 from crawler.extraction.page import Page
@@ -133,27 +134,38 @@ def byline_names(page: Page, publication: list[str]) -> list[str]:
 
 def byline_siblings(page: Page, names: list[str]) -> list[str]:
     """``names`` and the people beside them in the visible byline: when the
-    first name is an element of the byline, the people its siblings of the
-    same tag and class name (one element per author, of which a page
-    declared only the first)."""
+    first name is the whole text of a byline element, the people its
+    siblings of the same tag and class name (one element per author, of
+    which a page declared only the first)."""
     wanted = name_key(names[0])
-    for el in page.selector.xpath(_BYLINE_XPATH)[:20]:
-        root = el.root
-        if name_key(normalize_text(" ".join(root.itertext()))) != wanted:
-            continue
-        parent = root.getparent()
-        if parent is None:
-            return names
-        found = dict.fromkeys(names)
-        for sibling in parent:
-            same_kind = sibling.tag == root.tag and sibling.get("class") == root.get("class")
-            if sibling is root or not same_kind:
-                continue
-            text = normalize_text(" ".join(sibling.itertext()))
-            if len(text) <= MAX_BYLINE and _looks_like_person(text):
-                found.setdefault(text)
-        return list(found)
+    for found in page.selector.xpath(_BYLINE_CLASS_XPATH)[:30]:
+        el = found.root
+        if _is_byline_element(el) and name_key(" ".join(el.itertext())) == wanted:
+            return _with_siblings(el, names)
     return names
+
+
+_BYLINE_CLASS_XPATH = '//body//*[contains(@class, "yline") or contains(@class, "uthor")]'
+
+
+def _is_byline_element(el: Any) -> bool:
+    cls = (el.get("class") or "").lower()
+    return ("byline" in cls or "author" in cls) and not any(
+        word in cls for word in ("comment", "quote", "teaser")
+    )
+
+
+def _with_siblings(el: Any, names: list[str]) -> list[str]:
+    parent = el.getparent()
+    found = dict.fromkeys(names)
+    for sibling in parent if parent is not None else []:
+        same_kind = sibling.tag == el.tag and sibling.get("class") == el.get("class")
+        if sibling is el or not same_kind:
+            continue
+        text = normalize_text(" ".join(sibling.itertext()))
+        if len(text) <= MAX_BYLINE and _looks_like_person(text):
+            found.setdefault(text)
+    return list(found)
 
 
 _NAME_SEPARATORS = re.compile(r"\s*[/,;&]\s*|\s+(?:and|und|et|y|e|og|och|en|ja|i)\s+")
@@ -188,11 +200,13 @@ def body_byline(page: Page, body: str) -> list[str]:
 _LINE_PARTS = re.compile(r"\s*[·|•–—]\s*|\s+-\s+")
 
 
-def date_line_names(line: str, date: str) -> list[str]:
+def date_line_names(line: str) -> list[str]:
     """The people a date line names beside its date
-    (``01 May 2024, 10:35 · By Jane Doe``): the parts between separators,
-    the date left out, that are only people's names."""
-    for part in _LINE_PARTS.split(line.replace(date, " · ")):
+    (``01 May 2024, 10:35 · By Jane Doe``): the first part between
+    separators, without digits, that is only people's names."""
+    for part in _LINE_PARTS.split(line):
+        if re.search(r"\d", part):
+            continue
         names = [n for n in _NAME_SEPARATORS.split(_LABEL.sub("", part.strip())) if n]
         if names and all(_looks_like_person(n) for n in names):
             return names

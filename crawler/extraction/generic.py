@@ -19,6 +19,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import islice
 from typing import Any
 
 from lxml import etree
@@ -35,7 +36,7 @@ from crawler.extraction.datelines import name_key, publication_names, without_ow
 from crawler.extraction.dates import read_date
 from crawler.extraction.page import Page, is_article_object, jsonld_values
 from crawler.extraction.pruning import prune_body
-from crawler.extraction.shown_dates import shown_date, shown_date_line
+from crawler.extraction.shown_dates import date_lines, shown_date
 from crawler.extraction.text import (
     element_paragraphs,
     join_paragraphs,
@@ -333,8 +334,8 @@ class GenericPage:
 
     def _date_line_byline(self) -> list[str]:
         headline = self.title()
-        line = shown_date_line(self.page, self.languages, headline.value if headline else None)
-        return date_line_names(*line) if line else []
+        lines = date_lines(self.page, headline.value if headline else None)
+        return next((names for line in islice(lines, 3) if (names := date_line_names(line))), [])
 
     def _body_byline(self) -> list[str]:
         body = self.body()

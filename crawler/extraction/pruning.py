@@ -62,7 +62,8 @@ def prune_body(paragraphs: list[str], root: Any) -> list[str]:
     the page's parsed tree (lxml)."""
     kept = _in_headline_article(paragraphs, root)
     kept = _without_repeats(kept)
-    links = _link_texts(root)
+    items = [p for p in kept if p.startswith("- ") and len(p.split()) <= 30]
+    links = _link_texts(root) if items else set()
     return [p for p in kept if not _furniture(p, links)]
 
 

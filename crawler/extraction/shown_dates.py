@@ -62,6 +62,13 @@ def shown_date_line(
     return None
 
 
+def date_lines(page: Page, headline: str | None = None) -> Iterator[str]:
+    """The short texts that may show the publication's date, nearest the
+    headline first (``<time>`` elements, then texts with a year and a time
+    of day), unread."""
+    return _candidates(page, headline)
+
+
 def _candidates(page: Page, headline: str | None) -> Iterator[str]:
     root = page.selector.root
     for el in root.iter("time"):
@@ -110,7 +117,15 @@ def _date_in(text: str, languages: list[str] | None) -> str | None:
     start, end = min(time.start(), date.start()), max(time.end(), date.end())
     zone = _ZONE_AFTER.match(text, end)
     ends = [zone.end(), end] if zone else [end]
-    starts = [m.start() for m in re.finditer(r"\S+", text[:start])][-MAX_WORDS_BEFORE:]
+    words = list(re.finditer(r"\S+", text[:start]))
+    # A label ("Posted:", "erstellt:") ends what may belong to the date.
+    labels = [i for i, w in enumerate(words) if w.group().endswith(":")]
+    words = words[labels[-1] + 1 :] if labels else words
+    starts = [w.start() for w in words][-MAX_WORDS_BEFORE:]
+    if not date.group().isdigit():
+        # A whole numeric date (14.01.2024): the words before it (a label, a
+        # weekday) add nothing to it.
+        starts = []
     for left in [*starts, start]:
         for right in ends:
             candidate = text[left:right].strip(" ,|-–—:")
