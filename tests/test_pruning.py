@@ -87,6 +87,9 @@ def test_links_to_other_stories_are_dropped():
         "- A list item of the article that is not a link",
         "Read also: New lighthouse keeper appointed",
         "Lesen Sie auch: Der neue Leuchtturmwärter",
+        related,
+        f"MORE NEWS | {related}",
+        "Harbour museum reopens Harbour museum reopens",
         STORY[1],
     ]
     assert prune_body(paragraphs, root(page)) == [

@@ -16,9 +16,11 @@ The news extractor is run for recall (it misses less of the article), then
   marked as a credit (``STR/AFP via Getty Images``, ``Foto: NTB``,
   ``(Picture: PA)`` ending a caption), the signature line of an embedded
   post (``— Name (@handle) July 18, 2026``);
-- **links to other stories**: a list item that is entirely the text of one
-  link of the page (related stories, "more on this"), and a paragraph led
-  by a "read also" marker in the usual languages.
+- **links to other stories**: a paragraph or list item (up to 30 words) that
+  is entirely the text of one link of the page, or a label and one link's
+  text (related stories, "more on this", ``More news | Headline``), a
+  teaser card's text written twice (its picture's text, then its headline),
+  and a paragraph led by a "read also" marker in the usual languages.
 
 Pure functions over paragraph strings and the parsed page; imports only
 ``crawler.extraction.text``.
@@ -33,6 +35,8 @@ from typing import Any
 from crawler.extraction.text import normalize_text
 
 MAX_FURNITURE_WORDS = 12
+MAX_LINK_WORDS = 30  # a paragraph that is one link's text, up to this long, is a link
+_LINK_LABEL = re.compile(r"^[^:|]{1,40}[:|]\s*")
 MIN_REPEATS = 3  # a short paragraph this many times is furniture (twice may be a chart's labels)
 _AGENCIES = (
     r"getty ?images|shutterstock|imago|picture[ -]alliance|dpa|afp|reuters|ap photo|epa|"
@@ -62,8 +66,7 @@ def prune_body(paragraphs: list[str], root: Any) -> list[str]:
     the page's parsed tree (lxml)."""
     kept = _in_headline_article(paragraphs, root)
     kept = _without_repeats(kept)
-    items = [p for p in kept if p.startswith("- ") and len(p.split()) <= 30]
-    links = _link_texts(root) if items else set()
+    links = _link_texts(root)
     return [p for p in kept if not _furniture(p, links)]
 
 
@@ -77,8 +80,14 @@ def _furniture(paragraph: str, links: set[str]) -> bool:
         return True
     if _CAPTION_CREDIT.search(paragraph) and words <= 40:
         return True
-    if paragraph.startswith("- ") and words <= 30:
-        return normalize_text(paragraph[2:]).casefold() in links
+    if words <= MAX_LINK_WORDS:
+        text = paragraph.removeprefix("- ").casefold()
+        # A teaser card: its picture's text, then the same as its headline.
+        half = text[: len(text) // 2]
+        if text == f"{half} {half}" or text in links:
+            return True
+        labelled = _LINK_LABEL.match(text)
+        return labelled is not None and text[labelled.end() :] in links
     return False
 
 
