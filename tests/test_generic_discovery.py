@@ -303,3 +303,8 @@ def test_sites_new_drafts_a_definition_that_crawls_like_generic_discovery(
         assert row["author"] == generic["author"]["value"]
         assert (row["published_at"] is None) == (generic["published_at"]["value"] is None)
         assert story.paragraphs[0] in row["body"] and story.paragraphs[-1] in row["body"]
+        # No excerpt of another story (WordPress's related posts inside the body
+        # element: the draft drops them).
+        assert not any(other.excerpt in row["body"] for other in site.stories if other != story)
+    if style == "wordpress":
+        assert yaml.safe_load(draft.read_text())["article"]["drop"] == ["div.jp-relatedposts"]
