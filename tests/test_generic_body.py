@@ -12,6 +12,7 @@ from crawler.extraction.generic import (
     GenericPage,
     declared_paragraphs,
     paragraphs_agreeing,
+    with_lead,
     without_trailing,
 )
 from crawler.extraction.page import Page
@@ -109,3 +110,14 @@ def test_an_article_in_several_sections_is_one_block():
     assert [el.tag for el in page.densest_blocks] == ["section", "section"]
     body = page.densest_block_body
     assert "The ferry" in body and more in body and PROMO not in body
+
+
+def test_the_lead_the_jsonld_body_leaves_out_is_kept_before_it():
+    lead = "A lead set apart above the article, in larger type, that the publisher left out."
+    caption = "The new quay seen from the ferry, with the old harbour office behind. Photo: Ann Lee"
+    declared = paragraphs(LEAD, SECOND)
+    extracted = paragraphs("Harbour plan", lead, caption, LEAD, SECOND)
+    # The headline (short) and the caption stay out; the lead comes first.
+    assert with_lead(declared, extracted) == paragraphs(lead, LEAD, SECOND)
+    # An extractor's text that shares no paragraph with the declared one adds nothing.
+    assert with_lead(declared, paragraphs(lead, BIO)) == declared

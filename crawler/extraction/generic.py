@@ -268,7 +268,7 @@ class GenericPage:
                 # extractor's text is the same words, take the extractor's paragraphs.
                 if len(paragraphs) == 1 and extracted and _same_words(declared_text, extracted):
                     return Found(paragraphs_agreeing(extracted, declared_text), "jsonld")
-                return Found(declared_text, "jsonld")
+                return Found(with_lead(declared_text, extracted), "jsonld")
         if extracted and self.densest_block_body and extracted != self.densest_block_body:
             extracted = without_trailing(extracted, self.densest_block_body)
         return Found(extracted, "generic") if extracted else None
@@ -508,6 +508,24 @@ def paragraphs_agreeing(extracted: str, declared: str) -> str:
     if sum(found.values()) < 0.9 * sum(declared_words.values()):
         return extracted
     return join_paragraphs(kept)
+
+
+_CREDIT_MARK = re.compile(r"\b(?:bild|foto|photo|image|picture|credit)s?\s*:", re.IGNORECASE)
+
+
+def with_lead(declared: str, extracted: str | None) -> str:
+    """The publisher's ``articleBody`` with the lead it leaves out: the
+    extractor's paragraphs of more than 12 words (captions aside) before the
+    first one the declared text holds, which it does not hold."""
+    if not extracted:
+        return declared
+    lead = []
+    for paragraph in split_paragraphs(extracted):
+        if paragraph[:80] in declared:
+            return join_paragraphs([*lead, declared])
+        if word_count(paragraph) > MAX_LINE_WORDS and not _CREDIT_MARK.search(paragraph):
+            lead.append(paragraph)
+    return declared
 
 
 def without_trailing(extracted: str, dense: str) -> str:
