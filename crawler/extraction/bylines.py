@@ -16,7 +16,7 @@ user number, photo credits, a description after the name, a label
 Generic extraction takes the first source whose values keep a name, less
 the publication's own names when people are named beside them
 (``Harbour Gazette, Jo Lee``; a name whose initials are the publication's,
-``Deutsche Welle`` on ``dw.com``, is one of them), with the people the
+``Harbour Gazette`` on ``hg.example``, is one of them), with the people the
 visible byline names beside the first of them (:func:`byline_siblings`).
 When they are only the publication's names (``STERN.de``, ``LTO``), it
 takes the people of the page's visible byline (:func:`byline_names`:
@@ -73,7 +73,7 @@ def author_names(values: list[str]) -> list[str]:
 def is_publication(name: str, keys: set[str]) -> bool:
     """Is this name one of the publication's (``keys``: their
     :func:`~crawler.extraction.datelines.name_key`), or a name of several
-    words whose initials are one (``Deutsche Welle`` on ``dw.com``)?"""
+    words whose initials are one (``Harbour Gazette`` on ``hg.example``)?"""
     if name_key(name) in keys:
         return True
     words = name.split()
