@@ -97,3 +97,17 @@ def test_links_to_other_stories_are_dropped():
         "- A list item of the article that is not a link",
         STORY[1],
     ]
+
+
+def test_a_jsonld_body_loses_its_captions_credits_and_repeats():
+    from crawler.extraction.pruning import without_furniture
+
+    declared = [
+        STORY[0],
+        "Crowds wait near the quay to see the first ferry (Picture: PA)",
+        STORY[1],
+        "Read also: New lighthouse keeper appointed",
+        STORY[2],
+        STORY[0],
+    ]
+    assert without_furniture(declared) == STORY[:3]

@@ -35,7 +35,7 @@ from crawler.extraction.bylines import (
 from crawler.extraction.datelines import name_key, publication_names, without_own_dateline
 from crawler.extraction.dates import read_date
 from crawler.extraction.page import Page, is_article_object, jsonld_values
-from crawler.extraction.pruning import prune_body
+from crawler.extraction.pruning import prune_body, without_furniture
 from crawler.extraction.shown_dates import date_lines, shown_date
 from crawler.extraction.text import (
     element_paragraphs,
@@ -261,7 +261,8 @@ class GenericPage:
         if not extracted or len(extracted) < MIN_JSONLD_BODY:
             extracted = self.densest_block_body or extracted
         if declared:
-            paragraphs = declared_paragraphs(declared)
+            own = declared_paragraphs(declared)
+            paragraphs = without_furniture(own) or own
             declared_text = "\n\n".join(paragraphs)
             if extracted is None or len(declared_text) >= 0.6 * len(extracted):
                 # The publisher's own text; when it has no paragraph breaks and the

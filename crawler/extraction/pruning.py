@@ -22,6 +22,9 @@ The news extractor is run for recall (it misses less of the article), then
   teaser card's text written twice (its picture's text, then its headline),
   and a paragraph led by a "read also" marker in the usual languages.
 
+A publisher's JSON-LD ``articleBody`` loses the same repeats, credits,
+signatures and "read also" lines (:func:`without_furniture`).
+
 Pure functions over paragraph strings and the parsed page; imports only
 ``crawler.extraction.text``.
 """
@@ -68,6 +71,14 @@ def prune_body(paragraphs: list[str], root: Any) -> list[str]:
     kept = _without_repeats(kept)
     links = _link_texts(root)
     return [p for p in kept if not _furniture(p, links)]
+
+
+def without_furniture(paragraphs: list[str]) -> list[str]:
+    """A publisher's own text (JSON-LD ``articleBody``) without the furniture
+    it may hold too: repeats, credits and captions' credits, embed
+    signatures, "read also" lines. Its paragraphs are not the page's, so
+    links and appended stories are not looked for."""
+    return [p for p in _without_repeats(paragraphs) if not _furniture(p, set())]
 
 
 def _furniture(paragraph: str, links: set[str]) -> bool:
