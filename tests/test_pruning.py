@@ -111,3 +111,17 @@ def test_a_jsonld_body_loses_its_captions_credits_and_repeats():
         STORY[0],
     ]
     assert without_furniture(declared) == STORY[:3]
+
+
+def test_the_subscription_prompt_after_a_preview_cut_short_is_dropped():
+    preview = [STORY[0], STORY[1], STORY[2] + " " + STORY[3] + " The council will then…"]
+    prompt = [
+        "This article is for subscribers.",
+        "- Read every article",
+        "- The e-paper every morning",
+        "Already a subscriber? Log in",
+    ]
+    assert prune_body(preview + prompt, root("")) == preview
+    # One line after a sentence ending "..." is the article's end, not a prompt.
+    ending = [STORY[0], f"{STORY[1]} and so on...", "The council meets again in May."]
+    assert prune_body(ending, root("")) == ending

@@ -22,6 +22,9 @@ The news extractor is run for recall (it misses less of the article), then
   teaser card's text written twice (its picture's text, then its headline),
   and a paragraph led by a "read also" marker in the usual languages.
 
+A preview cut short (``...``) for readers who do not subscribe loses the
+short lines of the subscription prompt after it.
+
 A publisher's JSON-LD ``articleBody`` loses the same repeats, credits,
 signatures and "read also" lines (:func:`without_furniture`).
 
@@ -70,7 +73,7 @@ def prune_body(paragraphs: list[str], root: Any) -> list[str]:
     kept = _in_headline_article(paragraphs, root)
     kept = _without_repeats(kept)
     links = _link_texts(root)
-    return [p for p in kept if not _furniture(p, links)]
+    return _without_paywall_tail([p for p in kept if not _furniture(p, links)])
 
 
 def without_furniture(paragraphs: list[str]) -> list[str]:
@@ -100,6 +103,27 @@ def _furniture(paragraph: str, links: set[str]) -> bool:
         labelled = _LINK_LABEL.match(text)
         return labelled is not None and text[labelled.end() :] in links
     return False
+
+
+_CUT_SHORT = re.compile(r"(\.\.\.|…)$")
+MAX_PROMPT_LINE = 120  # characters: a line of a subscription prompt
+MIN_PROMPT_LINES = 3  # a notice and what subscribing gives; fewer may be the article's end
+
+
+def _without_paywall_tail(paragraphs: list[str]) -> list[str]:
+    """Without the lines after a text cut short (``...``) for readers who do
+    not subscribe, when they are three or more short lines, less than half
+    as long as the text before them: the subscription prompt that follows a
+    preview."""
+    for i in range(len(paragraphs) - 2, -1, -1):
+        if not _CUT_SHORT.search(paragraphs[i]):
+            continue
+        tail, text = paragraphs[i + 1 :], paragraphs[: i + 1]
+        short = len(tail) >= MIN_PROMPT_LINES and max(map(len, tail)) <= MAX_PROMPT_LINE
+        if short and sum(map(len, tail)) < 0.5 * sum(map(len, text)):
+            return text
+        break
+    return paragraphs
 
 
 def _without_repeats(paragraphs: list[str]) -> list[str]:
