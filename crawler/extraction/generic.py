@@ -178,6 +178,9 @@ class GenericPage:
 
     @cached_property
     def trafilatura_body(self) -> str | None:
+        """trafilatura's text read for recall (its default mode, not
+        ``favor_precision``, which leaves out leads and whole sections),
+        then pruned of page furniture (crawler/extraction/pruning.py)."""
         import trafilatura
 
         _library_errors_as_warnings()
@@ -188,7 +191,6 @@ class GenericPage:
                 include_comments=False,
                 include_tables=False,
                 include_images=False,
-                favor_precision=False,
                 # Its deduplication remembers text across calls: results would
                 # depend on the pages extracted before.
                 deduplicate=False,
