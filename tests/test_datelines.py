@@ -269,3 +269,47 @@ def test_dates_with_a_time_are_not_date_only():
     ):
         parsed = read_date(text, timezone="Asia/Yerevan")
         assert parsed is not None and not parsed.date_only, text
+
+
+def test_a_date_written_with_dots_is_read_day_first():
+    # Without a language, dateparser would read 02.04 as February 4th.
+    for text in ("02.04.2024 23:15", "02.04.2024, 23:15 Uhr", "2.4.24 23:15"):
+        parsed = read_date(text)
+        assert parsed is not None and parsed.value == datetime(2024, 4, 2, 23, 15, tzinfo=UTC)
+    assert read_date("4/2/2024 11:15 pm").value == datetime(2024, 4, 2, 23, 15, tzinfo=UTC)
+
+
+OLD_LAYOUT = """<html><head><title>Valley Courier - {title}</title></head><body>
+<table><tr><td class="menu"><a href="/">Home</a></td></tr>
+<tr><td><img src="/logo.gif" alt="Valley Courier"></td></tr>
+<tr><td class="title"><font size="5"><b>{title}</b></font></td></tr>
+<tr><td class="date">Posted: 02.04.2024 23:15 | Local</td></tr>
+<tr><td class="text">{text}</td></tr></table>
+<p class="small">&copy; 2024 Valley Courier. All rights reserved.</p></body></html>"""
+
+
+def test_an_old_layout_without_h1_gives_its_headline_and_the_time_beside_it():
+    title = "Ferry timetable changes for the summer"
+    html = OLD_LAYOUT.format(title=title, text="<br><br>".join(TEXT))
+    article = generic(html, "https://f.example/article.php?id=7")
+    # The site's name comes first in <title>; the headline is the part shown in bold.
+    assert article.title == title
+    assert article.published_at == datetime(2024, 4, 2, 23, 15, tzinfo=UTC)
+
+
+def test_the_author_named_in_the_date_line_beside_the_headline():
+    byline = '<div class="when">01 May 2024, 10:35 · Jane Doe</div>'
+    article = generic(page("", byline=byline), "https://g.example/stories/1")
+    assert article.published_at == datetime(2024, 5, 1, 10, 35, tzinfo=UTC)
+    assert article.author == "Jane Doe"
+    # A section name beside the date is not a person.
+    other = '<div class="when">01 May 2024, 10:35 · Local</div>'
+    assert generic(page("", byline=other), "https://g.example/stories/2").author is None
+
+
+def test_a_label_before_the_shown_date_is_not_read_as_part_of_it():
+    byline = '<div class="meta">Erstellt: 05. März 2024, 14:35</div>'
+    html = page("", head=JSONLD_DATE.format("2024-03-05"), byline=byline)
+    article = generic(html, "https://h.example/n/1", timezone="Europe/Berlin")
+    assert article.published_at == datetime(2024, 3, 5, 13, 35, tzinfo=UTC)
+    assert article.published_raw == "05. März 2024, 14:35"

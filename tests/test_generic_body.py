@@ -12,6 +12,7 @@ from crawler.extraction.generic import (
     GenericPage,
     declared_paragraphs,
     paragraphs_agreeing,
+    with_lead,
     without_trailing,
 )
 from crawler.extraction.page import Page
@@ -41,7 +42,9 @@ SECOND = "Work on the new quay starts in spring, and the ferry keeps running mea
 def test_jsonld_body_written_as_html_is_read_as_html():
     markup = f'<p>{LEAD}</p>\n<h3>The quay</h3><p>{SECOND} <a href="/x">More</a>.</p>'
     assert declared_paragraphs(markup) == [LEAD, "The quay", f"{SECOND} More."]
-    article = generic(jsonld_page(markup * 3))
+    # Long enough to be taken: two more paragraphs (the same one three times
+    # would be dropped as repeated furniture).
+    article = generic(jsonld_page(f"{markup}<p>{LEAD.upper()}</p><p>{SECOND.lower()}</p>"))
     assert "<p>" not in article.body and "href" not in article.body
     assert article.body.split("\n\n")[:3] == [LEAD, "The quay", f"{SECOND} More."]
     assert article.sources["body"] == "jsonld"
@@ -82,13 +85,14 @@ def test_extracted_paragraphs_are_kept_where_the_jsonld_body_agrees():
     )
 
 
-def test_text_after_the_main_block_is_pruned():
+def test_text_around_the_main_block_is_pruned():
     first, second = f"{LEAD} {SECOND}", f"{SECOND} {LEAD}"
     dense = paragraphs(first, "The quay", second)
-    extracted = paragraphs("A lead the block does not hold.", first, second, BIO, PROMO)
-    assert without_trailing(extracted, dense) == paragraphs(
-        "A lead the block does not hold.", first, second
-    )
+    lead = "A lead the block does not hold, set apart above the article in larger type."
+    menu = ["HOME", "LOCAL", "Tuesday, 5 March 2024 · 9°C, cloudy", "By Sam Writer"]
+    extracted = paragraphs(*menu, lead, first, second, BIO, PROMO)
+    # Short lines before the block (a menu, a date line) go; a lead stays.
+    assert without_trailing(extracted, dense) == paragraphs(lead, first, second)
     # A main block holding less than half of the text prunes nothing.
     long_tail = paragraphs(LEAD, BIO * 3, PROMO * 3)
     assert without_trailing(long_tail, LEAD) == long_tail
@@ -108,3 +112,14 @@ def test_an_article_in_several_sections_is_one_block():
     assert [el.tag for el in page.densest_blocks] == ["section", "section"]
     body = page.densest_block_body
     assert "The ferry" in body and more in body and PROMO not in body
+
+
+def test_the_lead_the_jsonld_body_leaves_out_is_kept_before_it():
+    lead = "A lead set apart above the article, in larger type, that the publisher left out."
+    caption = "The new quay seen from the ferry, with the old harbour office behind. Photo: Ann Lee"
+    declared = paragraphs(LEAD, SECOND)
+    extracted = paragraphs("Harbour plan", lead, caption, LEAD, SECOND)
+    # The headline (short) and the caption stay out; the lead comes first.
+    assert with_lead(declared, extracted) == paragraphs(lead, LEAD, SECOND)
+    # An extractor's text that shares no paragraph with the declared one adds nothing.
+    assert with_lead(declared, paragraphs(lead, BIO)) == declared

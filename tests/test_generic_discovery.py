@@ -10,6 +10,7 @@ sections, the kind of a page) are tested on small pages below.
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 
 import pytest
 from support.house_styles import SIZES, house_site
@@ -66,14 +67,20 @@ def test_a_minimal_definition_finds_the_articles_and_stores_no_listing(style, se
     assert found >= math.ceil(0.98 * SIZES[style]), f"{found} of {SIZES[style]}"
     assert found == SIZES[style]  # as measured: every article of each style
     # The stored fields are the article's, not a page of teasers.
-    rows = archive.rows("select url, title, body from articles")
+    rows = archive.rows("select url, title, body, published_at, author from articles")
     by_path = {r["url"][len(server.url) :]: r for r in rows}
     for story in site.stories[:: len(site.stories) // 10]:
         row = by_path[site.article_path[story.n]]
         assert story.paragraphs[0] in row["body"] and story.paragraphs[-1] in row["body"]
         assert story.excerpt not in row["body"]  # no teaser of another story
-        if style != "table":  # "Valley Courier - headline" and no <h1>: generic extraction's part
-            assert row["title"] == story.title
+        # The table layout's "Valley Courier - headline" and no <h1> too.
+        assert row["title"] == story.title
+        # Every style shows the time beside the headline ("14 January 2024, 16:42 · Tom
+        # Berg" in the numbered one, "Posted: 14.01.2024 16:42" in the table layout).
+        stored = datetime.fromisoformat(row["published_at"]).replace(tzinfo=UTC)
+        assert stored == story.published
+        # The table layout names no author; the others do (numbered: in its date line).
+        assert row["author"] == (None if style == "table" else story.author)
     run = archive.rows("select * from crawl_runs")[0]
     assert (run["status"], run["articles_new"], run["items_rejected"]) == (
         "finished",
@@ -296,3 +303,8 @@ def test_sites_new_drafts_a_definition_that_crawls_like_generic_discovery(
         assert row["author"] == generic["author"]["value"]
         assert (row["published_at"] is None) == (generic["published_at"]["value"] is None)
         assert story.paragraphs[0] in row["body"] and story.paragraphs[-1] in row["body"]
+        # No excerpt of another story (WordPress's related posts inside the body
+        # element: the draft drops them).
+        assert not any(other.excerpt in row["body"] for other in site.stories if other != story)
+    if style == "wordpress":
+        assert yaml.safe_load(draft.read_text())["article"]["drop"] == ["div.jp-relatedposts"]

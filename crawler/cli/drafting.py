@@ -21,6 +21,7 @@ from crawler.extraction.discovery import looks_like_article_url
 from crawler.extraction.navigation import next_page, page_number
 from crawler.extraction.page import Page
 from crawler.extraction.rules import extract_links, rule_paragraphs, rule_texts
+from crawler.extraction.text import element_paragraphs
 from crawler.sites.definitions import FieldRule
 
 # --------------------------------------------------------------------------- URL pattern
@@ -222,4 +223,67 @@ def agrees(page: Page, field: str, spec: str | dict[str, str], generic: Any) -> 
         found = parse_date(values[0], [], "UTC")
         expected = parse_date(str(generic), [], "UTC")
         return found is not None and expected is not None and found == expected
-    return str(generic).split(",")[0].strip() in " ".join(values)
+    # The author as the crawl stores what the rule finds: its values joined.
+    return ", ".join(dict.fromkeys(" ".join(v.split()) for v in values)) == str(generic)
+
+
+# --------------------------------------------------------------------------- drop rules
+
+_BLOCKS = ("div", "section", "aside", "ul", "ol", "nav", "figure", "form", "footer")
+MIN_DROP_WORDS = 20  # smaller blocks (a byline, a date line, a caption) may hold other fields
+
+
+def _foreign(element: Any, body: str) -> bool:
+    """A block of some size whose text is not in the body: fewer than a tenth
+    of its characters are in paragraphs the body also has."""
+    paragraphs = element_paragraphs(element)
+    size = sum(len(p) for p in paragraphs)
+    if sum(len(p.split()) for p in paragraphs) < MIN_DROP_WORDS:
+        return False
+    return sum(len(p) for p in paragraphs if p in body) < 0.1 * size
+
+
+def drop_rules(samples: list[tuple[Page, str]], body_css: str) -> list[str]:
+    """Selectors of the blocks inside the drafted body element that are not
+    the article on any sample (a related-posts box, share buttons with their
+    text, a newsletter form): on every sample ``(page, generic body)``, each
+    selector finds at least one block inside the body element, and only
+    blocks of 20 words or more whose text is not in generic extraction's
+    body (less than a tenth of it). The outermost such blocks; their tag and one of their
+    classes."""
+    found: list[str] = []
+    first_page, first_body = samples[0]
+    container = first_page.selector.css(body_css)
+    if not container:
+        return []
+    for element in container[0].root.iter(*_BLOCKS):
+        if element is container[0].root or not _foreign(element, first_body):
+            continue
+        for css in (f"{element.tag}.{c}" for c in (element.get("class") or "").split()):
+            if css not in found and _drops_only_foreign(css, body_css, samples):
+                found.append(css)
+                break
+    # The outermost: a selector whose blocks all sit inside another's is left out.
+    return [css for css in found if not _inside_other(css, found, first_page)]
+
+
+def _drops_only_foreign(css: str, body_css: str, samples: list[tuple[Page, str]]) -> bool:
+    if not re.fullmatch(r"[a-z]+\.[A-Za-z_][\w-]*", css):
+        return False
+    for page, body in samples:
+        container = page.selector.css(body_css)
+        matched = container[0].css(css) if container else []
+        if not matched or not all(_foreign(m.root, body) for m in matched):
+            return False
+    return True
+
+
+def _inside_other(css: str, selectors: list[str], page: Page) -> bool:
+    mine = [m.root for m in page.selector.css(css)]
+    for other in selectors:
+        if other == css:
+            continue
+        outer = [m.root for m in page.selector.css(other)]
+        if mine and all(any(o in el.iterancestors() for o in outer) for el in mine):
+            return True
+    return False

@@ -558,11 +558,23 @@ def _sample_article_rules(
         chosen = _agreeing_rule(field, samples, propose)
         if chosen is not None:
             rules.append(f"  {field}: {_flow(chosen)}")
+            drop = _drop_rules(samples, chosen) if field == "body" else []
+            if drop:
+                rules.append(f"  drop: {_flow(drop)}")
         else:
             notes.append(f"no {field} rule agrees with generic extraction on every sample")
     urls = ", ".join(p.url for p, _ in samples)
     notes.append(f"article rules agree with generic extraction on {len(samples)} pages: {urls}")
     return rules
+
+
+def _drop_rules(samples: list, body_css: Any) -> list[str]:
+    """The blocks inside the body element that are not the article on any
+    sample (drafting.drop_rules), against generic extraction's body."""
+    if not isinstance(body_css, str):
+        return []
+    bodies = [(page, found.value if (found := generic.body()) else "") for page, generic in samples]
+    return drafting.drop_rules(bodies, body_css)
 
 
 def _agreeing_rule(field: str, samples: list, propose: Any) -> Any:

@@ -3,7 +3,8 @@
 Pure functions and page objects, no crawling: the parsed page and its
 JSON-LD (``page``), rule evaluation (``rules``),
 generic fallbacks from JSON-LD, metadata and text density (``generic``),
-with the headline among its candidates (``titles``) and cleaned bylines
+the page furniture pruned from a generic body (``pruning``), with the
+headline among its candidates (``titles``) and cleaned bylines
 (``bylines``),
 the publication's own name in a leading dateline (``datelines``), the
 date and time a page shows beside its headline (``shown_dates``),

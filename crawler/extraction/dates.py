@@ -3,6 +3,7 @@
 Order of attempts: the site's explicit ``format`` strings (``strptime``), then
 ISO-8601, then RFC 2822 (feeds, HTTP), then dateparser for everything else
 (localised month names, "2 hours ago"). A date without a zone takes the site's.
+A numeric date written with dots (``02.04.2024``) is read day first.
 
 A text that shows a date and no time of day ("2021-09-20", "September 20,
 2021") is read as that calendar date, ``date_only``: 00:00 UTC on that date,
@@ -23,6 +24,9 @@ _DATEPARSER_SETTINGS: dict[str, object] = {"PREFER_DAY_OF_MONTH": "first"}
 # Formats and ISO forms that carry no time of day.
 _TIME_DIRECTIVES = re.compile(r"%[HIMSXcTRrsfp]")
 _ISO_DATE = re.compile(r"\d{4}-?\d{2}-?\d{2}")
+# Day, month and year written with dots (14.01.2024, 2.4.24): day first, in every
+# language that writes dates so; dateparser would otherwise guess month first.
+_DOTTED_DATE = re.compile(r"(?<![\d.])\d{1,2}\.\d{1,2}\.(?:\d{4}|\d{2})(?![\d.])")
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,8 @@ def _read_text(
     from dateparser.date import DateDataParser
 
     settings = dict(_DATEPARSER_SETTINGS, RETURN_TIME_AS_PERIOD=True)
+    if _DOTTED_DATE.search(text):
+        settings["DATE_ORDER"] = "DMY"
     if now is not None:
         settings["RELATIVE_BASE"] = now.astimezone(zone).replace(tzinfo=None)
     for langs in (languages or None, None) if languages else (None,):

@@ -19,22 +19,31 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import islice
 from typing import Any
 
 from lxml import etree
 
-from crawler.extraction.bylines import author_names, byline_names
+from crawler.extraction.bylines import (
+    author_names,
+    body_byline,
+    byline_names,
+    byline_siblings,
+    date_line_names,
+    is_publication,
+)
 from crawler.extraction.datelines import name_key, publication_names, without_own_dateline
 from crawler.extraction.dates import read_date
 from crawler.extraction.page import Page, is_article_object, jsonld_values
-from crawler.extraction.shown_dates import shown_date
+from crawler.extraction.pruning import prune_body, without_furniture
+from crawler.extraction.shown_dates import date_lines, shown_date
 from crawler.extraction.text import (
     element_paragraphs,
     join_paragraphs,
     normalize_text,
     split_paragraphs,
 )
-from crawler.extraction.titles import choose_headline
+from crawler.extraction.titles import choose_headline, part_shown
 
 # Candidate <meta> names/properties (and itemprops) per field, best first.
 META_NAMES: dict[str, tuple[str, ...]] = {
@@ -76,6 +85,7 @@ JSONLD_PATHS: dict[str, tuple[str, ...]] = {
 }
 MIN_JSONLD_BODY = 200
 MIN_GENERIC_BODY = 50  # shorter "bodies" are a menu or a caption
+MAX_LINE_WORDS = 12  # a paragraph this short before the main block is a menu item or a date line
 # Whole paragraphs that are page furniture, not article text, in any layout.
 BOILERPLATE = re.compile(
     r"^(advertisement|advertising|anzeige|publicité|реклама|sponsored|"
@@ -168,6 +178,9 @@ class GenericPage:
 
     @cached_property
     def trafilatura_body(self) -> str | None:
+        """trafilatura's text read for recall (its default mode, not
+        ``favor_precision``, which leaves out leads and whole sections),
+        then pruned of page furniture (crawler/extraction/pruning.py)."""
         import trafilatura
 
         _library_errors_as_warnings()
@@ -178,14 +191,16 @@ class GenericPage:
                 include_comments=False,
                 include_tables=False,
                 include_images=False,
-                favor_precision=True,
                 # Its deduplication remembers text across calls: results would
                 # depend on the pages extracted before.
                 deduplicate=False,
             )
         except Exception:  # noqa: BLE001
             return None
-        body = _clean_paragraphs(text.split("\n")) if text else None
+        if not text:
+            return None
+        paragraphs = [p for p in (normalize_text(x) for x in text.split("\n")) if p]
+        body = _clean_paragraphs(prune_body(paragraphs, self.page.selector.root))
         return body if body and len(body) >= MIN_GENERIC_BODY else None
 
     @cached_property
@@ -221,11 +236,18 @@ class GenericPage:
             candidates.append((" ".join(element_paragraphs(h1[0].root)), "generic"))
         candidates.append((sel.xpath("//title/text()").get() or "", "generic"))
         candidates = [(normalize_text(v), k) for v, k in candidates if normalize_text(v)]
+        if len(candidates) == 1 and (shown := part_shown(candidates[0][0], self._shows)):
+            return Found(shown, "generic")
         chosen = choose_headline([v for v, _ in candidates], publication_names(self.page))
         if chosen is None:
             return None
         source = next((k for v, k in candidates if v.startswith(chosen)), "generic")
         return Found(chosen, source)
+
+    def _shows(self, text: str) -> bool:
+        """Is ``text`` the whole text of an element of the page's body (not a link)?"""
+        xpath = "//body//*[not(self::a)][normalize-space(.)=$t]"
+        return bool(self.page.selector.xpath(xpath, t=text))
 
     def body(self) -> Found | None:
         found = self._body()
@@ -241,14 +263,15 @@ class GenericPage:
         if not extracted or len(extracted) < MIN_JSONLD_BODY:
             extracted = self.densest_block_body or extracted
         if declared:
-            paragraphs = declared_paragraphs(declared)
+            own = declared_paragraphs(declared)
+            paragraphs = without_furniture(own) or own
             declared_text = "\n\n".join(paragraphs)
             if extracted is None or len(declared_text) >= 0.6 * len(extracted):
                 # The publisher's own text; when it has no paragraph breaks and the
                 # extractor's text is the same words, take the extractor's paragraphs.
                 if len(paragraphs) == 1 and extracted and _same_words(declared_text, extracted):
                     return Found(paragraphs_agreeing(extracted, declared_text), "jsonld")
-                return Found(declared_text, "jsonld")
+                return Found(with_lead(declared_text, extracted), "jsonld")
         if extracted and self.densest_block_body and extracted != self.densest_block_body:
             extracted = without_trailing(extracted, self.densest_block_body)
         return Found(extracted, "generic") if extracted else None
@@ -260,7 +283,8 @@ class GenericPage:
         found = self._declared_published() or self._htmldate()
         if found is not None and not _without_time(found.value):
             return found
-        shown = shown_date(self.page, self.languages)
+        headline = self.title()
+        shown = shown_date(self.page, self.languages, headline.value if headline else None)
         if shown and (found is None or _same_day(shown, found.value, self.languages)):
             return Found(shown, "generic")
         return found
@@ -294,18 +318,31 @@ class GenericPage:
         return Found(found.removesuffix("T00:00:00"), "generic") if found else None
 
     def author(self) -> Found | None:
-        """The names given by the first source that gives any
-        (crawler/extraction/bylines.py)."""
+        """The names given by the first source that gives any, the
+        publication's own names left out when people are named too; the
+        people of the visible byline when the source names only the
+        publication (crawler/extraction/bylines.py)."""
         for source in ("jsonld", "meta", "generic"):
             if names := author_names(self._author_values(source)):
                 publication = publication_names(self.page)
                 keys = {name_key(n) for n in publication}
-                if all(name_key(n) in keys for n in names):
-                    if people := byline_names(self.page, publication):
-                        return Found(", ".join(people), "generic")
-                    return Found(names[0], source)
-                return Found(", ".join(names), source)
+                if people := [n for n in names if not is_publication(n, keys)]:
+                    return Found(", ".join(byline_siblings(self.page, people)), source)
+                if visible := byline_names(self.page, publication) or self._body_byline():
+                    return Found(", ".join(visible), "generic")
+                return Found(names[0], source)
+        if in_body := self._body_byline() or self._date_line_byline():
+            return Found(", ".join(in_body), "generic")
         return None
+
+    def _date_line_byline(self) -> list[str]:
+        headline = self.title()
+        lines = date_lines(self.page, headline.value if headline else None)
+        return next((names for line in islice(lines, 3) if (names := date_line_names(line))), [])
+
+    def _body_byline(self) -> list[str]:
+        body = self.body()
+        return body_byline(self.page, body.value) if body is not None else []
 
     def _author_values(self, source: str) -> list[str]:
         if source != "generic":
@@ -476,19 +513,53 @@ def paragraphs_agreeing(extracted: str, declared: str) -> str:
     return join_paragraphs(kept)
 
 
+_CREDIT_MARK = re.compile(r"\b(?:bild|foto|photo|image|picture|credit)s?\s*:", re.IGNORECASE)
+
+
+def with_lead(declared: str, extracted: str | None) -> str:
+    """The publisher's ``articleBody`` with the lead it leaves out: the
+    extractor's paragraphs of more than 12 words (captions aside) before the
+    first one the declared text holds, which it does not hold."""
+    if not extracted:
+        return declared
+    lead = []
+    for paragraph in split_paragraphs(extracted):
+        if paragraph[:80] in declared:
+            return join_paragraphs([*lead, declared])
+        if word_count(paragraph) > MAX_LINE_WORDS and not _CREDIT_MARK.search(paragraph):
+            lead.append(paragraph)
+    return declared
+
+
 def without_trailing(extracted: str, dense: str) -> str:
     """The extractor's text without what follows the page's main block of
     text (an author's biography, teasers of other stories, comment forms),
-    when that block holds at least half of it."""
+    and without the short lines before it (menus, a date line, a byline),
+    when that block holds at least half of its running text (paragraphs of
+    more than 12 words). A longer paragraph before the block (a lead the
+    page sets apart) is kept."""
     dense_words = _words(dense)
     paragraphs = split_paragraphs(extracted)
-    inside = [_covered(p, dense_words) >= 0.8 for p in paragraphs]
+    # A line of one or two words ("Home", "More") is in the block by chance.
+    inside = [word_count(p) > 2 and _covered(p, dense_words) >= 0.8 for p in paragraphs]
     if not any(inside):
         return extracted
-    if sum(len(p) for p, i in zip(paragraphs, inside, strict=True) if i) < 0.5 * len(extracted):
+    running = sum(len(p) for p in paragraphs if word_count(p) > MAX_LINE_WORDS)
+    if sum(len(p) for p, i in zip(paragraphs, inside, strict=True) if i) < 0.5 * running:
         return extracted
+    first = inside.index(True)
     last = len(inside) - 1 - inside[::-1].index(True)
-    return join_paragraphs(paragraphs[: last + 1])
+    lead = [p for p in paragraphs[:first] if word_count(p) > MAX_LINE_WORDS]
+    return join_paragraphs(lead + paragraphs[first : last + 1])
+
+
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+
+
+def word_count(paragraph: str) -> int:
+    """Words separated by spaces, and for Chinese, Japanese and Korean script
+    (written without spaces, or with few) one word per two characters."""
+    return len(paragraph.split()) + len(_CJK.findall(paragraph)) // 2
 
 
 def _same_words(a: str, b: str) -> bool:

@@ -4,7 +4,8 @@ Metadata often carries only a date (or none), while the page prints the
 time beside the headline: ``September 20, 2021 - 14:35 AMT``,
 ``20.09.2021, 14:35 Uhr``. :func:`shown_date` finds that text: the ``<time>``
 elements first, then the short texts nearest the first ``<h1>`` that hold
-both a year and a time of day, read in the site's languages. It returns the
+both a year and a time of day (nearest the element showing the headline
+on a page without ``<h1>``), read in the site's languages. It returns the
 date text as found (cleaning reads it with the site's time zone), never a
 date without a time.
 
@@ -38,26 +39,56 @@ def shows_time(text: str) -> bool:
     return bool(_TIME.search(text))
 
 
-def shown_date(page: Page, languages: list[str] | None = None) -> str | None:
+def shown_date(
+    page: Page, languages: list[str] | None = None, headline: str | None = None
+) -> str | None:
     """The date-and-time text the page shows for its publication, or None."""
-    for text in _candidates(page):
+    found = shown_date_line(page, languages, headline)
+    return found[1] if found else None
+
+
+def shown_date_line(
+    page: Page, languages: list[str] | None = None, headline: str | None = None
+) -> tuple[str, str] | None:
+    """The short text that shows the publication's date and time, and that
+    date-and-time part of it (``01 May 2024, 10:35 · Jane Doe``,
+    ``01 May 2024, 10:35``), or None. Without an ``<h1>``, the element
+    whose text is ``headline`` (the page's headline found elsewhere, say in
+    ``<title>``) is where the page's date line is looked for."""
+    for text in _candidates(page, headline):
         found = _date_in(text, languages)
         if found:
-            return found
+            return text, found
     return None
 
 
-def _candidates(page: Page) -> Iterator[str]:
+def date_lines(page: Page, headline: str | None = None) -> Iterator[str]:
+    """The short texts that may show the publication's date, nearest the
+    headline first (``<time>`` elements, then texts with a year and a time
+    of day), unread."""
+    return _candidates(page, headline)
+
+
+def _candidates(page: Page, headline: str | None) -> Iterator[str]:
     root = page.selector.root
     for el in root.iter("time"):
         yield _short_text(el)
     elements = [el for el in root.iter() if isinstance(el.tag, str) and el.tag not in SKIP_TAGS]
-    headline = next((i for i, el in enumerate(elements) if el.tag == "h1"), None)
-    if headline is None:
+    at = next((i for i, el in enumerate(elements) if el.tag == "h1"), None)
+    if at is None and headline:
+        at = next(
+            (
+                i
+                for i, el in enumerate(elements)
+                if el.tag not in ("a", "title") and _short_text(el) == headline
+            ),
+            None,
+        )
+    if at is None:
         return
     nearest = sorted(
-        range(max(0, headline - NEAR_HEADLINE), min(len(elements), headline + NEAR_HEADLINE)),
-        key=lambda i: (abs(i - headline), i < headline),
+        range(max(0, at - NEAR_HEADLINE), min(len(elements), at + NEAR_HEADLINE)),
+        key=lambda i: (abs(i - at), i < at),
     )
     for i in nearest:
         text = _short_text(elements[i])
@@ -86,7 +117,15 @@ def _date_in(text: str, languages: list[str] | None) -> str | None:
     start, end = min(time.start(), date.start()), max(time.end(), date.end())
     zone = _ZONE_AFTER.match(text, end)
     ends = [zone.end(), end] if zone else [end]
-    starts = [m.start() for m in re.finditer(r"\S+", text[:start])][-MAX_WORDS_BEFORE:]
+    words = list(re.finditer(r"\S+", text[:start]))
+    # A label ("Posted:", "erstellt:") ends what may belong to the date.
+    labels = [i for i, w in enumerate(words) if w.group().endswith(":")]
+    words = words[labels[-1] + 1 :] if labels else words
+    starts = [w.start() for w in words][-MAX_WORDS_BEFORE:]
+    if not date.group().isdigit():
+        # A whole numeric date (14.01.2024): the words before it (a label, a
+        # weekday) add nothing to it.
+        starts = []
     for left in [*starts, start]:
         for right in ends:
             candidate = text[left:right].strip(" ,|-–—:")

@@ -8,7 +8,9 @@ is removed from it: a separator (``|``, ``-``, ``–``, ``:``, ``｜``, ``：``,
 followed by a name of the publication (crawler/extraction/datelines.py), or
 by anything when what precedes the separator is itself one of the page's
 headlines. A headline cut short (``...``) gives way to a longer one that
-starts with it.
+starts with it. When ``<title>`` is the only candidate, the part of it the
+page shows as a text of its own is the headline (:func:`part_shown`): an old
+layout's ``Site - Headline`` with the headline in bold type and no ``<h1>``.
 
 Pure functions over strings.
 """
@@ -16,6 +18,7 @@ Pure functions over strings.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from crawler.extraction.datelines import name_key
 from crawler.extraction.text import normalize_text
@@ -58,3 +61,15 @@ def choose_headline(candidates: list[str], names: list[str]) -> str | None:
         ):
             return other
     return chosen
+
+
+def part_shown(title: str, shown: Callable[[str], bool]) -> str | None:
+    """Of a ``<title>`` cut by separators (``Site - Headline``), the longest
+    part the page also shows as the whole text of an element: the headline,
+    when the page has no other (no ``<h1>``, no metadata) and puts its name
+    first. None when no part is shown."""
+    parts = [p.strip() for p in _SEPARATOR.split(title)]
+    parts = [p for p in parts if len(p) >= _MIN_HEADLINE]
+    if len(parts) < 2:
+        return None
+    return next((p for p in sorted(parts, key=len, reverse=True) if shown(p)), None)

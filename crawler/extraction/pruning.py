@@ -1,0 +1,169 @@
+"""Pruning of a generic body: the page furniture a recall-oriented extractor
+takes in with the article, removed paragraph by paragraph.
+
+The news extractor is run for recall (it misses less of the article), then
+:func:`prune_body` removes what, on any site, is not the article's text:
+
+- **stories appended below it**: when the headline's ``<h1>`` is inside an
+  ``<article>`` and the page has another ``<article>`` with its own ``<h1>``
+  (pages that load the next story underneath), paragraphs that are not in
+  the headline's article are dropped;
+- **repeated furniture**: a short paragraph (up to 12 words) that comes back
+  three times or more (a consent notice at every embed, "Specs:", a photo
+  credit under each picture) is dropped everywhere; any other paragraph
+  repeated is kept once;
+- **credits and embed signatures**: a short line naming a picture agency or
+  marked as a credit (``STR/AFP via Getty Images``, ``Foto: NTB``,
+  ``(Picture: PA)`` ending a caption), the signature line of an embedded
+  post (``— Name (@handle) July 18, 2026``);
+- **links to other stories**: a paragraph or list item (up to 30 words) that
+  is entirely the text of one link of the page, or a label and one link's
+  text (related stories, "more on this", ``More news | Headline``), a
+  teaser card's text written twice (its picture's text, then its headline),
+  and a paragraph led by a "read also" marker in the usual languages.
+
+A preview cut short (``...``) for readers who do not subscribe loses the
+short lines of the subscription prompt after it.
+
+A publisher's JSON-LD ``articleBody`` loses the same repeats, credits,
+signatures and "read also" lines (:func:`without_furniture`).
+
+Pure functions over paragraph strings and the parsed page; imports only
+``crawler.extraction.text``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any
+
+from crawler.extraction.text import normalize_text
+
+MAX_FURNITURE_WORDS = 12
+MAX_LINK_WORDS = 30  # a paragraph that is one link's text, up to this long, is a link
+_LINK_LABEL = re.compile(r"^[^:|]{1,40}[:|]\s*")
+MIN_REPEATS = 3  # a short paragraph this many times is furniture (twice may be a chart's labels)
+_AGENCIES = (
+    r"getty ?images|shutterstock|imago|picture[ -]alliance|dpa|afp|reuters|ap photo|epa|"
+    r"ntb|anp|ansa|efe|keystone|sipa|alamy|istock|pa wire|pa media"
+)
+_CREDIT = re.compile(
+    rf"^(?:[\w .,'’&-]*/\s*)?(?:[\w .'’&-]*\bvia\s+)?(?:{_AGENCIES})(?:\s*/\s*[\w .'’&-]+)*\.?$"
+    r"|^(?:photo|foto|bild|picture|image|credit|fotos|photos|kuva|zdjęcie|фото)\s*(?:\[[^\]]*\])?"
+    r"\s*:\s*[^.!?]{1,80}$",
+    re.IGNORECASE,
+)
+_CAPTION_CREDIT = re.compile(
+    r"\((?:picture|photo|image|foto|bild|credit)s?\s*:\s*[^()]{1,80}\)\s*$", re.IGNORECASE
+)
+_EMBED_SIGNATURE = re.compile(r"^[—–-]\s*.{1,80}\(@\w{1,30}\)\s+\w+\.? \d{1,2}, \d{4}$")
+_READ_ALSO = re.compile(
+    r"^(?:also read|read also|read more|see also|les også|lesen sie auch|lesen sie mehr|"
+    r"mehr zum thema|auch interessant|à lire aussi|lire aussi|a lire aussi|lea también|"
+    r"leer más|leia também|leia mais|leggi anche|czytaj (?:więcej|też|także)|läs också|"
+    r"læs også|lees ook|lue myös|читайте также)\b\s*[:|»>-]?",
+    re.IGNORECASE,
+)
+
+
+def prune_body(paragraphs: list[str], root: Any) -> list[str]:
+    """``paragraphs`` without the furniture the module describes; ``root`` is
+    the page's parsed tree (lxml)."""
+    kept = _in_headline_article(paragraphs, root)
+    kept = _without_repeats(kept)
+    links = _link_texts(root)
+    return _without_paywall_tail([p for p in kept if not _furniture(p, links)])
+
+
+def without_furniture(paragraphs: list[str]) -> list[str]:
+    """A publisher's own text (JSON-LD ``articleBody``) without the furniture
+    it may hold too: repeats, credits and captions' credits, embed
+    signatures, "read also" lines. Its paragraphs are not the page's, so
+    links and appended stories are not looked for."""
+    return [p for p in _without_repeats(paragraphs) if not _furniture(p, set())]
+
+
+def _furniture(paragraph: str, links: set[str]) -> bool:
+    words = len(paragraph.split())
+    if _READ_ALSO.match(paragraph) and words <= 30:
+        return True
+    if _EMBED_SIGNATURE.match(paragraph):
+        return True
+    if words <= MAX_FURNITURE_WORDS and _CREDIT.match(paragraph):
+        return True
+    if _CAPTION_CREDIT.search(paragraph) and words <= 40:
+        return True
+    if words <= MAX_LINK_WORDS:
+        text = paragraph.removeprefix("- ").casefold()
+        # A teaser card: its picture's text, then the same as its headline.
+        half = text[: len(text) // 2]
+        if text == f"{half} {half}" or text in links:
+            return True
+        labelled = _LINK_LABEL.match(text)
+        return labelled is not None and text[labelled.end() :] in links
+    return False
+
+
+_CUT_SHORT = re.compile(r"(\.\.\.|…)$")
+MAX_PROMPT_LINE = 120  # characters: a line of a subscription prompt
+MIN_PROMPT_LINES = 3  # a notice and what subscribing gives; fewer may be the article's end
+
+
+def _without_paywall_tail(paragraphs: list[str]) -> list[str]:
+    """Without the lines after a text cut short (``...``) for readers who do
+    not subscribe, when they are three or more short lines, less than half
+    as long as the text before them: the subscription prompt that follows a
+    preview."""
+    for i in range(len(paragraphs) - 2, -1, -1):
+        if not _CUT_SHORT.search(paragraphs[i]):
+            continue
+        tail, text = paragraphs[i + 1 :], paragraphs[: i + 1]
+        short = len(tail) >= MIN_PROMPT_LINES and max(map(len, tail)) <= MAX_PROMPT_LINE
+        if short and sum(map(len, tail)) < 0.5 * sum(map(len, text)):
+            return text
+        break
+    return paragraphs
+
+
+def _without_repeats(paragraphs: list[str]) -> list[str]:
+    counts = Counter(paragraphs)
+    seen: set[str] = set()
+    kept = []
+    for p in paragraphs:
+        short = len(p.split()) <= MAX_FURNITURE_WORDS
+        if (short and counts[p] >= MIN_REPEATS) or p in seen:
+            continue
+        seen.add(p)
+        kept.append(p)
+    return kept
+
+
+def _link_texts(root: Any) -> set[str]:
+    texts = set()
+    for a in root.iter("a"):
+        text = normalize_text("".join(a.itertext()))
+        if len(text) >= 15:
+            texts.add(text.casefold())
+    return texts
+
+
+def _in_headline_article(paragraphs: list[str], root: Any) -> list[str]:
+    """The paragraphs inside the ``<article>`` of the page's first ``<h1>``,
+    when another ``<article>`` outside it has an ``<h1>`` of its own."""
+    h1 = next(root.iter("h1"), None)
+    if h1 is None:
+        return paragraphs
+    own = next((a for a in h1.iterancestors("article")), None)
+    if own is None:
+        return paragraphs
+    others = [
+        a
+        for a in root.iter("article")
+        if a is not own and own not in a.iterancestors() and a not in own.iterancestors()
+    ]
+    if not any(next(a.iter("h1"), None) is not None for a in others):
+        return paragraphs
+    text = normalize_text("".join(own.itertext()))
+    kept = [p for p in paragraphs if p.removeprefix("- ") in text]
+    return kept if kept else paragraphs

@@ -1,0 +1,127 @@
+"""Pruning of a generic body (crawler/extraction/pruning.py) on small
+constructed pages: stories appended below the article, repeated furniture,
+credits, embed signatures and links to other stories go; the article stays."""
+
+from __future__ import annotations
+
+from lxml import html as lxml_html
+
+from crawler.cli.onboarding import generic_site
+from crawler.extraction.cleaning import clean_article
+from crawler.extraction.pruning import prune_body
+from crawler.extraction.rules import extract_article
+
+URL = "https://gazette.example/news/harbour"
+STORY = [
+    "The harbour plan was approved by the council on Tuesday after a long debate.",
+    "Work on the new quay starts in spring, and the ferry keeps running meanwhile.",
+    "Fishermen asked for a second slipway, which the council promised to study.",
+    "The port authority said the works would be paid for by the mooring fees.",
+]
+OTHER = [
+    "The football club signed a new goalkeeper from the league's bottom side.",
+    "He had been the second choice there for three seasons, his agent said.",
+    "The club's supporters greeted him at the station on Monday morning.",
+]
+
+
+def root(markup: str):  # type: ignore[no-untyped-def]
+    return lxml_html.fromstring(f"<html><body>{markup}</body></html>")
+
+
+def test_a_story_appended_below_the_article_is_dropped():
+    own = "".join(f"<p>{p}</p>" for p in STORY)
+    other = "".join(f"<p>{p}</p>" for p in OTHER)
+    page = (
+        f"<html><head><title>Harbour plan</title></head><body><main>"
+        f"<article><h1>Harbour plan approved</h1>{own}</article>"
+        f'<div class="next"><article><h1>Club signs goalkeeper</h1>{other}</article></div>'
+        f"</main></body></html>"
+    )
+    assert prune_body(STORY + OTHER, root(page)) == STORY
+    site = generic_site(URL)
+    body = clean_article(extract_article(page, URL, site), site).body
+    assert STORY[0] in body and STORY[-1] in body
+    assert not any(p in body for p in OTHER)
+
+
+def test_without_a_second_headline_the_article_is_left_whole():
+    # Several <article> elements but only one <h1>: teasers, not a second story.
+    page = "<article><h1>Harbour plan</h1><p>%s</p></article><article><h2>Teaser</h2></article>"
+    paragraphs = [*STORY, "A paragraph the extractor found outside the article element."]
+    assert prune_body(paragraphs, root(page % STORY[0])) == paragraphs
+
+
+def test_short_paragraphs_repeated_three_times_are_dropped_everywhere():
+    notice = "External content unavailable"
+    paragraphs = [STORY[0], notice, STORY[1], notice, STORY[2], notice, STORY[3]]
+    assert prune_body(paragraphs, root("")) == STORY
+    # Twice (a label of a chart and its legend) is kept once, as is a long paragraph.
+    twice = [STORY[0], "Machines", STORY[1], "Machines"]
+    assert prune_body(twice, root("")) == [STORY[0], "Machines", STORY[1]]
+    assert prune_body([STORY[0], STORY[1], STORY[0]], root("")) == STORY[:2]
+
+
+def test_credits_and_embed_signatures_are_dropped():
+    paragraphs = [
+        STORY[0],
+        "Jane Doe/AFP via Getty Images",
+        "Foto: NTB",
+        STORY[1],
+        "Crowds wait near the quay to see the first ferry (Picture: PA)",
+        "— Harbour Watch (@harbourwatch) July 18, 2026",
+        STORY[2],
+    ]
+    assert prune_body(paragraphs, root("")) == STORY[:3]
+    # A sentence that names an agency is text, not a credit.
+    quoted = "The agency Reuters reported that the quay will open in May, a year late."
+    assert prune_body([quoted], root("")) == [quoted]
+
+
+def test_links_to_other_stories_are_dropped():
+    related = "Ferry timetable changes for the summer season"
+    page = f'<article><p>{STORY[0]}</p><ul><li><a href="/f">{related}</a></li></ul></article>'
+    paragraphs = [
+        STORY[0],
+        f"- {related}",
+        "- A list item of the article that is not a link",
+        "Read also: New lighthouse keeper appointed",
+        "Lesen Sie auch: Der neue Leuchtturmwärter",
+        related,
+        f"MORE NEWS | {related}",
+        "Harbour museum reopens Harbour museum reopens",
+        STORY[1],
+    ]
+    assert prune_body(paragraphs, root(page)) == [
+        STORY[0],
+        "- A list item of the article that is not a link",
+        STORY[1],
+    ]
+
+
+def test_a_jsonld_body_loses_its_captions_credits_and_repeats():
+    from crawler.extraction.pruning import without_furniture
+
+    declared = [
+        STORY[0],
+        "Crowds wait near the quay to see the first ferry (Picture: PA)",
+        STORY[1],
+        "Read also: New lighthouse keeper appointed",
+        STORY[2],
+        STORY[0],
+    ]
+    assert without_furniture(declared) == STORY[:3]
+
+
+def test_the_subscription_prompt_after_a_preview_cut_short_is_dropped():
+    preview = [STORY[0], STORY[1], STORY[2] + " " + STORY[3] + " The council will then…"]
+    prompt = [
+        "This article is for subscribers.",
+        "- Read every article",
+        "- The e-paper every morning",
+        "Already a subscriber? Log in",
+    ]
+    assert prune_body(preview + prompt, root("")) == preview
+    # One line after a sentence ending "..." is the article's end, not a prompt.
+    ending = [STORY[0], f"{STORY[1]} and so on...", "The council meets again in May."]
+    assert prune_body(ending, root("")) == ending
