@@ -259,7 +259,7 @@ def test_sites_new_drafts_a_definition_that_crawls_like_generic_discovery(
 
     from crawler.cli.onboarding import extract_page
 
-    server, site = served(style)
+    server, site = served(style, 72)  # a few pages of each kind: enough to draft from
     draft = tmp_path / "sites" / "house.yaml"
     proc = subprocess.run(
         [
