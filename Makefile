@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint install clean bench bench-crawl bench-query
+.PHONY: demo test test-fast lint install clean bench bench-crawl bench-query bench-daemon
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; run make PYTHON=/path/to/python3.11"; exit 1; }
@@ -45,6 +45,15 @@ bench-crawl: $(STAMP)
 
 bench-query: $(STAMP)
 	$(BIN)/python bench/query_bench.py
+
+# One daemon keeping SITES generated sites current, their schedules FACTOR
+# times faster, for SPAN seconds per number of sites:
+# `make bench-daemon SITES="100 300 1000" FACTOR=60 SPAN=180`.
+SITES ?= 100 300
+FACTOR ?= 60
+SPAN ?= 180
+bench-daemon: $(STAMP)
+	$(BIN)/python bench/daemon_bench.py --sites $(SITES) --factor $(FACTOR) --span $(SPAN) $(BENCH_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check crawler pipelines settings migrations tests bench
