@@ -45,6 +45,7 @@ import signal
 import sqlite3
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -172,6 +173,18 @@ class Watch:
             if when is not None:
                 self.dues.setdefault(job, set()).add(float(when))
 
+    def follow(self, daemon: subprocess.Popen[bytes], db: Path, end: float) -> None:
+        """Until ``end``: the tree's RSS twice a second, the job store once a second."""
+        next_jobs = 0.0
+        while time.time() < end:
+            if daemon.poll() is not None:
+                raise RuntimeError(f"the daemon exited ({daemon.returncode}); see {db.parent}")
+            self.peak_rss_mb = max(self.peak_rss_mb, tree_rss_mb(daemon.pid))
+            if time.time() >= next_jobs:
+                self.read_jobs(db)
+                next_jobs = time.time() + 1.0
+            time.sleep(0.5)
+
 
 def run_daemon(options: Options, workdir: Path) -> dict[str, Any]:
     start = time.time() + 2
@@ -224,24 +237,17 @@ def watch_daemon(
         time.sleep(0.05)
     load_before = os.getloadavg()
     daemon = subprocess.Popen(cmd, env=env, cwd=workdir, stdin=subprocess.DEVNULL)
-    began = time.time()
-    end = began + options.span
-    watch = Watch()
-    next_jobs = 0.0
-    while time.time() < end:
-        if daemon.poll() is not None:
-            raise RuntimeError(f"the daemon exited ({daemon.returncode}); see {workdir}/daemon.log")
-        watch.peak_rss_mb = max(watch.peak_rss_mb, tree_rss_mb(daemon.pid))
-        if time.time() >= next_jobs:
-            watch.read_jobs(db)
-            next_jobs = time.time() + 1.0
-        time.sleep(0.5)
-    cpu = tree_cpu(daemon.pid)
-    ended = time.time()
-    load_after = os.getloadavg()
-    daemon_own = proc_stat(daemon.pid)
-    daemon.send_signal(signal.SIGTERM)
-    _, status, usage = os.wait4(daemon.pid, 0)
+    try:
+        began = time.time()
+        watch = Watch()
+        watch.follow(daemon, db, began + options.span)
+        cpu = tree_cpu(daemon.pid)
+        ended = time.time()
+        load_after = os.getloadavg()
+        daemon_own = proc_stat(daemon.pid)
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        _, status, usage = os.wait4(daemon.pid, 0)
     daemon.returncode = os.waitstatus_to_exitcode(status)
     with sqlite3.connect(db) as conn:
         runs = conn.execute(
@@ -390,6 +396,8 @@ def main() -> int:
     parser.add_argument("--design", default="one process per crawl", help="the row's label")
     parser.add_argument("--keep", type=Path, help="keep each run's folder (log, database) here")
     args = parser.parse_args()
+    # Stopped with SIGTERM: the daemon and the sites are stopped too (finally).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     about = machine()
     results = []
     for sites in args.sites:

@@ -39,7 +39,9 @@ import news_site
 TOP_STORIES = 10
 # Article numbers of different sites never meet: site s, article k is page
 # s * SITE_STRIDE + k of news_site's generator (different text on every site).
-SITE_STRIDE = 100_000
+# 10,000 articles a site is more than any run publishes, and keeps the
+# generator's own dates (3 hours apart) within datetime's range for 1,000 sites.
+SITE_STRIDE = 10_000
 STORY = re.compile(r"^/news/\d{4}/\d{2}/\d{2}/story-(\d+)-")
 
 
@@ -58,10 +60,14 @@ class Timeline:
         return (site * 0.6180339887) % 1.0
 
     def published_at(self, site: int, k: int) -> float:
-        return self.start + (k - self.backlog + self.phase(site)) / self.rate
+        # Without new articles (rate 0), the backlog was published hourly.
+        spacing = 1 / self.rate if self.rate else 3600.0
+        return self.start + (k - self.backlog + self.phase(site)) * spacing
 
     def count(self, site: int, now: float) -> int:
         """How many articles site ``site`` has published at ``now``."""
+        if not self.rate:
+            return self.backlog
         return max(
             0, math.floor((now - self.start) * self.rate - self.phase(site)) + 1 + self.backlog
         )
@@ -118,7 +124,7 @@ def article_page(timeline: Timeline, site: int, path: str, now: float) -> bytes 
     if match is None:
         return None
     k = int(match.group(1))
-    if k >= timeline.count(site, now) or timeline.path(site, k) != path:
+    if k >= min(timeline.count(site, now), SITE_STRIDE) or timeline.path(site, k) != path:
         return None
     when = datetime.fromtimestamp(timeline.published_at(site, k), UTC)
     return news_site.article_page(site * SITE_STRIDE + k, SITE_STRIDE, when, path).encode()
@@ -174,7 +180,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sites", type=int, required=True)
     parser.add_argument("--start", type=float, required=True, help="Unix time of the start")
-    parser.add_argument("--per-hour", type=float, default=3.0, help="articles per site per hour")
+    parser.add_argument(
+        "--per-hour", type=float, default=3.0, help="articles per site per hour (0: none)"
+    )
     parser.add_argument("--factor", type=float, default=60.0, help="time compression")
     parser.add_argument("--backlog", type=int, default=5, help="articles before the start")
     args = parser.parse_args()
