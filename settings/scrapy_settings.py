@@ -80,6 +80,10 @@ SPIDER_MIDDLEWARES = {
     "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
 }
 EXTENSIONS = {
+    # Scrapy's remote-control server is off (REMOTE_CONTROL_ENABLED above);
+    # out of the list, its module is not even imported: that module imports
+    # aiohttp, a fifth of a second of every crawl process's start-up.
+    "scrapy.extensions.remote_control.RemoteControl": None,
     "crawler.extensions.run_history.RunHistory": 100,
     # A crawl started by newscrawl stops when that process is gone (SIGKILL).
     "crawler.extensions.parent_watch.ParentWatch": 110,
