@@ -1,7 +1,8 @@
 """What every crawl process does before its first request, kept cheap
 (docs/performance.md, "A crawl that finds nothing new"): the schema check of
 a database already at the newest migration imports no Alembic, and an older
-database is still upgraded."""
+database is still upgraded; Scrapy's remote control is not loaded; a crawl
+the daemon starts reads its own site's definition, not every one."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ import re
 import subprocess
 import sys
 
-from crawler.scheduling.runner import PROJECT_ROOT
+import pytest
+
+from crawler.scheduling.runner import PROJECT_ROOT, crawl_env
+from crawler.sites.definitions import SITE_FILE_ENV, SITES_DIR_ENV, SiteConfigError, get_site
 from crawler.storage.database import (
     MIGRATIONS_DIR,
     current_revision,
@@ -74,3 +78,44 @@ def test_scrapy_remote_control_is_not_loaded_by_a_crawl():
     out = python_prints(check)
     assert "crawler.extensions.run_history.RunHistory" in out
     assert "remote_control" not in out
+
+
+GOOD = "name: {name}\nbase_url: https://{name}.example/\nlisting:\n  start_urls: [/]\n"
+
+
+def test_a_crawl_told_its_site_file_reads_that_file_alone(tmp_path, monkeypatch):
+    folder = tmp_path / "sites"
+    folder.mkdir()
+    (folder / "gazette.yaml").write_text(GOOD.format(name="gazette"))
+    (folder / "broken.yaml").write_text("name: broken\nbase_url: [not, a, url]\n")
+    monkeypatch.setenv(SITES_DIR_ENV, str(folder))
+    monkeypatch.delenv(SITE_FILE_ENV, raising=False)
+    # Every definition read: the broken one stops it.
+    with pytest.raises(SiteConfigError, match="broken.yaml"):
+        get_site("gazette")
+    monkeypatch.setenv(SITE_FILE_ENV, str(folder / "gazette.yaml"))
+    site = get_site("gazette")
+    assert site.name == "gazette"
+    assert site.source_file == str(folder / "gazette.yaml")
+
+
+def test_a_site_file_of_another_site_is_not_trusted(tmp_path, monkeypatch):
+    folder = tmp_path / "sites"
+    folder.mkdir()
+    (folder / "gazette.yaml").write_text(GOOD.format(name="gazette"))
+    (folder / "herald.yaml").write_text(GOOD.format(name="herald"))
+    monkeypatch.setenv(SITES_DIR_ENV, str(folder))
+    monkeypatch.setenv(SITE_FILE_ENV, str(folder / "herald.yaml"))
+    assert get_site("gazette").source_file == str(folder / "gazette.yaml")
+    monkeypatch.setenv(SITE_FILE_ENV, str(folder / "gone.yaml"))
+    assert get_site("herald").source_file == str(folder / "herald.yaml")
+    with pytest.raises(SiteConfigError, match="unknown site 'tribune'"):
+        get_site("tribune")
+
+
+def test_the_crawl_environment_carries_only_the_site_file_given(monkeypatch):
+    monkeypatch.setenv(SITE_FILE_ENV, "/elsewhere/old.yaml")
+    assert SITE_FILE_ENV not in crawl_env("sqlite:///x.db")
+    assert crawl_env("sqlite:///x.db", "/sites/gazette.yaml")[SITE_FILE_ENV] == (
+        "/sites/gazette.yaml"
+    )
