@@ -6,6 +6,7 @@ the daemon starts reads its own site's definition, not every one."""
 
 from __future__ import annotations
 
+import pickle
 import re
 import subprocess
 import sys
@@ -119,3 +120,27 @@ def test_the_crawl_environment_carries_only_the_site_file_given(monkeypatch):
     assert crawl_env("sqlite:///x.db", "/sites/gazette.yaml")[SITE_FILE_ENV] == (
         "/sites/gazette.yaml"
     )
+
+
+def test_newscrawl_crawl_itself_does_not_load_scrapy():
+    # It starts the crawl process and waits for it: Scrapy is the child's.
+    out = python_prints(
+        "import sys, crawler.cli.main, crawler.scheduling.runner; "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'scrapy', 'twisted'}))"
+    )
+    assert out.strip() == "[]"
+
+
+def test_the_item_exceptions_are_scrapy_drop_items_by_their_module_names():
+    from scrapy.exceptions import DropItem
+
+    from crawler import exceptions
+    from crawler.exceptions import OutsideDateRange, RejectItem
+
+    assert issubclass(RejectItem, DropItem) and issubclass(OutsideDateRange, DropItem)
+    assert exceptions.RejectItem is RejectItem
+    assert pickle.loads(pickle.dumps(RejectItem)) is RejectItem
+    rejected = RejectItem("no body", "validate")
+    assert (rejected.reason, rejected.stage, str(rejected)) == ("no body", "validate", "no body")
+    with pytest.raises(AttributeError):
+        exceptions.NoSuchError  # noqa: B018

@@ -9,3 +9,8 @@ May import: ``crawler.storage``, ``crawler.extraction`` (extraction health),
 ``crawler.sites``, ``crawler.exceptions``, ``crawler.items``. Never spiders,
 middlewares or the command line.
 """
+
+# Read by the crawl process's extensions, set by the process that starts it
+# (crawler/scheduling/runner.py), which then need not import them (or Scrapy).
+PARENT_PID_ENV = "NEWSCRAWL_PARENT_PID"  # parent_watch: stop when this process is gone
+PROGRESS_FD_SETTING = "NEWSCRAWL_PROGRESS_FD"  # progress: report the counts on this descriptor

@@ -31,8 +31,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from crawler.extensions.parent_watch import PARENT_PID_ENV
-from crawler.extensions.progress import PROGRESS_FD_SETTING
+from crawler.extensions import PARENT_PID_ENV, PROGRESS_FD_SETTING
 from crawler.sites.definitions import SITE_FILE_ENV
 from crawler.storage import queries
 from crawler.storage.database import database_url, ensure_schema, get_engine
