@@ -2,6 +2,8 @@
 
 import os
 
+from scrapy.settings.default_settings import EXTENSIONS_BASE as _SCRAPY_EXTENSIONS
+
 from crawler import __version__
 
 BOT_NAME = "newscrawl"
@@ -79,11 +81,16 @@ SPIDER_MIDDLEWARES = {
     # Scrapy's depth tracking would only add a layer to every request of a crawl.
     "scrapy.spidermiddlewares.depth.DepthMiddleware": None,
 }
+# Scrapy's remote-control server is off (REMOTE_CONTROL_ENABLED above), and
+# out of Scrapy's own list of extensions, where even a disabled one is
+# imported: its module imports aiohttp, a fifth of a second of every crawl
+# process's start-up.
+EXTENSIONS_BASE = {
+    path: order
+    for path, order in _SCRAPY_EXTENSIONS.items()
+    if path != "scrapy.extensions.remote_control.RemoteControl"
+}
 EXTENSIONS = {
-    # Scrapy's remote-control server is off (REMOTE_CONTROL_ENABLED above);
-    # out of the list, its module is not even imported: that module imports
-    # aiohttp, a fifth of a second of every crawl process's start-up.
-    "scrapy.extensions.remote_control.RemoteControl": None,
     "crawler.extensions.run_history.RunHistory": 100,
     # A crawl started by newscrawl stops when that process is gone (SIGKILL).
     "crawler.extensions.parent_watch.ParentWatch": 110,
