@@ -155,3 +155,14 @@ def test_the_item_exceptions_are_scrapy_drop_items_by_their_module_names():
     assert (rejected.reason, rejected.stage, str(rejected)) == ("no body", "validate", "no body")
     with pytest.raises(AttributeError):
         exceptions.NoSuchError  # noqa: B018
+
+
+def test_scrapy_tls_module_is_imported_with_the_settings():
+    # Its inspect.stack() calls cost the more, the deeper the stack and the
+    # more modules are loaded: the settings module imports it first.
+    out = python_prints(
+        "import sys; import settings.scrapy_settings; "
+        "print('scrapy.core.downloader.contextfactory' in sys.modules, "
+        "any(m.startswith('crawler.') for m in sys.modules))"
+    )
+    assert out.split() == ["True", "False"]
