@@ -166,3 +166,24 @@ def test_scrapy_tls_module_is_imported_with_the_settings():
         "any(m.startswith('crawler.') for m in sys.modules))"
     )
     assert out.split() == ["True", "False"]
+
+
+def test_newscrawl_crawl_tells_its_crawl_process_the_site_file(tmp_path, monkeypatch):
+    from crawler.cli.main import main
+    from crawler.scheduling import runner
+
+    folder = tmp_path / "sites"
+    folder.mkdir()
+    (folder / "gazette.yaml").write_text(GOOD.format(name="gazette"))
+    monkeypatch.setenv(SITES_DIR_ENV, str(folder))
+    started = []
+
+    def start_crawl(site, spider, *args, site_file=None, **kwargs):
+        # The crawl process, as started, without crawling: what it was told.
+        started.append((site, spider, site_file))
+        return subprocess.Popen([sys.executable, "-c", "pass"])
+
+    monkeypatch.setattr(runner, "start_crawl", start_crawl)
+    database = f"sqlite:///{tmp_path / 'news.db'}"
+    main(["crawl", "gazette", "--spider", "articles", "--database", database])
+    assert started == [("gazette", "articles", str(folder / "gazette.yaml"))]

@@ -171,6 +171,7 @@ def run_crawl(
     timeout: float | None = None,
     *,
     on_progress: ProgressCallback | None = None,
+    site_file: str | None = None,
 ) -> CrawlResult:
     """Run one spider for one site in a child process and wait for it.
 
@@ -182,7 +183,8 @@ def run_crawl(
 
     ``on_progress`` is called with each report of the child's counts
     (:mod:`crawler.extensions.progress`): when it opens, about twice a second,
-    and when it closes.
+    and when it closes. ``site_file``: the file defining the site, which the
+    child reads alone (:data:`SITE_FILE_ENV`).
     """
     url = database_url(db_url)
     ensure_schema(url)
@@ -199,6 +201,7 @@ def run_crawl(
             url,
             own_session=forwarded.active,
             pass_fds=pipe.child_fds(),
+            site_file=site_file,
         )
         pipe.started()
         forwarded.attach(proc)
