@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint install clean bench bench-crawl bench-query bench-daemon
+.PHONY: demo test test-fast lint install clean bench bench-crawl bench-query
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; run make PYTHON=/path/to/python3.11"; exit 1; }
@@ -52,6 +52,7 @@ bench-query: $(STAMP)
 SITES ?= 100 300
 FACTOR ?= 60
 SPAN ?= 180
+.PHONY: bench-daemon
 bench-daemon: $(STAMP)
 	$(BIN)/python bench/daemon_bench.py --sites $(SITES) --factor $(FACTOR) --span $(SPAN) $(BENCH_ARGS)
 
