@@ -52,6 +52,16 @@ bench-store: $(STAMP)
 bench-query: $(STAMP)
 	$(BIN)/python bench/query_bench.py
 
+# One daemon keeping SITES generated sites current, their schedules FACTOR
+# times faster, for SPAN seconds per number of sites:
+# `make bench-daemon SITES="100 300 1000" FACTOR=60 SPAN=180`.
+SITES ?= 100 300
+FACTOR ?= 60
+SPAN ?= 180
+.PHONY: bench-daemon
+bench-daemon: $(STAMP)
+	$(BIN)/python bench/daemon_bench.py --sites $(SITES) --factor $(FACTOR) --span $(SPAN) $(BENCH_ARGS)
+
 lint: $(STAMP)
 	$(BIN)/ruff check crawler pipelines settings migrations tests bench
 	$(BIN)/ruff format --check crawler pipelines settings migrations tests bench

@@ -97,8 +97,15 @@ def article_parts(n: int) -> dict:
     }
 
 
-def article_page(n: int, total: int) -> str:
+def article_page(
+    n: int, total: int, when_published: datetime | None = None, path: str | None = None
+) -> str:
+    """Article n's page. The sites of bench/news_sites.py, which publish
+    articles as time goes by, give its date and its (canonical) path."""
     parts = article_parts(n)
+    if when_published is not None:
+        parts["published"] = when_published
+    shown = parts["published"]
     target, title, section, author, tags = (
         parts["size"],
         parts["title"],
@@ -128,7 +135,7 @@ def article_page(n: int, total: int) -> str:
         f'<meta property="article:section" content="{section}">'
         f'<meta property="article:published_time" content="{when}">'
         f'<meta name="keywords" content="{", ".join(tags)}">'
-        f'<link rel="canonical" href="{article_path(n)}">'
+        f'<link rel="canonical" href="{path or article_path(n)}">'
         f'<script type="application/ld+json">{jsonld}</script>'
         f"<style>{STYLE}</style>"
     )
@@ -137,7 +144,7 @@ def article_page(n: int, total: int) -> str:
         f"{navigation()}<main><article>"
         f'<h1 class="headline">{title}</h1>'
         f'<div class="byline">By <a rel="author" href="/author/{n % 300}/">{author}</a> '
-        f'<time class="published" datetime="{when}">{published(n):%d %B %Y, %H:%M}</time></div>'
+        f'<time class="published" datetime="{when}">{shown:%d %B %Y, %H:%M}</time></div>'
         f'<figure><img src="/img/{n}.jpg" alt="">'
         f"<figcaption>{parts['caption']}</figcaption></figure>"
         f'<div class="article-body">{body}</div>'

@@ -1,11 +1,17 @@
 """newscrawl's exceptions and exit statuses, at the bottom of the imports
 like ``scrapy/exceptions.py``: any package may import this module, and it
 imports nothing of the project.
+
+Importing it does not import Scrapy: the two exceptions that are Scrapy's
+``DropItem`` (:class:`RejectItem`, :class:`OutsideDateRange`) are made the
+first time they are asked for, so that ``newscrawl crawl``, which only
+starts and waits for the crawl process, does not load Scrapy for its exit
+statuses (a third of a second of every crawl's start-up).
 """
 
 from __future__ import annotations
 
-from scrapy.exceptions import DropItem
+from typing import Any
 
 # ---------------------------------------------------------------- exit statuses
 
@@ -64,23 +70,42 @@ class UndecodablePage(Exception):
     Its text is the reason the page is rejected with."""
 
 
-class RejectItem(DropItem):
-    """An item refused by a stage (fetch, extract, clean, validate), with the
-    reason a user can act on. The run-history extension writes every refused
-    item to ``rejected_items`` with its stage and reason."""
+def _item_exceptions() -> dict[str, type[Exception]]:
+    from scrapy.exceptions import DropItem
 
-    def __init__(self, reason: str, stage: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.stage = stage
+    class RejectItem(DropItem):
+        """An item refused by a stage (fetch, extract, clean, validate), with the
+        reason a user can act on. The run-history extension writes every refused
+        item to ``rejected_items`` with its stage and reason."""
+
+        def __init__(self, reason: str, stage: str) -> None:
+            super().__init__(reason)
+            self.reason = reason
+            self.stage = stage
+
+    class OutsideDateRange(DropItem):
+        """An article published outside the ``since``/``until`` range a crawl asked
+        for: not wanted by this crawl, not a fault. Counted, not recorded."""
+
+        def __init__(self, reason: str) -> None:
+            super().__init__(reason, log_level="DEBUG")
+
+    made: dict[str, type[Exception]] = {
+        "RejectItem": RejectItem,
+        "OutsideDateRange": OutsideDateRange,
+    }
+    for name, cls in made.items():
+        cls.__qualname__ = name  # pickled by name (extraction processes), as a module-level class
+        cls.__module__ = __name__
+    return made
 
 
-class OutsideDateRange(DropItem):
-    """An article published outside the ``since``/``until`` range a crawl asked
-    for: not wanted by this crawl, not a fault. Counted, not recorded."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason, log_level="DEBUG")
+def __getattr__(name: str) -> Any:
+    """:class:`RejectItem` and :class:`OutsideDateRange`, made on first use."""
+    if name in ("RejectItem", "OutsideDateRange"):
+        globals().update(_item_exceptions())
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ---------------------------------------------------------------- queries

@@ -25,8 +25,8 @@ from crawler.cli.options import (
     add_database,
     add_settings,
     add_spider,
+    crawl_targets,
     parse_settings,
-    spiders_for,
     time_text,
 )
 from crawler.cli.progress import CrawlOutput, summary_line
@@ -116,11 +116,13 @@ def run_site(
     settings: dict[str, str],
     db: str | None,
     output: CrawlOutput | None = None,
+    site_file: str | None = None,
 ) -> int:
     """Crawl ``spiders`` of ``site`` one after the other, each in its own
     process, with a progress line while each runs (``output``'s: on a
     terminal), a line for each run and where the log went; the exit status of
-    the whole. Without ``output`` the log goes to stderr, as Scrapy prints it."""
+    the whole. Without ``output`` the log goes to stderr, as Scrapy prints it.
+    ``site_file``: the file defining the site, which the crawls read alone."""
     from crawler.scheduling.runner import run_crawl
 
     output = output or CrawlOutput()
@@ -135,6 +137,7 @@ def run_site(
                 {**settings, **output.settings()},
                 db,
                 on_progress=output.on_progress(label),
+                site_file=site_file,
             )
         finally:
             output.clear()
@@ -174,7 +177,7 @@ def report_runs(label: str, result: Any) -> None:
 
 
 def cmd_crawl(args: argparse.Namespace) -> int:
-    spiders = spiders_for(args.site, args.spider)
+    spiders, site_file = crawl_targets(args.site, args.spider)
     arguments = {}
     if args.pages is not None:
         arguments["pages"] = str(args.pages)
@@ -185,7 +188,7 @@ def cmd_crawl(args: argparse.Namespace) -> int:
         arguments["refetch"] = "true"
     settings = parse_settings(args.settings)
     output = CrawlOutput.choose(args.site, args.verbose, args.log_level, args.log_file)
-    return run_site(args.site, spiders, arguments, settings, args.database, output)
+    return run_site(args.site, spiders, arguments, settings, args.database, output, site_file)
 
 
 def cmd_demo_site(args: argparse.Namespace) -> int:

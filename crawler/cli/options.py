@@ -146,10 +146,16 @@ def check_site(engine, site: str | None) -> None:  # type: ignore[no-untyped-def
 def spiders_for(site_name: str, choice: str) -> list[str]:
     """The spiders ``--spider`` names for a site: ``all`` is every spider the
     site defines (an unknown site raises SiteConfigError)."""
+    return crawl_targets(site_name, choice)[0]
+
+
+def crawl_targets(site_name: str, choice: str) -> tuple[list[str], str]:
+    """The spiders ``--spider`` names for a site (:func:`spiders_for`), and
+    the file that defines the site, which its crawl processes then read alone."""
     from crawler.sites.definitions import get_site
 
     site = get_site(site_name)
-    return site.spiders if choice == "all" else [choice]
+    return (site.spiders if choice == "all" else [choice]), site.source_file
 
 
 # --------------------------------------------------------------------------- times

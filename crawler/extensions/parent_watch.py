@@ -25,11 +25,11 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from twisted.internet import task
 
+from crawler.extensions import PARENT_PID_ENV
+
 logger = logging.getLogger(__name__)
 
 CHECK_SECONDS = 1.0
-# Set by crawler/scheduling/runner.py in every crawl process it starts.
-PARENT_PID_ENV = "NEWSCRAWL_PARENT_PID"
 
 
 def expected_parent() -> int | None:

@@ -24,7 +24,8 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from twisted.internet import task
 
-PROGRESS_FD_SETTING = "NEWSCRAWL_PROGRESS_FD"
+from crawler.extensions import PROGRESS_FD_SETTING
+
 DEFAULT_INTERVAL = 0.5  # seconds
 # The report's keys: the crawl_runs columns they become, and the seconds since
 # the crawl opened.

@@ -31,8 +31,8 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any
 
-from crawler.extensions.parent_watch import PARENT_PID_ENV
-from crawler.extensions.progress import PROGRESS_FD_SETTING
+from crawler.extensions import PARENT_PID_ENV, PROGRESS_FD_SETTING
+from crawler.sites.definitions import SITE_FILE_ENV
 from crawler.storage import queries
 from crawler.storage.database import database_url, ensure_schema, get_engine
 
@@ -72,8 +72,13 @@ def crawl_command(
     return cmd
 
 
-def crawl_env(db_url: str) -> dict[str, str]:
+def crawl_env(db_url: str, site_file: str | None = None) -> dict[str, str]:
+    """The environment of a crawl process. ``site_file``: the file defining
+    its site, which the crawl then reads alone (:data:`SITE_FILE_ENV`)."""
     env = dict(os.environ)
+    env.pop(SITE_FILE_ENV, None)
+    if site_file:
+        env[SITE_FILE_ENV] = site_file
     env["SCRAPY_SETTINGS_MODULE"] = SETTINGS_MODULE
     env["NEWSCRAWL_DATABASE_URL"] = db_url
     # The crawl stops by itself if this process is killed (crawler.extensions.parent_watch).
@@ -95,6 +100,7 @@ def start_crawl(
     output: IO[Any] | None = None,
     own_session: bool = False,
     pass_fds: tuple[int, ...] = (),
+    site_file: str | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start one spider for one site in a child process and return at once.
 
@@ -103,10 +109,11 @@ def start_crawl(
     so a Ctrl-C in the terminal reaches only its parent, which decides when
     the child stops, and the parent can signal the child's whole group.
     ``pass_fds``: descriptors the child inherits (the progress pipe).
+    ``site_file``: the file defining the site, read alone by the child.
     """
     return subprocess.Popen(
         crawl_command(site, spider, arguments or {}, settings or {}),
-        env=crawl_env(database_url(db_url)),
+        env=crawl_env(database_url(db_url), site_file),
         stdin=subprocess.DEVNULL,
         stdout=output,
         stderr=subprocess.STDOUT if output is not None else None,
@@ -164,6 +171,7 @@ def run_crawl(
     timeout: float | None = None,
     *,
     on_progress: ProgressCallback | None = None,
+    site_file: str | None = None,
 ) -> CrawlResult:
     """Run one spider for one site in a child process and wait for it.
 
@@ -175,7 +183,8 @@ def run_crawl(
 
     ``on_progress`` is called with each report of the child's counts
     (:mod:`crawler.extensions.progress`): when it opens, about twice a second,
-    and when it closes.
+    and when it closes. ``site_file``: the file defining the site, which the
+    child reads alone (:data:`SITE_FILE_ENV`).
     """
     url = database_url(db_url)
     ensure_schema(url)
@@ -192,6 +201,7 @@ def run_crawl(
             url,
             own_session=forwarded.active,
             pass_fds=pipe.child_fds(),
+            site_file=site_file,
         )
         pipe.started()
         forwarded.attach(proc)

@@ -217,6 +217,7 @@ class Supervisor:
                     db_url=self.url,
                     output=output,
                     own_session=True,
+                    site_file=site.source_file,
                 )
             finally:
                 if output is not None:

@@ -16,6 +16,7 @@ from urllib.parse import quote_plus
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 DATABASE_URL_ENV = "NEWSCRAWL_DATABASE_URL"
 DEFAULT_DATABASE_URL = "sqlite:///newscrawl.db"
@@ -258,17 +259,51 @@ def head_revision() -> str | None:
     return ScriptDirectory.from_config(config).get_current_head()
 
 
+# A migration's file name starts with its revision id: 0001_initial_schema.py
+# is revision "0001" (tests/test_store.py holds every migration to it).
+_MIGRATION_FILE = re.compile(r"^(\d{4})_\w+\.py$")
+
+
+def newest_migration() -> str | None:
+    """The newest revision in the migrations folder, from the file names alone:
+    the head revision, known without importing Alembic (a second or so of a
+    crawl process's start-up went to Alembic)."""
+    found = [
+        m.group(1)
+        for f in (MIGRATIONS_DIR / "versions").iterdir()
+        if (m := _MIGRATION_FILE.match(f.name))
+    ]
+    return max(found, default=None)
+
+
+def _stamped_revision(url: str) -> str | None:
+    """The revision the database's ``alembic_version`` table records, read with
+    one query (None without the table, or without a row)."""
+    try:
+        with get_engine(url).connect() as connection:
+            return connection.execute(text("select version_num from alembic_version")).scalar()
+    except SQLAlchemyError:
+        return None
+
+
 def ensure_schema(url: str | None = None) -> None:
     """Bring the database to the latest schema once per process.
 
     A new or empty database is created; an older newscrawl database is
     upgraded in place. A database with other tables but no newscrawl history
-    is left alone and reported.
+    is left alone and reported. A database already at the newest migration
+    is recognised by one query, without Alembic: what every crawl process
+    finds.
     """
     url = database_url(url)
     with _lock:
         if url in _upgraded:
             return
+    head = newest_migration()
+    if head is not None and _stamped_revision(url) == head:
+        with _lock:
+            _upgraded.add(url)
+        return
     if current_revision(url) != head_revision():
         # Checked again under the schema lock: another process starting at the
         # same time may be creating the schema (upgrade() waits for it).
