@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from crawler.extraction.fingerprints import content_fingerprint, simhash
 from crawler.items import Article, TopStoriesSnapshot
+from crawler.storage.captures import record_article_captures, record_snapshot_capture
 from crawler.storage.database import ensure_schema, get_engine
 from crawler.storage.duplicates import NEAR_DUPLICATE_WINDOW as NEAR_DUPLICATE_WINDOW
 from crawler.storage.duplicates import SIMHASH_LOOKBACK as SIMHASH_LOOKBACK
@@ -141,6 +142,7 @@ class Store:
             try:
                 with self.engine.begin() as conn:
                     counts = self._save_batch(conn, batch, now)
+                    record_article_captures(conn, batch, run_id)
                     if run_id is not None:
                         count_batch_in_run(
                             conn,
@@ -236,6 +238,7 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(insert(TopStoryRow), rows)
             _link_top_stories(conn, [r["url"] for r in rows])
+            record_snapshot_capture(conn, snapshot, run_id)
         return len(rows)
 
     # ------------------------------------------------------------------ rejects
