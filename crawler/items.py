@@ -28,7 +28,7 @@ SECTION = "newscrawl_section"
 # An article link found on a listing page that sat at an article link: such a
 # page's links are followed, the pages they lead to are not expanded again.
 FROM_LISTING_PAGE = "newscrawl_from_listing_page"
-# Where the page of a response was kept in the archive (crawler/archive/capture.py):
+# Where the page of a response was kept in the archive (crawler/middlewares/capture.py):
 # a dict of the ``captures`` columns, handed to the item it became.
 CAPTURE = "newscrawl_capture"
 

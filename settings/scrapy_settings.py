@@ -73,8 +73,8 @@ DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.retry_after.RetryAfterMiddleware": 550,
     # Every page fetched with status 200 kept as a WARC record, as the crawl
-    # read it: after decompression and redirects (crawler/archive/capture.py).
-    "crawler.archive.capture.CaptureMiddleware": 580,
+    # read it: after decompression and redirects (crawler/middlewares/capture.py).
+    "crawler.middlewares.capture.CaptureMiddleware": 580,
 }
 SPIDER_MIDDLEWARES = {
     "crawler.middlewares.incremental.IncrementalMiddleware": 800,

@@ -108,7 +108,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     output(articles)
     articles.set_defaults(func=cmd_articles)
 
-    show = sub.add_parser("show", help="one article in full: metadata, body, versions")
+    show = sub.add_parser("show", help="one article in full: metadata, body, versions, captures")
     show.add_argument("article", metavar="ID|URL", help="the article's id, or its URL")
     show.add_argument(
         "--diff", action="store_true", help="a unified diff between consecutive versions"
@@ -324,8 +324,11 @@ def cmd_articles(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from crawler.cli.reporting import format_article, version_diffs
+    from dataclasses import asdict
+
+    from crawler.cli.reporting import format_article, format_captures, version_diffs
     from crawler.storage import queries
+    from crawler.storage.captures import article_captures
 
     engine = _open(args)
     if engine is None:
@@ -336,16 +339,19 @@ def cmd_show(args: argparse.Namespace) -> int:
         return NOT_FOUND_EXIT
     revisions = queries.article_revisions(engine, article["id"])
     aliases = queries.article_aliases(engine, article["id"])
+    captures = [asdict(c) for c in article_captures(engine, article["id"])]
     diffs = version_diffs(article, revisions) if args.diff else None
     if args.json:
         _print_json(
-            {**article, "aliases": aliases, "revisions": revisions}
+            {**article, "aliases": aliases, "revisions": revisions, "captures": captures}
             | ({"diffs": diffs} if diffs is not None else {})
         )
         return 0
     original = article["duplicate_of"]
     titles = queries.article_titles(engine, [original] if original is not None else [])
     print(format_article(article, revisions, aliases, titles.get(original or 0), diffs))
+    print()
+    print(format_captures(captures))
     return 0
 
 

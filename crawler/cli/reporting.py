@@ -242,7 +242,13 @@ def _versions(article: Mapping[str, Any], revisions: Sequence[Mapping[str, Any]]
     """One line per version, indented: each earlier one until it was replaced,
     the current one since."""
     rows = [
-        {"version": r["version"], "state": "until", "at": r["captured_at"], "title": r["title"]}
+        {
+            "version": r["version"],
+            "state": "until",
+            "at": r["captured_at"],
+            "title": r["title"]
+            + (f"  [{r['reason']}]" if r.get("reason", "revisit") != "revisit" else ""),
+        }
         for r in revisions
     ]
     since = revisions[-1]["captured_at"] if revisions else article["first_seen_at"]
@@ -253,6 +259,23 @@ def _versions(article: Mapping[str, Any], revisions: Sequence[Mapping[str, Any]]
         *(Column("", field(name)) for name in ("state", "at", "title")),
     ]
     return "\n".join(f"  {line}" for line in format_table(columns, rows, header=False).splitlines())
+
+
+def format_captures(captures: Sequence[Mapping[str, Any]]) -> str:
+    """An article's captures (docs/archive.md), one line each, oldest first."""
+    if not captures:
+        return (
+            "Captures: none (fetched before captures were kept, or with NEWSCRAWL_ARCHIVE_DIR=off)"
+        )
+    rows = [
+        {**c, "where": f"{c['warc_file']}@{c['warc_offset']}+{c['warc_length']}"} for c in captures
+    ]
+    columns = [
+        Column("", field(name))
+        for name in ("fetched_at", "record_type", "http_status", "host", "where")
+    ]
+    table = format_table(columns, rows, header=False).splitlines()
+    return "\n".join(["Captures:", *(f"  {line}" for line in table)])
 
 
 def format_article(

@@ -34,12 +34,6 @@ from typing import Any, NoReturn
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 from sqlalchemy.exc import SQLAlchemyError
 
-from crawler.archive.files import (
-    ArchiveUnavailable,
-    archive_dir,
-    check_writable,
-    file_size_limit,
-)
 from crawler.exceptions import CONFIG_ERROR_EXIT, LEASE_HELD_EXIT, SpiderArgumentError
 from crawler.extensions.download_log import TRACEBACK_LOGGERS, DownloadErrorsInOneLine
 from crawler.extensions.parent_watch import expected_parent, parent_gone
@@ -54,6 +48,12 @@ from crawler.storage.locks import (
     LeaseRenewer,
     acquire_lease,
     close_orphaned_runs,
+)
+from crawler.storage.warc import (
+    ArchiveUnavailable,
+    archive_dir,
+    check_writable,
+    file_size_limit,
 )
 
 logger = logging.getLogger(__name__)

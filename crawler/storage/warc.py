@@ -23,7 +23,6 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 from warcio.archiveiterator import ArchiveIterator
-from warcio.recordloader import ArcWarcRecord
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
@@ -228,8 +227,8 @@ def _target(url: str) -> str:
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
-def read_record(folder: Path, warc_file: str, offset: int, length: int) -> tuple[bytes, bytes]:
-    """One record of the archive: its WARC and HTTP headers as text, and its payload."""
+def read_raw(folder: Path, warc_file: str, offset: int, length: int) -> bytes:
+    """The bytes of one record as stored: a gzip member."""
     path = folder / warc_file
     try:
         with path.open("rb") as stream:
@@ -237,14 +236,25 @@ def read_record(folder: Path, warc_file: str, offset: int, length: int) -> tuple
             data = stream.read(length)
     except OSError as exc:
         raise ArchiveUnavailable(f"cannot read {path}: {exc.strerror or exc}") from None
-    for record in ArchiveIterator(io.BytesIO(data)):
-        return _headers(record), record.content_stream().read()
-    raise ArchiveUnavailable(f"no WARC record at offset {offset} of {path}")
+    if len(data) < length:
+        raise ArchiveUnavailable(f"{path} ends before the record at offset {offset}")
+    return data
 
 
-def _headers(record: ArcWarcRecord) -> bytes:
-    out = io.BytesIO()
-    out.write(record.rec_headers.to_bytes())
-    if record.http_headers is not None:
-        out.write(record.http_headers.to_bytes())
-    return out.getvalue()
+def record_parts(raw: bytes) -> tuple[bytes, bytes]:
+    """A record's WARC and HTTP headers as text, and its payload."""
+    for record in ArchiveIterator(io.BytesIO(raw)):
+        out = io.BytesIO()
+        out.write(record.rec_headers.to_bytes())
+        if record.http_headers is not None:
+            out.write(record.http_headers.to_bytes())
+        return out.getvalue(), record.content_stream().read()
+    raise ArchiveUnavailable("no WARC record there")
+
+
+def read_record(folder: Path, warc_file: str, offset: int, length: int) -> tuple[bytes, bytes]:
+    """One record of the archive: its headers and its payload."""
+    try:
+        return record_parts(read_raw(folder, warc_file, offset, length))
+    except ArchiveUnavailable as exc:
+        raise ArchiveUnavailable(f"{warc_file} at offset {offset}: {exc}") from None

@@ -1,6 +1,6 @@
 """The capture middleware: every response with status 200 a crawl receives
 (article, top-stories, listing, feed and sitemap pages, robots.txt) is
-written to the crawl process's WARC file (crawler/archive/files.py), off the
+written to the crawl process's WARC file (crawler/storage/warc.py), off the
 reactor thread. A page whose payload is identical to the last capture of its
 URL (in this crawl, else in the ``captures`` table) becomes a ``revisit``
 record. Where the record went is put in the request's meta (``CAPTURE``),
@@ -24,7 +24,11 @@ from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Request, Response
 
-from crawler.archive.files import (
+from crawler.items import CAPTURE
+from crawler.sites.definitions import definition_hash
+from crawler.storage.captures import latest_captures
+from crawler.storage.database import database_url, get_engine
+from crawler.storage.warc import (
     WIRE_HEADERS,
     Page,
     WarcFiles,
@@ -33,10 +37,6 @@ from crawler.archive.files import (
     file_size_limit,
     payload_digest,
 )
-from crawler.items import CAPTURE
-from crawler.sites.definitions import definition_hash
-from crawler.storage.captures import latest_captures
-from crawler.storage.database import database_url, get_engine
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,9 @@ class CaptureMiddleware:
         folder = archive_dir(s.get("NEWSCRAWL_ARCHIVE_DIR"), url)
         if folder is None:
             raise NotConfigured("NEWSCRAWL_ARCHIVE_DIR is off")
-        middleware = cls(folder, file_size_limit(s.get("NEWSCRAWL_ARCHIVE_FILE_SIZE")), url, crawler)
+        middleware = cls(
+            folder, file_size_limit(s.get("NEWSCRAWL_ARCHIVE_FILE_SIZE")), url, crawler
+        )
         crawler.signals.connect(middleware.close, signal=signals.spider_closed)
         return middleware
 
