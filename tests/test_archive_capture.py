@@ -5,6 +5,7 @@ reader, the ``captures`` table and ``newscrawl show`` / ``capture``."""
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import signal
 import subprocess
@@ -129,6 +130,19 @@ def test_every_page_is_kept_and_an_unchanged_one_becomes_a_revisit(paper, tmp_pa
     assert shown.stdout.count(b"revisit") == 1 and b"Captures:" in shown.stdout
     missing = newscrawl("capture", str(revisit), "--capture", "3")
     assert missing.returncode != 0 and b"has 2 captures" in missing.stderr
+
+    # Exports: the captures of a selection as one WARC file; a reference in JSON Lines.
+    out = tmp_path / "export" / "paper.warc.gz"
+    out.parent.mkdir()
+    exported = newscrawl("export", "--site", "paper", "-o", str(out))
+    assert exported.returncode == 0, exported.stderr
+    assert b"exported 10 WARC records" in exported.stderr
+    copied = records(out.parent)
+    assert [r["type"] for r in copied].count("response") == 6  # five first, one changed
+    assert [r["type"] for r in copied].count("revisit") == 4
+    lines = newscrawl("export", "--captures").stdout.decode().splitlines()
+    rows = [json.loads(line) for line in lines]
+    assert all(r["capture_warc_file"].endswith(".warc.gz") for r in rows) and len(rows) == 5
 
 
 def test_a_top_stories_page_is_captured_with_its_snapshot(

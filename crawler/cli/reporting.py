@@ -284,8 +284,9 @@ def format_article(
     aliases: Sequence[Mapping[str, Any]],
     duplicate_title: str | None,
     diffs: Sequence[Mapping[str, Any]] | None,
+    captures: Sequence[Mapping[str, Any]] = (),
 ) -> str:
-    """One article in full: metadata, body, versions, and diffs when given."""
+    """One article in full: metadata, body, versions, captures, and diffs when given."""
     published = human_time(article["published_at"])
     if article.get("published_raw"):
         published += f" (page: {article['published_raw']!r})"
@@ -312,6 +313,7 @@ def format_article(
     title = _cell(article["title"])
     lines = [title, "=" * min(display_width(title), 78), format_fields(meta)]
     lines += ["", article["body"], "", "Versions:", _versions(article, revisions)]
+    lines += ["", format_captures(captures)]
     if diffs is not None:
         if not diffs:
             lines += ["", "No earlier versions: nothing to compare."]

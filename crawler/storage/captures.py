@@ -112,6 +112,17 @@ def article_captures(engine: Engine, article_id: int) -> list[Capture]:
         return _captures(conn, CaptureRow.article_id == article_id)
 
 
+def captures_of_articles(engine: Engine, ids: list[int]) -> list[Capture]:
+    """Every capture of these articles, in the order they were written."""
+    with engine.connect() as conn:
+        return _captures(conn, CaptureRow.article_id.in_(ids))
+
+
+def latest_captures_of(engine: Engine, ids: list[int]) -> dict[int, Capture]:
+    """article id -> its latest capture, for the articles among ``ids`` that have one."""
+    return {c.article_id: c for c in captures_of_articles(engine, ids) if c.article_id}
+
+
 def full_record(engine: Engine, capture: Capture) -> Capture | None:
     """The ``response`` record holding the payload of ``capture``: itself, or
     for a revisit the last full record of its URL with the same digest."""

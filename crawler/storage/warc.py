@@ -145,18 +145,20 @@ class WarcFiles:
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self._size = os.fstat(self._fd).st_size
         self.files.append(self._name)
-        buffer = io.BytesIO()
-        writer = WARCWriter(buffer, gzip=True)
-        info = {"software": "newscrawl", "hostname": self.host, "format": "WARC File Format 1.1"}
-        writer.write_record(writer.create_warcinfo_record(self._name, info))
-        self._append(buffer.getvalue())
+        self._append(warcinfo_record(self._name, self.host))
 
     def _append(self, data: bytes) -> int:
         assert self._fd is not None
         offset = self._size
         view = memoryview(data)
-        while view:
-            view = view[os.write(self._fd, view) :]
+        try:
+            while view:
+                view = view[os.write(self._fd, view) :]
+        except OSError:
+            # A full disk: what part of the record was written is cut off, so
+            # the file stays whole records only and the next offset is right.
+            os.ftruncate(self._fd, offset)
+            raise
         self._size += len(data)
         return offset
 
@@ -218,6 +220,15 @@ class WarcFiles:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+def warcinfo_record(name: str, host: str | None = None) -> bytes:
+    """The ``warcinfo`` record that begins a WARC file, gzipped."""
+    buffer = io.BytesIO()
+    writer = WARCWriter(buffer, gzip=True)
+    info = {"software": "newscrawl", "hostname": host or host_name()}
+    writer.write_record(writer.create_warcinfo_record(name, info))
+    return buffer.getvalue()
 
 
 def _target(url: str) -> str:
