@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from support.archive import Archive
-from support.processes import scrapy_crawl
+from support.processes import newscrawl_cli, scrapy_crawl
 from support.sites import (
     NewsSite,
     Reply,
@@ -46,12 +46,7 @@ def paper(tmp_path, monkeypatch, database_url):
 
 
 def newscrawl(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "crawler.cli", *args],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        timeout=120,
-    )
+    return newscrawl_cli(*args, text=False)
 
 
 def records(folder: Path) -> list[dict]:
@@ -263,3 +258,47 @@ def test_a_stopped_crawl_leaves_a_readable_file_and_every_row_has_its_record(
             assert gzip.decompress(stream.read(row["warc_length"])).startswith(b"WARC/1.0")
     stored = archive.scalar("select count(*) from articles")
     assert stored == archive.scalar("select count(distinct article_id) from captures")
+
+
+def test_migration_0009_keeps_existing_revisions_as_revisits_and_downgrades(any_database_url):
+    """An archive from before captures: its revisions read ``revisit``; a
+    downgrade drops the table and the column, and keeps the data."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import inspect, text
+
+    from crawler.storage.database import MIGRATIONS_DIR, dispose_engines, get_engine, upgrade
+
+    url = any_database_url
+    upgrade(url, "0008")
+    with get_engine(url).begin() as conn:
+        conn.execute(
+            text(
+                "insert into articles (site, url, title, body, tags, first_seen_at, last_seen_at,"
+                " content_hash, version, sources) values ('paper', 'http://x/a', 'New', 'Body',"
+                " '[]', '2024-03-01 09:00:00', '2024-03-01 09:00:00', 'h', 2, '{}')"
+            )
+        )
+        conn.execute(
+            text(
+                "insert into article_revisions (article_id, version, title, body, content_hash,"
+                " captured_at) values (1, 1, 'Old', 'Body', 'g', '2024-03-01 09:00:00')"
+            )
+        )
+    upgrade(url)
+    archive = Archive(url)
+    assert archive.rows("select version, reason from article_revisions") == [
+        {"version": 1, "reason": "revisit"}
+    ]
+    assert archive.scalar("select count(*) from captures") == 0
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    with get_engine(url).begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0008")
+    dispose_engines()
+    inspector = inspect(get_engine(url))
+    assert "captures" not in inspector.get_table_names()
+    assert "reason" not in {c["name"] for c in inspector.get_columns("article_revisions")}
+    assert Archive(url).scalar("select count(*) from article_revisions") == 1

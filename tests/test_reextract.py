@@ -6,22 +6,17 @@ gains the paragraph as a new version (the old text kept with the reason
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 from support.archive import Archive
-from support.processes import scrapy_crawl
+from support.processes import newscrawl_cli, scrapy_crawl
 from support.sites import NewsSite, ScriptedSite, paragraphs, site_definition
-
-from crawler.scheduling.runner import PROJECT_ROOT
 
 ARTICLES = 12
 MISSES_LAST = "div.story p:not(:last-child)"
 
 
 @pytest.fixture
-def paper(tmp_path, monkeypatch, database_url):
+def paper(tmp_path, monkeypatch):
     server = ScriptedSite()
     folder = tmp_path / "sites"
     folder.mkdir()
@@ -40,19 +35,11 @@ def define(server: ScriptedSite, body: str) -> None:
     server.definition.write_text(text.replace("body: 'div.story'", f"body: '{body}'"))  # type: ignore[attr-defined]
 
 
-def newscrawl(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "crawler.cli", *args],
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 def test_a_fixed_selector_gives_every_article_its_last_paragraph_without_fetching(
-    paper, database_url
+    paper, any_database_url, monkeypatch
 ):
+    database_url = any_database_url  # SQLite and PostgreSQL
+    monkeypatch.setenv("NEWSCRAWL_DATABASE_URL", database_url)
     define(paper, MISSES_LAST)
     crawl = scrapy_crawl("articles", "-a", "site=paper")
     assert crawl.returncode == 0, crawl.stderr[-2000:]
@@ -64,13 +51,13 @@ def test_a_fixed_selector_gives_every_article_its_last_paragraph_without_fetchin
 
     define(paper, "div.story")
     requests_before = len(paper.request_log)
-    dry = newscrawl("reextract", "--dry-run")
+    dry = newscrawl_cli("reextract", "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert f"{ARTICLES} would change" in dry.stdout
     assert "+" + next(iter(last.values()))[:30] in dry.stdout or "(re-extracted)" in dry.stdout
     assert archive.scalar("select count(*) from article_revisions") == 0  # wrote nothing
 
-    done = newscrawl("reextract", "--site", "paper", "--processes", "2")
+    done = newscrawl_cli("reextract", "--site", "paper", "--processes", "2")
     assert done.returncode == 0, done.stderr
     assert f"{ARTICLES} changed" in done.stdout
     after = archive.rows("select id, url, body, version from articles order by id")
@@ -82,14 +69,14 @@ def test_a_fixed_selector_gives_every_article_its_last_paragraph_without_fetchin
     assert all(r["body"] == old[r["article_id"]] and r["version"] == 1 for r in revisions)
     assert len(paper.request_log) == requests_before  # nothing fetched
 
-    again = newscrawl("reextract")
+    again = newscrawl_cli("reextract")
     assert again.returncode == 0, again.stderr
     assert f"{ARTICLES} read with this definition already" in again.stdout
     assert " 0 read again" in again.stdout
     assert archive.rows("select id, url, body, version from articles order by id") == after
     assert archive.scalar("select count(*) from article_revisions") == ARTICLES
 
-    shown = newscrawl("show", str(after[0]["id"]))
+    shown = newscrawl_cli("show", str(after[0]["id"]))
     assert "re-extraction" in shown.stdout and "Captures:" in shown.stdout
 
 
@@ -101,7 +88,7 @@ def test_one_article_and_a_crawl_after_a_reextraction(paper, database_url):
     define(paper, "div.story")
     archive = Archive(database_url)
     first = archive.scalar("select min(id) from articles")
-    one = newscrawl("reextract", "--article", str(first), "--processes", "1")
+    one = newscrawl_cli("reextract", "--article", str(first), "--processes", "1")
     assert one.returncode == 0, one.stderr
     assert "1 articles with captures" in one.stdout and "1 changed" in one.stdout
     assert archive.scalar("select count(*) from articles where version = 2") == 1

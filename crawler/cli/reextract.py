@@ -37,6 +37,7 @@ from crawler.storage.warc import ArchiveUnavailable, read_record
 
 BATCH = 100  # articles stored (and their captures marked) per transaction
 DIFFS_SHOWN = 3
+SLICE = 2000  # jobs handed to the worker processes at a time
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,10 @@ def outcomes(jobs: list[Job], folder: Path, processes: int) -> Iterator[Outcome]
             yield read_again(job, folder)
         return
     with ProcessPoolExecutor(max_workers=processes) as pool:
-        yield from pool.map(_read_again_in, jobs, [folder] * len(jobs), chunksize=16)
+        # A slice at a time: the jobs of a large archive are not all queued at once.
+        for start in range(0, len(jobs), SLICE):
+            part = jobs[start : start + SLICE]
+            yield from pool.map(_read_again_in, part, [folder] * len(part), chunksize=16)
 
 
 def _read_again_in(job: Job, folder: Path) -> Outcome:
