@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,11 +24,13 @@ from typing import Any
 from scrapy import signals
 from scrapy.exceptions import NotConfigured
 from scrapy.http import Request, Response
+from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.items import CAPTURE
 from crawler.sites.definitions import definition_hash
 from crawler.storage.captures import latest_captures
 from crawler.storage.database import database_url, get_engine
+from crawler.storage.spool import short_error
 from crawler.storage.warc import (
     WIRE_HEADERS,
     Page,
@@ -39,6 +42,7 @@ from crawler.storage.warc import (
 )
 
 logger = logging.getLogger(__name__)
+LOOKUP_PAUSE = 30.0  # seconds without asking the table after it could not be asked
 
 
 class CaptureMiddleware:
@@ -51,6 +55,7 @@ class CaptureMiddleware:
         # URL -> (payload digest, fetched at) of its last capture by this process.
         self.last: dict[str, tuple[str, datetime]] = {}
         self.definition: str | None = None
+        self._ask_again_at = 0.0
 
     @classmethod
     def from_crawler(cls, crawler: Any) -> CaptureMiddleware:
@@ -88,9 +93,7 @@ class CaptureMiddleware:
 
     def _write(self, page: Page) -> dict[str, Any]:
         digest = payload_digest(page.body)
-        earlier = self.last.get(page.url)
-        if earlier is None:
-            earlier = latest_captures(get_engine(self.db_url), [page.url]).get(page.url)
+        earlier = self.last.get(page.url) or self._last_stored(page.url)
         revisit_of = (page.url, earlier[1]) if earlier and earlier[0] == digest else None
         written = self.files.write(page, revisit_of)
         if revisit_of is None:
@@ -106,6 +109,24 @@ class CaptureMiddleware:
             "warc_length": written.length,
             "host": self.files.host,
         }
+
+    def _last_stored(self, url: str) -> tuple[str, datetime] | None:
+        """The digest and time of the URL's last capture in the table. While
+        the database is unreachable the page is kept in full (always right,
+        only larger), and the table is not asked again for a while."""
+        if time.monotonic() < self._ask_again_at:
+            return None
+        try:
+            return latest_captures(get_engine(self.db_url), [url]).get(url)
+        except SQLAlchemyError as exc:
+            logger.warning(
+                "captures: cannot look up earlier captures (%s): pages are kept in full "
+                "for the next %.0f s",
+                short_error(exc),
+                LOOKUP_PAUSE,
+            )
+            self._ask_again_at = time.monotonic() + LOOKUP_PAUSE
+            return None
 
 
 def _headers(headers: Any, leave_out: tuple[str, ...] = ()) -> list[tuple[str, str]]:
