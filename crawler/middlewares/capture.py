@@ -83,7 +83,14 @@ class CaptureMiddleware:
             site = getattr(self.crawler.spider, "site", None)
             self.definition = definition_hash(site) if site is not None else ""
         page = _page(request, response)
-        capture = await asyncio.to_thread(self._write, page)
+        try:
+            capture = await asyncio.to_thread(self._write, page)
+        except OSError as exc:
+            # A full disk: the page is not stored without its record (the
+            # next crawl fetches it again); the run row says how many.
+            self.crawler.stats.inc_value("newscrawl/archive/write_failures")
+            self.crawler.stats.set_value("newscrawl/archive/write_error", exc.strerror or str(exc))
+            raise
         capture["definition"] = self.definition
         request.meta[CAPTURE] = capture
         self.crawler.stats.inc_value("newscrawl/archive/records")
