@@ -28,7 +28,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.items import CAPTURE
 from crawler.sites.definitions import definition_hash
-from crawler.storage.captures import latest_captures
+from crawler.storage.captures import last_full_capture
 from crawler.storage.database import database_url, get_engine
 from crawler.storage.spool import short_error
 from crawler.storage.warc import (
@@ -124,7 +124,7 @@ class CaptureMiddleware:
         if time.monotonic() < self._ask_again_at:
             return None
         try:
-            return latest_captures(get_engine(self.db_url), [url]).get(url)
+            return last_full_capture(get_engine(self.db_url), url)
         except SQLAlchemyError as exc:
             logger.warning(
                 "captures: cannot look up earlier captures (%s): pages are kept in full "

@@ -68,20 +68,19 @@ def record_snapshot_capture(conn: Any, snapshot: TopStoriesSnapshot, run_id: int
         conn.execute(insert(CaptureRow), [{**row, "article_id": None}])
 
 
-def latest_captures(engine: Engine, urls: list[str]) -> dict[str, tuple[str, datetime]]:
-    """URL -> (payload digest, fetched at) of the last full record of each
-    URL captured (a later revisit has the same digest)."""
-    latest = (
-        select(CaptureRow.url, func.max(CaptureRow.id).label("id"))
-        .where(CaptureRow.url.in_(urls), CaptureRow.record_type == "response")
-        .group_by(CaptureRow.url)
-        .subquery()
-    )
-    stmt = select(CaptureRow.url, CaptureRow.payload_digest, CaptureRow.fetched_at).join(
-        latest, latest.c.id == CaptureRow.id
+def last_full_capture(engine: Engine, url: str) -> tuple[str, datetime] | None:
+    """(payload digest, fetched at) of the last full record of ``url``
+    captured (a later revisit has the same digest); None when there is none.
+    One indexed lookup: the capture middleware asks it for every page."""
+    stmt = (
+        select(CaptureRow.payload_digest, CaptureRow.fetched_at)
+        .where(CaptureRow.url == url, CaptureRow.record_type == "response")
+        .order_by(CaptureRow.id.desc())
+        .limit(1)
     )
     with engine.connect() as conn:
-        return {r.url: (r.payload_digest, r.fetched_at) for r in conn.execute(stmt)}
+        row = conn.execute(stmt).first()
+    return (row.payload_digest, row.fetched_at) if row else None
 
 
 @dataclass(frozen=True)
