@@ -73,7 +73,19 @@ def throughput(site: SiteServer, workdir: Path, sites: Path, rounds: int) -> dic
             log(f"capture {side}: {done['result'].pages_per_s:.0f} pages/s")
     off = statistics.median(r["result"].pages_per_s for r in runs["off"])
     on = statistics.median(r["result"].pages_per_s for r in runs["on"])
-    return {"off_pages_per_s": off, "on_pages_per_s": on, "ratio": on / off, "runs": runs}
+    # CPU seconds of the crawl process and its extraction processes: what
+    # capture adds, less sensitive than pages/s to what else the machine runs.
+    off_cpu = statistics.median(r["result"].cpu for r in runs["off"])
+    on_cpu = statistics.median(r["result"].cpu for r in runs["on"])
+    return {
+        "off_pages_per_s": off,
+        "on_pages_per_s": on,
+        "ratio": on / off,
+        "off_cpu_s": off_cpu,
+        "on_cpu_s": on_cpu,
+        "cpu_ratio": on_cpu / off_cpu,
+        "runs": runs,
+    }
 
 
 def disk(site: SiteServer, first: dict[str, Any], sites: Path) -> dict[str, Any]:
@@ -157,6 +169,8 @@ def markdown(r: dict[str, Any]) -> str:
             "|---|---|---|---|",
             f"| crawl, capture on (pages/s) | {t['on_pages_per_s']:.0f} | capture off: "
             f"{t['off_pages_per_s']:.0f} | {t['ratio']:.2f}x |",
+            f"| crawl, capture on (CPU seconds) | {t['on_cpu_s']:.1f} | capture off: "
+            f"{t['off_cpu_s']:.1f} | {t['cpu_ratio']:.2f}x |",
             f"| disk per 1,000 articles: WARC files | {d['warc_per_1000_mb']:.1f} MB | "
             f"SQLite database: {d['database_per_1000_mb']:.1f} MB | "
             f"{d['warc_per_1000_mb'] / d['database_per_1000_mb']:.2f}x |",
