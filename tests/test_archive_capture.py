@@ -302,3 +302,43 @@ def test_migration_0009_keeps_existing_revisions_as_revisits_and_downgrades(any_
     assert "captures" not in inspector.get_table_names()
     assert "reason" not in {c["name"] for c in inspector.get_columns("article_revisions")}
     assert Archive(url).scalar("select count(*) from article_revisions") == 1
+
+
+FULL_DISK = """
+import resource, sys
+from datetime import UTC, datetime
+from pathlib import Path
+from crawler.storage.warc import Page, WarcFiles
+resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))  # writes past it fail (EFBIG)
+files = WarcFiles(Path(sys.argv[1]))
+written = 0
+try:
+    for n in range(1000):
+        body = bytes(range(256)) * (20 + n % 7)  # compresses badly: a few KB a record
+        page = Page(f"http://x/{n}", 200, "OK", "HTTP/1.1", "GET", [], [], body, datetime.now(UTC))
+        files.write(page, None)
+        written += 1
+except OSError as exc:
+    print(written, exc.errno)
+"""
+
+
+def test_a_full_disk_cuts_the_record_it_failed_on(tmp_path):
+    """A write that fails part way (here past RLIMIT_FSIZE, as on a full
+    disk) leaves the file with whole records only, every one readable."""
+    import errno
+
+    proc = subprocess.run(
+        [sys.executable, "-c", FULL_DISK, str(tmp_path)],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    written, code = map(int, proc.stdout.split())
+    assert written > 1 and code == errno.EFBIG
+    kept = records(tmp_path)
+    assert [r["type"] for r in kept] == ["warcinfo"] + ["response", "request"] * written
+    [path] = tmp_path.glob("*.warc.gz")
+    assert path.stat().st_size < 20_000
