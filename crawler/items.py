@@ -31,6 +31,9 @@ FROM_LISTING_PAGE = "newscrawl_from_listing_page"
 # Where the page of a response was kept in the archive (crawler/middlewares/capture.py):
 # a dict of the ``captures`` columns, handed to the item it became.
 CAPTURE = "newscrawl_capture"
+# An article link the store does not hold (crawler/middlewares/incremental.py):
+# its page has no earlier capture to compare with, so none is looked up.
+UNSTORED = "newscrawl_unstored"
 
 # ---------------------------------------------------------------- items
 

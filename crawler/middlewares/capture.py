@@ -3,7 +3,8 @@
 written to the crawl process's WARC file (crawler/storage/warc.py), off the
 reactor thread. A page whose payload is identical to the last capture of its
 URL (in this crawl, else in the ``captures`` table) becomes a ``revisit``
-record. Where the record went is put in the request's meta (``CAPTURE``),
+record; the table is not asked for an article link the incremental
+middleware found unstored (``UNSTORED``), the common case of a crawl. Where the record went is put in the request's meta (``CAPTURE``),
 from which the spiders hand it to the item, and the store records it in
 ``captures`` with the article or top-stories snapshot.
 
@@ -26,7 +27,7 @@ from scrapy.exceptions import NotConfigured
 from scrapy.http import Request, Response
 from sqlalchemy.exc import SQLAlchemyError
 
-from crawler.items import CAPTURE
+from crawler.items import CAPTURE, UNSTORED
 from crawler.sites.definitions import definition_hash
 from crawler.storage.captures import last_full_capture
 from crawler.storage.database import database_url, get_engine
@@ -84,7 +85,7 @@ class CaptureMiddleware:
             self.definition = definition_hash(site) if site is not None else ""
         page = _page(request, response)
         try:
-            capture = await asyncio.to_thread(self._write, page)
+            capture = await asyncio.to_thread(self._write, page, not request.meta.get(UNSTORED))
         except OSError as exc:
             # A full disk: the page is not stored without its record (the
             # next crawl fetches it again); the run row says how many.
@@ -98,9 +99,9 @@ class CaptureMiddleware:
             self.crawler.stats.inc_value("newscrawl/archive/revisits")
         return response
 
-    def _write(self, page: Page) -> dict[str, Any]:
+    def _write(self, page: Page, ask_table: bool = True) -> dict[str, Any]:
         digest = payload_digest(page.body)
-        earlier = self.last.get(page.url) or self._last_stored(page.url)
+        earlier = self.last.get(page.url) or (self._last_stored(page.url) if ask_table else None)
         revisit_of = (page.url, earlier[1]) if earlier and earlier[0] == digest else None
         written = self.files.write(page, revisit_of)
         if revisit_of is None:
