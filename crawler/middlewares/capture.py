@@ -1,11 +1,13 @@
 """The capture middleware: every response with status 200 a crawl receives
 (article, top-stories, listing, feed and sitemap pages, robots.txt) is
-written to the crawl process's WARC file (crawler/storage/warc.py), off the
-reactor thread. A page whose payload is identical to the last capture of its
-URL (in this crawl, else in the ``captures`` table) becomes a ``revisit``
-record; the table is not asked for an article link the incremental
-middleware found unstored (``UNSTORED``), the common case of a crawl. Where the record went is put in the request's meta (``CAPTURE``),
-from which the spiders hand it to the item, and the store records it in
+written to the crawl process's WARC file (crawler/storage/warc.py): one
+append per page, in the reactor thread (a fraction of a millisecond). A
+page whose payload is identical to the last capture of its URL (in this
+crawl, else in the ``captures`` table, asked in a thread) becomes a
+``revisit`` record; the table is not asked for an article link the
+incremental middleware found unstored (``UNSTORED``), the common case.
+Where the record went is put in the request's meta (``CAPTURE``), from
+which the spiders hand it to the item, and the store records it in
 ``captures`` with the article or top-stories snapshot.
 
 Placed after the decompression of crawler/middlewares/limits.py (590) and
@@ -84,8 +86,14 @@ class CaptureMiddleware:
             site = getattr(self.crawler.spider, "site", None)
             self.definition = definition_hash(site) if site is not None else ""
         page = _page(request, response)
+        earlier = self.last.get(page.url)
+        if earlier is None and not request.meta.get(UNSTORED):
+            earlier = await asyncio.to_thread(self._last_stored, page.url)
         try:
-            capture = await asyncio.to_thread(self._write, page, not request.meta.get(UNSTORED))
+            # Here, not in a thread: a fraction of a millisecond (one append),
+            # and a response waiting for a thread of the pool the store and
+            # the incremental lookups share would hold its download slot.
+            capture = self._write(page, earlier)
         except OSError as exc:
             # A full disk: the page is not stored without its record (the
             # next crawl fetches it again); the run row says how many.
@@ -99,9 +107,10 @@ class CaptureMiddleware:
             self.crawler.stats.inc_value("newscrawl/archive/revisits")
         return response
 
-    def _write(self, page: Page, ask_table: bool = True) -> dict[str, Any]:
+    def _write(self, page: Page, earlier: tuple[str, datetime] | None) -> dict[str, Any]:
+        """Write the page's records, a revisit when ``earlier`` (the digest
+        and time of its last full record) has the same digest."""
         digest = payload_digest(page.body)
-        earlier = self.last.get(page.url) or (self._last_stored(page.url) if ask_table else None)
         revisit_of = (page.url, earlier[1]) if earlier and earlier[0] == digest else None
         written = self.files.write(page, revisit_of)
         if revisit_of is None:
