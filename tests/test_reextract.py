@@ -80,7 +80,7 @@ def test_a_fixed_selector_gives_every_article_its_last_paragraph_without_fetchin
     assert "re-extraction" in shown.stdout and "Captures:" in shown.stdout
 
 
-def test_one_article_and_a_crawl_after_a_reextraction(paper, database_url):
+def test_one_article_and_a_crawl_after_a_reextraction(paper, database_url, tmp_path):
     """``--article`` reads one article; a crawl that later fetches the same
     unchanged page finds it unchanged (the crawl and reextract read alike)."""
     define(paper, MISSES_LAST)
@@ -88,6 +88,14 @@ def test_one_article_and_a_crawl_after_a_reextraction(paper, database_url):
     define(paper, "div.story")
     archive = Archive(database_url)
     first = archive.scalar("select min(id) from articles")
+    # Its WARC file not there (not gathered yet): failed, and tried again later.
+    warc = tmp_path / "warc"
+    warc.rename(tmp_path / "elsewhere")
+    missing = newscrawl_cli("reextract", "--article", str(first), "--processes", "1")
+    assert missing.returncode == 0, missing.stderr
+    assert "1 failed" in missing.stdout and "cannot read" in missing.stdout
+    assert archive.scalar("select version from articles where id = :id", id=first) == 1
+    (tmp_path / "elsewhere").rename(warc)
     one = newscrawl_cli("reextract", "--article", str(first), "--processes", "1")
     assert one.returncode == 0, one.stderr
     assert "1 articles with captures" in one.stdout and "1 changed" in one.stdout

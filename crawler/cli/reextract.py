@@ -57,6 +57,7 @@ class Outcome:
     job: Job
     article: Article | None = None
     problem: str | None = None
+    unread: bool = False  # the record could not be read: tried again next run
 
 
 @dataclass
@@ -90,7 +91,9 @@ def read_again(job: Job, folder: Path) -> Outcome:
         decoded = decode(payload, encoding, capture_url)
         site = _site(job.site)
         article = read_article_page(decoded.text, capture_url, site, False, datetime.now(UTC))
-    except (ArchiveUnavailable, UndecodablePage, PatternTimeout) as exc:
+    except ArchiveUnavailable as exc:
+        return Outcome(job, problem=str(exc), unread=True)
+    except (UndecodablePage, PatternTimeout) as exc:
         return Outcome(job, problem=str(exc))
     if article is None:
         return Outcome(job, problem="the page is no longer read as an article")
@@ -209,7 +212,7 @@ def _store_batch(store: Store, batch: list[Outcome], tally: Tally, dry_run: bool
     if dry_run:
         return
     marks: dict[str, list[int]] = {}
-    for outcome in batch:
+    for outcome in (o for o in batch if not o.unread):
         marks.setdefault(definition_hash(_site(outcome.job.site)), []).append(
             outcome.job.capture_id
         )
