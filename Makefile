@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint install clean bench bench-crawl bench-query bench-store
+.PHONY: demo test test-fast lint install clean bench bench-crawl bench-query bench-store bench-archive
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found; run make PYTHON=/path/to/python3.11"; exit 1; }
@@ -34,7 +34,7 @@ test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not e2e" -n 2
 
 # Benchmarks write bench/results/*.json and print Markdown tables (docs/performance.md).
-bench: bench-crawl bench-query
+bench: bench-crawl bench-query bench-archive
 
 # Crawl, extraction, store and daemon against a plain Scrapy baseline, on a
 # generated site of N articles: `make bench-crawl N=1000` for a quick run.
@@ -61,6 +61,11 @@ SPAN ?= 180
 .PHONY: bench-daemon
 bench-daemon: $(STAMP)
 	$(BIN)/python bench/daemon_bench.py --sites $(SITES) --factor $(FACTOR) --span $(SPAN) $(BENCH_ARGS)
+
+# The page archive: crawl throughput with capture on and off, disk per 1,000
+# articles (WARC and database), reextract against a first extraction.
+bench-archive: $(STAMP)
+	$(BIN)/python bench/archive_bench.py --articles $(or $(ARCHIVE_N),1000)
 
 lint: $(STAMP)
 	$(BIN)/ruff check crawler pipelines settings migrations tests bench

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 # ---------------------------------------------------------------- request meta
 
@@ -27,6 +28,12 @@ SECTION = "newscrawl_section"
 # An article link found on a listing page that sat at an article link: such a
 # page's links are followed, the pages they lead to are not expanded again.
 FROM_LISTING_PAGE = "newscrawl_from_listing_page"
+# Where the page of a response was kept in the archive (crawler/middlewares/capture.py):
+# a dict of the ``captures`` columns, handed to the item it became.
+CAPTURE = "newscrawl_capture"
+# An article link the store does not hold (crawler/middlewares/incremental.py):
+# its page has no earlier capture to compare with, so none is looked up.
+UNSTORED = "newscrawl_unstored"
 
 # ---------------------------------------------------------------- items
 
@@ -64,6 +71,8 @@ class Article:
     # (crawler/extraction/fingerprints.py).
     content_hash: str | None = None
     simhash: int | None = None
+    # The page's capture in the archive (CAPTURE), recorded in ``captures``.
+    capture: dict[str, Any] | None = None
 
 
 @dataclass
@@ -81,3 +90,4 @@ class TopStoriesSnapshot:
     page_url: str
     captured_at: datetime
     entries: list[TopStory] = field(default_factory=list)
+    capture: dict[str, Any] | None = None  # the page's capture in the archive (CAPTURE)

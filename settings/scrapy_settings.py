@@ -79,6 +79,9 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.limits.RedirectLimitMiddleware": 600,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.retry_after.RetryAfterMiddleware": 550,
+    # Every page fetched with status 200 kept as a WARC record, as the crawl
+    # read it: after decompression and redirects (crawler/middlewares/capture.py).
+    "crawler.middlewares.capture.CaptureMiddleware": 580,
 }
 SPIDER_MIDDLEWARES = {
     "crawler.middlewares.incremental.IncrementalMiddleware": 800,
@@ -110,6 +113,12 @@ NEWSCRAWL_QUIET_DOWNLOAD_ERRORS = False
 # The archive. Any SQLAlchemy URL; the default is a SQLite file in the working folder.
 NEWSCRAWL_DATABASE_URL = os.environ.get("NEWSCRAWL_DATABASE_URL", "sqlite:///newscrawl.db")
 STORE_BATCH_SIZE = 100
+# The page archive (docs/archive.md): WARC files in NEWSCRAWL_ARCHIVE_DIR, by
+# default archive/ beside a SQLite database (in the working folder for
+# PostgreSQL); "off" keeps no pages. A file is closed past
+# NEWSCRAWL_ARCHIVE_FILE_SIZE bytes (K, M, G allowed; default 1G).
+NEWSCRAWL_ARCHIVE_DIR = os.environ.get("NEWSCRAWL_ARCHIVE_DIR", "")
+NEWSCRAWL_ARCHIVE_FILE_SIZE = os.environ.get("NEWSCRAWL_ARCHIVE_FILE_SIZE", "")
 # While the database is unreachable, items wait in a local spool (pipelines/store.py):
 # by default ~/.local/state/newscrawl/spool. A crawl waits up to STORE_OUTAGE_WAIT
 # seconds at its end for the database; what is left is written by the next crawl.

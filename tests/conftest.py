@@ -70,6 +70,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
     os.environ.setdefault("NEWSCRAWL_LOG_DIR", tempfile.mkdtemp(prefix="newscrawl-test-logs-"))
     os.environ.setdefault("NEWSCRAWL_METRICS_PORT", "0")
+    # Captures of crawls on PostgreSQL would go to archive/ in the working folder.
+    os.environ.setdefault(
+        "NEWSCRAWL_ARCHIVE_DIR", tempfile.mkdtemp(prefix="newscrawl-test-archive-")
+    )
     if not hasattr(config, "workerinput"):
         for package in PACKAGES:
             compileall.compile_dir(PROJECT_ROOT / package, quiet=2)

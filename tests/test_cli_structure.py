@@ -49,6 +49,7 @@ def test_the_documented_commands_are_all_there():
     assert {
         "crawl", "demo", "demo-site", "summary", "articles", "show", "search", "top-stories",
         "runs", "export", "browse", "daemon", "schedule", "status", "worker", "enqueue",
+        "capture", "reextract",
         "sites list", "sites new", "sites check", "extract", "db upgrade", "db current",
     } <= names  # fmt: skip
 

@@ -4,7 +4,9 @@ command that checks a site before ``scrapy crawl``.
 One module per command group, each building its parsers next to its
 handlers: ``crawl`` (crawl, demo, demo-site), ``query`` (articles, show,
 search, top-stories, runs, export, browse, summary), ``daemon`` (daemon,
-schedule, status, worker, enqueue), ``sites`` (sites, extract), ``db``;
+schedule, status, worker, enqueue), ``archive`` (capture, reextract, with
+``reextract`` reading captures again in worker processes), ``sites``
+(sites, extract), ``db``;
 ``main`` puts them together. Beside them: shared options (``options``),
 what they print (``reporting``, ``export``, ``browse`` with its Datasette
 plugin ``browse_pages`` and templates ``browse_templates``, and ``progress``,

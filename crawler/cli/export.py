@@ -28,14 +28,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from sqlalchemy import Engine
 
 from crawler.cli.reporting import iso_time
+from crawler.storage.captures import captures_of_articles, full_record, latest_captures_of
 from crawler.storage.queries import ArticleFilters, article_columns, iter_articles
+from crawler.storage.warc import (
+    ARCHIVE_DIR_ENV,
+    ArchiveUnavailable,
+    archive_dir,
+    read_raw,
+    warcinfo_record,
+)
 
-FORMATS = ("jsonl", "csv")
+FORMATS = ("jsonl", "csv", "warc")
 TAG_SEPARATOR = ";"
 
 
@@ -78,22 +86,88 @@ def write_csv(rows: Iterable[dict[str, Any]], columns: list[str], out: TextIO) -
 
 def export_format(chosen: str | None, output: Path | None) -> str:
     """``--format`` when given, else what the name of ``-o`` says: ``.csv``
-    (any case) is CSV; any other name (``.jsonl``, none, a device) JSON Lines."""
+    (any case) is CSV, ``.warc`` or ``.warc.gz`` WARC; any other name
+    (``.jsonl``, none, a device) JSON Lines."""
     if chosen is not None:
         return chosen
-    if output is not None and output.suffix.lower() == ".csv":
+    name = output.name.lower() if output is not None else ""
+    if name.endswith(".csv"):
         return "csv"
+    if name.endswith((".warc", ".warc.gz")):
+        return "warc"
     return "jsonl"
 
 
-def export_articles(engine: Engine, filters: ArticleFilters, fmt: str, out: TextIO) -> int:
-    """Write the articles to ``out`` in ``fmt``; the number written."""
+def export_articles(
+    engine: Engine, filters: ArticleFilters, fmt: str, out: TextIO, captures: bool = False
+) -> int:
+    """Write the articles to ``out`` in ``fmt``; the number written. With
+    ``captures``, each row gets the reference of its latest capture."""
+    if fmt == "warc":
+        return write_warc(engine, iter_articles(engine, filters), out.buffer)
     rows = iter_articles(engine, filters)
+    if captures:
+        rows = with_capture_references(engine, rows)
     if fmt == "jsonl":
         return write_jsonl(rows, out)
     if fmt == "csv":
-        return write_csv(rows, article_columns(), out)
+        columns = article_columns() + (list(CAPTURE_COLUMNS) if captures else [])
+        return write_csv(rows, columns, out)
     raise ValueError(f"unknown export format {fmt!r}")
+
+
+# --------------------------------------------------------------------------- captures
+
+CAPTURE_COLUMNS = ("capture_fetched_at", "capture_warc_file", "capture_offset", "capture_length")
+
+
+def _batches(rows: Iterable[dict[str, Any]], size: int = 500) -> Iterator[list[dict[str, Any]]]:
+    batch: list[dict[str, Any]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def with_capture_references(
+    engine: Engine, rows: Iterable[dict[str, Any]]
+) -> Iterator[dict[str, Any]]:
+    """The rows, each with where its latest capture's record is (empty without one)."""
+    for batch in _batches(rows):
+        latest = latest_captures_of(engine, [row["id"] for row in batch])
+        for row in batch:
+            capture = latest.get(row["id"])
+            values = (
+                (capture.fetched_at, capture.warc_file, capture.warc_offset, capture.warc_length)
+                if capture
+                else (None,) * len(CAPTURE_COLUMNS)
+            )
+            yield {**row, **dict(zip(CAPTURE_COLUMNS, values, strict=True))}
+
+
+def write_warc(engine: Engine, rows: Iterable[dict[str, Any]], out: BinaryIO) -> int:
+    """Every capture of the articles as one WARC file (gzip per record), as
+    the crawls wrote them: a warcinfo record, then each capture's record and,
+    for a revisit, the full record it refers to (once). The number of
+    records copied."""
+    folder = archive_dir(os.environ.get(ARCHIVE_DIR_ENV), engine.url.render_as_string(False))
+    if folder is None:
+        raise ArchiveUnavailable(f"no archive directory ({ARCHIVE_DIR_ENV} is off)")
+    out.write(warcinfo_record("newscrawl-export.warc.gz"))
+    copied: set[int] = set()
+    for batch in _batches(rows):
+        for capture in captures_of_articles(engine, [row["id"] for row in batch]):
+            for record in (full_record(engine, capture), capture):
+                if record is not None and record.id not in copied:
+                    copied.add(record.id)
+                    out.write(
+                        read_raw(folder, record.warc_file, record.warc_offset, record.warc_length)
+                    )
+    out.flush()
+    return len(copied)
 
 
 # --------------------------------------------------------------------------- -o PATH

@@ -11,14 +11,14 @@ from collections.abc import Sequence
 
 from sqlalchemy.exc import OperationalError
 
-from crawler.cli import crawl, daemon, db, query, sites
+from crawler.cli import archive, crawl, daemon, db, query, sites
 from crawler.cli.crawl import demo_site_definition
 from crawler.cli.options import Parser, package_version
 from crawler.exceptions import CONFIG_ERROR_EXIT
 from crawler.sites.definitions import SiteConfigError
 
 # In the order of README.md's command table.
-COMMAND_GROUPS = (crawl, daemon, query, sites, db)
+COMMAND_GROUPS = (crawl, daemon, query, archive, sites, db)
 
 __all__ = ["COMMAND_GROUPS", "build_parser", "demo_site_definition", "main"]
 

@@ -108,7 +108,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     output(articles)
     articles.set_defaults(func=cmd_articles)
 
-    show = sub.add_parser("show", help="one article in full: metadata, body, versions")
+    show = sub.add_parser("show", help="one article in full: metadata, body, versions, captures")
     show.add_argument("article", metavar="ID|URL", help="the article's id, or its URL")
     show.add_argument(
         "--diff", action="store_true", help="a unified diff between consecutive versions"
@@ -178,12 +178,20 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     runs.set_defaults(func=cmd_runs)
 
     export = sub.add_parser(
-        "export", help="every column of the articles as JSON Lines or CSV, streamed"
+        "export",
+        help="every column of the articles as JSON Lines or CSV, or their captures as WARC",
     )
     export.add_argument(
         "--format",
-        choices=("jsonl", "csv"),
-        help="JSON Lines or CSV (default: from the name of -o, csv for FILE.csv, else jsonl)",
+        choices=("jsonl", "csv", "warc"),
+        help="JSON Lines, CSV or WARC (the articles' captures, docs/archive.md) "
+        "(default: from the name of -o, csv for FILE.csv, warc for FILE.warc.gz, else jsonl)",
+    )
+    export.add_argument(
+        "--captures",
+        action="store_true",
+        help="JSON Lines and CSV: add where each article's latest capture is "
+        "(default: the articles' columns only)",
     )
     article_filters(export, duplicates=True)
     export.add_argument(
@@ -324,8 +332,11 @@ def cmd_articles(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
     from crawler.cli.reporting import format_article, version_diffs
     from crawler.storage import queries
+    from crawler.storage.captures import article_captures
 
     engine = _open(args)
     if engine is None:
@@ -336,16 +347,17 @@ def cmd_show(args: argparse.Namespace) -> int:
         return NOT_FOUND_EXIT
     revisions = queries.article_revisions(engine, article["id"])
     aliases = queries.article_aliases(engine, article["id"])
+    captures = [asdict(c) for c in article_captures(engine, article["id"])]
     diffs = version_diffs(article, revisions) if args.diff else None
     if args.json:
         _print_json(
-            {**article, "aliases": aliases, "revisions": revisions}
+            {**article, "aliases": aliases, "revisions": revisions, "captures": captures}
             | ({"diffs": diffs} if diffs is not None else {})
         )
         return 0
     original = article["duplicate_of"]
     titles = queries.article_titles(engine, [original] if original is not None else [])
-    print(format_article(article, revisions, aliases, titles.get(original or 0), diffs))
+    print(format_article(article, revisions, aliases, titles.get(original or 0), diffs, captures))
     return 0
 
 
@@ -523,6 +535,7 @@ def _runs_table(rows: list[dict]) -> str:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from crawler.cli.export import ExportTargetError, check_target, export_articles, export_format
+    from crawler.storage.warc import ArchiveUnavailable
 
     target = None
     if args.output is not None:
@@ -538,33 +551,43 @@ def cmd_export(args: argparse.Namespace) -> int:
         return NOT_FOUND_EXIT
     filters = _article_filters(args, args.include_duplicates)
     fmt = export_format(args.format, args.output)
+    what = "WARC records" if fmt == "warc" else "articles"
     if target is None:
-        count = export_articles(engine, filters, fmt, sys.stdout)
+        try:
+            count = export_articles(engine, filters, fmt, sys.stdout, args.captures)
+        except ArchiveUnavailable as exc:
+            print(f"newscrawl: {exc}", file=sys.stderr)
+            return NOT_FOUND_EXIT
         sys.stdout.flush()
-        print(f"newscrawl: exported {count} articles", file=sys.stderr)
+        print(f"newscrawl: exported {count} {what}", file=sys.stderr)
         return 0
-    return _export_to(engine, filters, fmt, target)
+    return _export_to(engine, filters, fmt, target, args.captures)
 
 
-def _export_to(engine, filters, fmt: str, target) -> int:  # type: ignore[no-untyped-def]
+def _export_to(engine, filters, fmt: str, target, captures: bool) -> int:  # type: ignore[no-untyped-def]
     """``export -o FILE``: a regular file is written beside the target and
     renamed at the end (an interrupted export never leaves a truncated file
     under the name asked for); a device or FIFO is written in place
     (crawler/cli/export.py). A file that cannot be opened is refused as a
     bad -o (status 2); a write that fails on the way (a full disk), status 1."""
     from crawler.cli.export import ExportTargetError, export_articles, open_target
+    from crawler.storage.warc import ArchiveUnavailable
 
     try:
         with open_target(target) as out:
-            count = export_articles(engine, filters, fmt, out)
+            count = export_articles(engine, filters, fmt, out, captures)
+    except ArchiveUnavailable as exc:
+        print(f"newscrawl: {exc}", file=sys.stderr)
+        return NOT_FOUND_EXIT
     except ExportTargetError as exc:
         print(f"newscrawl: cannot write {target.given}: {exc}", file=sys.stderr)
         return QUERY_ERROR_EXIT
     except OSError as exc:
         print(f"newscrawl: cannot write {target.given}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    name = "CSV" if fmt == "csv" else "JSON Lines"
-    print(f"newscrawl: exported {count} articles to {target.given} as {name}", file=sys.stderr)
+    name = {"csv": "CSV", "warc": "WARC"}.get(fmt, "JSON Lines")
+    what = "WARC records" if fmt == "warc" else "articles"
+    print(f"newscrawl: exported {count} {what} to {target.given} as {name}", file=sys.stderr)
     return 0
 
 

@@ -242,7 +242,13 @@ def _versions(article: Mapping[str, Any], revisions: Sequence[Mapping[str, Any]]
     """One line per version, indented: each earlier one until it was replaced,
     the current one since."""
     rows = [
-        {"version": r["version"], "state": "until", "at": r["captured_at"], "title": r["title"]}
+        {
+            "version": r["version"],
+            "state": "until",
+            "at": r["captured_at"],
+            "title": r["title"]
+            + (f"  [{r['reason']}]" if r.get("reason", "revisit") != "revisit" else ""),
+        }
         for r in revisions
     ]
     since = revisions[-1]["captured_at"] if revisions else article["first_seen_at"]
@@ -255,14 +261,32 @@ def _versions(article: Mapping[str, Any], revisions: Sequence[Mapping[str, Any]]
     return "\n".join(f"  {line}" for line in format_table(columns, rows, header=False).splitlines())
 
 
+def format_captures(captures: Sequence[Mapping[str, Any]]) -> str:
+    """An article's captures (docs/archive.md), one line each, oldest first."""
+    if not captures:
+        return (
+            "Captures: none (fetched before captures were kept, or with NEWSCRAWL_ARCHIVE_DIR=off)"
+        )
+    rows = [
+        {**c, "where": f"{c['warc_file']}@{c['warc_offset']}+{c['warc_length']}"} for c in captures
+    ]
+    columns = [
+        Column("", field(name))
+        for name in ("fetched_at", "record_type", "http_status", "host", "where")
+    ]
+    table = format_table(columns, rows, header=False).splitlines()
+    return "\n".join(["Captures:", *(f"  {line}" for line in table)])
+
+
 def format_article(
     article: Mapping[str, Any],
     revisions: Sequence[Mapping[str, Any]],
     aliases: Sequence[Mapping[str, Any]],
     duplicate_title: str | None,
     diffs: Sequence[Mapping[str, Any]] | None,
+    captures: Sequence[Mapping[str, Any]] = (),
 ) -> str:
-    """One article in full: metadata, body, versions, and diffs when given."""
+    """One article in full: metadata, body, versions, captures, and diffs when given."""
     published = human_time(article["published_at"])
     if article.get("published_raw"):
         published += f" (page: {article['published_raw']!r})"
@@ -289,6 +313,7 @@ def format_article(
     title = _cell(article["title"])
     lines = [title, "=" * min(display_width(title), 78), format_fields(meta)]
     lines += ["", article["body"], "", "Versions:", _versions(article, revisions)]
+    lines += ["", format_captures(captures)]
     if diffs is not None:
         if not diffs:
             lines += ["", "No earlier versions: nothing to compare."]

@@ -99,6 +99,12 @@ def run_notes(stats: Mapping[str, Any], maxsize: int = 0) -> list[str]:
         )
     if stats.get("robotstxt/forbidden"):
         notes.append(f"forbidden by robots.txt: {stats['robotstxt/forbidden']}")
+    if stats.get("newscrawl/archive/write_failures"):
+        notes.append(
+            "pages not stored, the archive could not be written "
+            f"({stats.get('newscrawl/archive/write_error')}): "
+            f"{stats['newscrawl/archive/write_failures']}"
+        )
     notes.extend(spool_notes(stats))
     return notes
 

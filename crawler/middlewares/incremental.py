@@ -30,7 +30,7 @@ from typing import Any
 from scrapy import Request, signals
 from scrapy.http import Response
 
-from crawler.items import ARTICLE, KIND, KNOWN_PAGES_IN_ROW, NEXT_LISTING, SECTION, WALK
+from crawler.items import ARTICLE, KIND, KNOWN_PAGES_IN_ROW, NEXT_LISTING, SECTION, UNSTORED, WALK
 from crawler.sites.revisit import is_due
 from crawler.sites.times import human_time
 from crawler.storage.database import database_url
@@ -247,6 +247,7 @@ class IncrementalMiddleware:
         for request in requests:
             stored = known.get(request.url)
             if stored is None:
+                request.meta[UNSTORED] = True
                 wanted.append(request)
                 fresh += request.url not in self.unstored_seen
                 self.unstored_seen.add(request.url)

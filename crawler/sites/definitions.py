@@ -8,6 +8,7 @@ command line). ``docs/sites.md`` documents every key.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import string
 from pathlib import Path
@@ -508,6 +509,14 @@ def _describe(err: dict[str, Any]) -> str:
         return "required key is missing"
     msg = str(err["msg"])
     return msg.removeprefix("Value error, ")
+
+
+def definition_hash(site: Site) -> str:
+    """A short hash of everything a definition says: what ``captures.extracted_with``
+    records, so that ``newscrawl reextract`` knows which captures a changed
+    definition has not read yet."""
+    text = site.model_dump_json()
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def load_site_file(path: Path) -> Site:

@@ -15,7 +15,7 @@ from scrapy.http import Response, TextResponse
 from crawler.exceptions import PatternTimeout, RejectItem, SpiderArgumentError, UndecodablePage
 from crawler.extraction.processes import PageReader, parse_processes
 from crawler.extraction.reader import unreadable_reason
-from crawler.items import ARTICLE, GUESSED, KIND, Article
+from crawler.items import ARTICLE, CAPTURE, GUESSED, KIND, Article
 from crawler.sites.arguments import FALSE_WORDS, TRUE_WORDS
 from crawler.sites.definitions import Site, get_site
 from crawler.sites.times import ACCEPTED, read_time
@@ -223,6 +223,7 @@ class NewsSpider(scrapy.Spider):
         requested = self.requested_url(response, article.url)
         if requested != article.url:
             article.requested_url = requested
+        article.capture = response.meta.get(CAPTURE)
         yield article
 
     def follow_listing_at_article_link(self, response: Response) -> Iterator[scrapy.Request]:

@@ -14,7 +14,7 @@ import scrapy
 from scrapy.http import Response, TextResponse
 
 from crawler.extraction.rules import extract_top_stories
-from crawler.items import TopStoriesSnapshot
+from crawler.items import CAPTURE, TopStoriesSnapshot
 from crawler.sites.definitions import TopStoriesRules
 from crawler.spiders.base import NewsSpider
 
@@ -43,6 +43,7 @@ class TopStoriesSpider(NewsSpider):
         )
         for entry in snapshot.entries:
             entry.url = self.canonical(entry.url)
+        snapshot.capture = response.meta.get(CAPTURE)
         yield snapshot
         if self.rules.follow:
             for entry in snapshot.entries:

@@ -4,7 +4,9 @@ migrations (``models``, ``database``), the store that writes batches
 (``duplicates``) it goes through, a crawl's batch writer (``writer``) and
 the spool that keeps its batches through an outage (``spool``), leases
 (``locks``), listing walks (``walks``), what counts as a failed crawl
-(``failures``), and the queries of the read-only commands (``queries``,
+(``failures``), the page archive's WARC files (``warc``) and the
+``captures`` table that says where each page's record is (``captures``),
+and the queries of the read-only commands (``queries``,
 ``search``, ``status``).
 
 May import: ``crawler.extraction.fingerprints`` (duplicate detection),

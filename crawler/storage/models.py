@@ -98,6 +98,9 @@ class ArticleRevisionRow(Base):
     body: Mapped[str] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64))
     captured_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Why the version ended: ``revisit`` (the page changed when fetched again)
+    # or ``re-extraction`` (newscrawl reextract read its capture again).
+    reason: Mapped[str] = mapped_column(String(32), default="revisit", server_default="revisit")
 
     __table_args__ = (UniqueConstraint("article_id", "version"),)
 
@@ -203,3 +206,32 @@ class ListingWalkRow(Base):
     pages_read: Mapped[int] = mapped_column(Integer, default=0)
     run_id: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CaptureRow(Base):
+    """One page as fetched, kept as a WARC record (docs/archive.md): an
+    article page (``article_id``) or a top-stories page, whose snapshot is the
+    ``top_stories`` rows of ``site``, ``page_url`` = ``url`` and
+    ``captured_at`` = ``fetched_at``."""
+
+    __tablename__ = "captures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))  # article, top_stories
+    article_id: Mapped[int | None] = mapped_column(
+        ForeignKey("articles.id", ondelete="CASCADE"), index=True
+    )
+    site: Mapped[str] = mapped_column(String(64))
+    url: Mapped[str] = mapped_column(Text, index=True)
+    fetched_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    http_status: Mapped[int] = mapped_column(Integer)
+    payload_digest: Mapped[str] = mapped_column(String(64))
+    record_type: Mapped[str] = mapped_column(String(16))  # response, revisit
+    warc_file: Mapped[str] = mapped_column(Text)
+    warc_offset: Mapped[int] = mapped_column(BigInteger)
+    warc_length: Mapped[int] = mapped_column(Integer)
+    host: Mapped[str] = mapped_column(Text)
+    run_id: Mapped[int | None] = mapped_column(ForeignKey("crawl_runs.id", ondelete="SET NULL"))
+    # The site definition an article was last extracted from this capture
+    # with (its hash): what newscrawl reextract skips.
+    extracted_with: Mapped[str | None] = mapped_column(String(64))

@@ -211,7 +211,7 @@ def article_revisions(engine: Engine, article_id: int) -> list[dict]:
     """The earlier states of an article, oldest first."""
     r = ArticleRevisionRow
     stmt = (
-        select(r.version, r.title, r.body, r.content_hash, r.captured_at)
+        select(r.version, r.title, r.body, r.content_hash, r.captured_at, r.reason)
         .where(r.article_id == article_id)
         .order_by(r.version)
     )

@@ -19,12 +19,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, func, insert, literal, select, update
+from sqlalchemy import Engine, String, bindparam, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from crawler.extraction.fingerprints import content_fingerprint, simhash
 from crawler.items import Article, TopStoriesSnapshot
+from crawler.storage.captures import (
+    mark_extracted,
+    record_article_captures,
+    record_snapshot_capture,
+)
 from crawler.storage.database import ensure_schema, get_engine
 from crawler.storage.duplicates import NEAR_DUPLICATE_WINDOW as NEAR_DUPLICATE_WINDOW
 from crawler.storage.duplicates import SIMHASH_LOOKBACK as SIMHASH_LOOKBACK
@@ -141,6 +146,7 @@ class Store:
             try:
                 with self.engine.begin() as conn:
                     counts = self._save_batch(conn, batch, now)
+                    record_article_captures(conn, batch, run_id)
                     if run_id is not None:
                         count_batch_in_run(
                             conn,
@@ -216,6 +222,37 @@ class Store:
                 known.update({r.url: KnownArticle(*r) for r in aliased})
             return known
 
+    # ------------------------------------------------------------------ re-extraction
+
+    def article_texts(self, ids: list[int]) -> dict[int, tuple[str, str]]:
+        """id -> (title, body) of the stored articles among ``ids``."""
+        stmt = select(ArticleRow.id, ArticleRow.title, ArticleRow.body).where(
+            ArticleRow.id.in_(ids)
+        )
+        with self.engine.connect() as conn:
+            return {r.id: (r.title, r.body) for r in conn.execute(stmt)}
+
+    def save_reextracted(
+        self, changed: list[tuple[int, Article]], marks: dict[str, list[int]]
+    ) -> None:
+        """New versions of articles extracted again from their captures (the
+        earlier text kept with the reason ``re-extraction``; when they were
+        seen is left as it was), and their captures marked as read with the
+        definition of each hash in ``marks``: one transaction."""
+        now = utcnow()
+        versions = []
+        for article_id, article in changed:
+            values = _article_values(article, now)
+            for key in ("first_seen_at", "last_seen_at", "url", "site", "duplicate_of"):
+                values.pop(key)
+            values["version"] = ArticleRow.version + 1
+            versions.append((article_id, values))
+        with self.engine.begin() as conn:
+            if versions:
+                _save_versions(conn, versions, now, reason="re-extraction")
+            for definition, capture_ids in marks.items():
+                mark_extracted(conn, capture_ids, definition)
+
     # ------------------------------------------------------------------ top stories
 
     def save_top_stories(self, snapshot: TopStoriesSnapshot, run_id: int | None = None) -> int:
@@ -236,6 +273,7 @@ class Store:
         with self.engine.begin() as conn:
             conn.execute(insert(TopStoryRow), rows)
             _link_top_stories(conn, [r["url"] for r in rows])
+            record_snapshot_capture(conn, snapshot, run_id)
         return len(rows)
 
     # ------------------------------------------------------------------ rejects
@@ -394,13 +432,15 @@ def _unchanged_and_changed(
     return touched, changed
 
 
-def _save_versions(conn: Any, changed: list[tuple[int, dict[str, Any]]], now: datetime) -> None:
+def _save_versions(
+    conn: Any, changed: list[tuple[int, dict[str, Any]]], now: datetime, reason: str = "revisit"
+) -> None:
     """Update the changed articles, their earlier states copied inside the
-    database before the update."""
+    database before the update, with why they changed."""
     ids = [article_id for article_id, _ in changed]
     conn.execute(
         insert(ArticleRevisionRow).from_select(
-            ["article_id", "version", "title", "body", "content_hash", "captured_at"],
+            ["article_id", "version", "title", "body", "content_hash", "captured_at", "reason"],
             select(
                 ArticleRow.id,
                 ArticleRow.version,
@@ -408,6 +448,7 @@ def _save_versions(conn: Any, changed: list[tuple[int, dict[str, Any]]], now: da
                 ArticleRow.body,
                 ArticleRow.content_hash,
                 literal(now, UTCDateTime()),
+                literal(reason, String(32)),
             ).where(ArticleRow.id.in_(ids)),
         )
     )

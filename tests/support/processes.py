@@ -22,3 +22,15 @@ def scrapy_crawl(spider: str, *args: str, cwd: Path = PROJECT_ROOT) -> subproces
         text=True,
         timeout=300,
     )
+
+
+def newscrawl_cli(*args: str, text: bool = True) -> subprocess.CompletedProcess:
+    """``newscrawl ARGS`` in a child process, as a user would type it (output
+    as text, or as bytes with ``text=False``)."""
+    return subprocess.run(
+        [sys.executable, "-m", "crawler.cli", *args],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=text,
+        timeout=300,
+    )

@@ -49,6 +49,12 @@ from crawler.storage.locks import (
     acquire_lease,
     close_orphaned_runs,
 )
+from crawler.storage.warc import (
+    ArchiveUnavailable,
+    archive_dir,
+    check_writable,
+    file_size_limit,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +63,17 @@ def refuse(message: str) -> NoReturn:
     """One line on stderr, exit status 2: before Scrapy has logged anything."""
     print(message, file=sys.stderr)
     raise SystemExit(CONFIG_ERROR_EXIT)
+
+
+def check_archive(settings: Any) -> None:
+    """The archive directory can be written (ArchiveUnavailable), before
+    anything is fetched: a page that could not be kept is never stored."""
+    folder = archive_dir(
+        settings.get("NEWSCRAWL_ARCHIVE_DIR"), database_url(settings.get("NEWSCRAWL_DATABASE_URL"))
+    )
+    file_size_limit(settings.get("NEWSCRAWL_ARCHIVE_FILE_SIZE"))
+    if folder is not None:
+        check_writable(folder)
 
 
 def check_spider(settings: Any, name: str, arguments: dict[str, Any]) -> None:
@@ -85,11 +102,12 @@ class Command(ScrapyCrawlCommand):
             else:
                 load_sites()
             parse_processes(self.settings.get("EXTRACTION_PROCESSES"))
+            check_archive(self.settings)
             if len(args) == 1:  # Scrapy reports another number of spiders
                 check_spider(self.settings, args[0], opts.spargs)
             if self.settings.get("REDIS_URL"):
                 require_extra()
-        except DistributedUnavailable as exc:
+        except (DistributedUnavailable, ArchiveUnavailable) as exc:
             refuse(f"newscrawl: {exc}")
         except SpiderArgumentError as exc:
             refuse(f"scrapy crawl: {exc}")
