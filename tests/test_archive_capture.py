@@ -342,3 +342,32 @@ def test_a_full_disk_cuts_the_record_it_failed_on(tmp_path):
     assert [r["type"] for r in kept] == ["warcinfo"] + ["response", "request"] * written
     [path] = tmp_path.glob("*.warc.gz")
     assert path.stat().st_size < 20_000
+
+
+def test_a_page_whose_record_cannot_be_written_is_still_stored(tmp_path, monkeypatch):
+    """A full disk fails the page's records, not the page: the response goes
+    on to the spider without a capture, and the run row will say so."""
+    import asyncio
+    import errno
+
+    from scrapy.http import HtmlResponse, Request
+    from scrapy.utils.test import get_crawler
+
+    from crawler.extensions.outcomes import run_notes
+    from crawler.items import CAPTURE, UNSTORED
+    from crawler.middlewares.capture import CaptureMiddleware
+
+    crawler = get_crawler()
+    middleware = CaptureMiddleware(tmp_path, 1 << 30, f"sqlite:///{tmp_path / 'a.db'}", crawler)
+
+    def full(*_args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(middleware.files, "write", full)
+    request = Request("http://news.example/a/1", meta={UNSTORED: True})
+    response = HtmlResponse(request.url, body=b"<p>story</p>", request=request)
+    assert asyncio.run(middleware.process_response(request, response)) is response
+    assert CAPTURE not in request.meta
+    notes = run_notes(crawler.stats.get_stats())
+    assert "pages stored without a capture, the archive could not be written " in " ".join(notes)
+    assert "(No space left on device): 1" in " ".join(notes)

@@ -101,7 +101,7 @@ def run_notes(stats: Mapping[str, Any], maxsize: int = 0) -> list[str]:
         notes.append(f"forbidden by robots.txt: {stats['robotstxt/forbidden']}")
     if stats.get("newscrawl/archive/write_failures"):
         notes.append(
-            "pages not stored, the archive could not be written "
+            "pages stored without a capture, the archive could not be written "
             f"({stats.get('newscrawl/archive/write_error')}): "
             f"{stats['newscrawl/archive/write_failures']}"
         )

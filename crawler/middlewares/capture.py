@@ -95,11 +95,15 @@ class CaptureMiddleware:
             # the incremental lookups share would hold its download slot.
             capture = self._write(page, earlier)
         except OSError as exc:
-            # A full disk: the page is not stored without its record (the
-            # next crawl fetches it again); the run row says how many.
-            self.crawler.stats.inc_value("newscrawl/archive/write_failures")
-            self.crawler.stats.set_value("newscrawl/archive/write_error", exc.strerror or str(exc))
-            raise
+            # A full disk: the page goes on to be stored, without a capture
+            # (the database is the archive's first record, and a page lost
+            # here might never be served again); the run row says how many.
+            stats = self.crawler.stats
+            if not stats.get_value("newscrawl/archive/write_failures"):
+                logger.error("captures: cannot write to %s: %s", self.folder, exc)
+            stats.inc_value("newscrawl/archive/write_failures")
+            stats.set_value("newscrawl/archive/write_error", exc.strerror or str(exc))
+            return response
         capture["definition"] = self.definition
         request.meta[CAPTURE] = capture
         self.crawler.stats.inc_value("newscrawl/archive/records")
