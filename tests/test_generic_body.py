@@ -123,3 +123,38 @@ def test_the_lead_the_jsonld_body_leaves_out_is_kept_before_it():
     assert with_lead(declared, extracted) == paragraphs(lead, LEAD, SECOND)
     # An extractor's text that shares no paragraph with the declared one adds nothing.
     assert with_lead(declared, paragraphs(lead, BIO)) == declared
+
+
+def scripted_page(content_html: str) -> str:
+    """A page rendered in the browser: its markup has the headline and no
+    paragraph of the article, which is HTML in a script's JSON payload."""
+    state = {"article": {"id": 7, "title": "Harbour plan", "contentHtml": content_html}}
+    return (
+        "<html><head><title>Harbour plan</title></head><body><div id='app'>"
+        "<h1>Harbour plan</h1><nav><a href='/'>Home</a></nav></div>"
+        f"<script>window.__STATE__ = window.__STATE__ || [];"
+        f"window.__STATE__.push({json.dumps(state)});</script>"
+        "<script>var banner = \"<p>We use cookies.</p><p>Accept them.</p>\";</script>"
+        "</body></html>"
+    )
+
+
+def test_an_article_held_only_in_a_scripts_json_is_read_there():
+    content = (
+        "<div class='img-box'><img src='q.jpg'><div class='caption'><p>The quay at dawn."
+        f" Photo by the harbour office</p></div></div><p class='editor-p'>{LEAD}</p>"
+        f"<h3>The quay</h3><p class='editor-p'>{SECOND}</p><figure><img src='f.jpg'>"
+        f"<figcaption>The ferry in winter</figcaption></figure><p>{LEAD.upper()}</p>"
+    )
+    article = generic(scripted_page(content))
+    assert article.body.split("\n\n") == [LEAD, "The quay", SECOND, LEAD.upper()]
+    assert article.sources["body"] == "generic"
+
+
+def test_html_in_a_script_is_not_read_when_the_markup_has_the_article():
+    visible = "".join(f"<p>{p}</p>" for p in (LEAD, SECOND, LEAD.upper(), SECOND.upper()))
+    page = scripted_page(f"<p>{SECOND.lower()}</p><p>{LEAD.lower()}</p>" * 4).replace(
+        "<nav>", f"<article>{visible}</article><nav>"
+    )
+    body = generic(page).body
+    assert body.startswith(LEAD) and SECOND.lower() not in body

@@ -36,6 +36,7 @@ from crawler.extraction.datelines import name_key, publication_names, without_ow
 from crawler.extraction.dates import read_date
 from crawler.extraction.page import Page, is_article_object, jsonld_values
 from crawler.extraction.pruning import prune_body, without_furniture
+from crawler.extraction.scripted import scripted_paragraphs
 from crawler.extraction.shown_dates import date_lines, shown_date
 from crawler.extraction.text import (
     element_paragraphs,
@@ -274,7 +275,15 @@ class GenericPage:
                 return Found(with_lead(declared_text, extracted), "jsonld")
         if extracted and self.densest_block_body and extracted != self.densest_block_body:
             extracted = without_trailing(extracted, self.densest_block_body)
-        return Found(extracted, "generic") if extracted else None
+        return Found(extracted, "generic") if extracted else self._scripted_body()
+
+    def _scripted_body(self) -> Found | None:
+        """The article's HTML held in a script's JSON when the markup has no
+        text of it (crawler/extraction/scripted.py), read like an
+        ``articleBody`` in HTML."""
+        paragraphs = scripted_paragraphs(self.page.selector.root)
+        body = _clean_paragraphs(without_furniture(paragraphs))
+        return Found(body, "generic") if body and len(body) >= MIN_GENERIC_BODY else None
 
     def published(self) -> Found | None:
         """The declared date (JSON-LD, metadata, ``<time datetime>``, else
