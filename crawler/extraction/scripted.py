@@ -29,7 +29,7 @@ MIN_SCRIPTED_HTML = 500  # characters: shorter HTML in a script is a teaser or a
 MIN_PARAGRAPH_TAGS = 2
 # A JSON string literal: quotes around characters that are not quotes or
 # backslashes, or are escaped.
-_JSON_STRING = re.compile(r'"((?:[^"\\]|\\.){%d,})"' % MIN_SCRIPTED_HTML, re.DOTALL)
+_JSON_STRING = re.compile(rf'"((?:[^"\\]|\\.){{{MIN_SCRIPTED_HTML},}})"', re.DOTALL)
 _PARAGRAPH_TAG = re.compile(r"<p[\s>]|<br\s*/?>", re.IGNORECASE)
 _ESCAPED_TAG = re.compile(r"\\u003c(?:p|br)\b|<(?:p|br)\b", re.IGNORECASE)
 
