@@ -134,7 +134,7 @@ def scripted_page(content_html: str) -> str:
         "<h1>Harbour plan</h1><nav><a href='/'>Home</a></nav></div>"
         f"<script>window.__STATE__ = window.__STATE__ || [];"
         f"window.__STATE__.push({json.dumps(state)});</script>"
-        "<script>var banner = \"<p>We use cookies.</p><p>Accept them.</p>\";</script>"
+        '<script>var banner = "<p>We use cookies.</p><p>Accept them.</p>";</script>'
         "</body></html>"
     )
 
