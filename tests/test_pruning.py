@@ -125,3 +125,26 @@ def test_the_subscription_prompt_after_a_preview_cut_short_is_dropped():
     # One line after a sentence ending "..." is the article's end, not a prompt.
     ending = [STORY[0], f"{STORY[1]} and so on...", "The council meets again in May."]
     assert prune_body(ending, root("")) == ending
+
+
+def test_an_article_cut_into_containers_of_one_kind_is_read_whole():
+    from crawler.extraction.continued import with_continuation
+
+    def part(paragraphs: list[str], heading: str = "", extra: str = "") -> str:
+        blocks = "".join(f'<p class="block paragraph">{p}</p>' for p in paragraphs)
+        head = f'<h2 class="block header">{heading}</h2>' if heading else ""
+        return f'<div class="row"><div class="body articleBody {extra}">{head}{blocks}</div></div>'
+
+    teaser = '<div class="row teaser"><p class="lead">The ferry timetable changes in May.</p></div>'
+    markup = part(STORY[:3], extra="spaced") + teaser + part(STORY[3:], "Who pays") + teaser
+    read = STORY[:3] + ["The ferry timetable changes in May."]
+    assert with_continuation(read, root(markup)) == [*STORY[:3], "Who pays", STORY[3], read[3]]
+    # On a page that is one container, nothing is added.
+    single = root(part(STORY) + part(OTHER).replace("block paragraph", "teaser"))
+    assert with_continuation(STORY, single) == STORY
+    # Three generated containers, crawled as a user would read them.
+    long = [f"{p} {p.lower()}" for p in STORY[:3]]
+    page = "<html><head><title>Harbour plan</title></head><body><h1>Harbour plan</h1>"
+    page += part(long) + teaser + part(STORY[3:], "Who pays") + part(OTHER[:1]) + "</body></html>"
+    body = clean_article(extract_article(page, URL, generic_site(URL)), generic_site(URL)).body
+    assert STORY[3] in body and OTHER[0] in body

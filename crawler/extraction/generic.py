@@ -32,6 +32,7 @@ from crawler.extraction.bylines import (
     date_line_names,
     is_publication,
 )
+from crawler.extraction.continued import with_continuation
 from crawler.extraction.datelines import name_key, publication_names, without_own_dateline
 from crawler.extraction.dates import read_date
 from crawler.extraction.page import Page, is_article_object, jsonld_values
@@ -201,7 +202,8 @@ class GenericPage:
         if not text:
             return None
         paragraphs = [p for p in (normalize_text(x) for x in text.split("\n")) if p]
-        body = _clean_paragraphs(prune_body(paragraphs, self.page.selector.root))
+        root = self.page.selector.root
+        body = _clean_paragraphs(prune_body(with_continuation(paragraphs, root), root))
         return body if body and len(body) >= MIN_GENERIC_BODY else None
 
     @cached_property
@@ -212,14 +214,15 @@ class GenericPage:
 
     @cached_property
     def densest_block_body(self) -> str | None:
-        """The text of :attr:`densest_blocks`, paragraphs of links left out."""
+        """The text of :attr:`densest_blocks`, paragraphs of links left out,
+        with its continuation in later blocks of the same kind."""
         paragraphs = [
             p
             for block in self.densest_blocks
             for p in element_paragraphs(block)
             if not _mostly_links(block, p)
         ]
-        body = _clean_paragraphs(paragraphs)
+        body = _clean_paragraphs(with_continuation(paragraphs, self.page.selector.root))
         return body if body and len(body) >= MIN_GENERIC_BODY else None
 
     # ------------------------------------------------------------------ fields
