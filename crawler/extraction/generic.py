@@ -278,15 +278,7 @@ class GenericPage:
                 return Found(with_lead(declared_text, extracted), "jsonld")
         if extracted and self.densest_block_body and extracted != self.densest_block_body:
             extracted = without_trailing(extracted, self.densest_block_body)
-        return Found(extracted, "generic") if extracted else self._scripted_body()
-
-    def _scripted_body(self) -> Found | None:
-        """The article's HTML held in a script's JSON when the markup has no
-        text of it (crawler/extraction/scripted.py), read like an
-        ``articleBody`` in HTML."""
-        paragraphs = scripted_paragraphs(self.page.selector.root)
-        body = _clean_paragraphs(without_furniture(paragraphs))
-        return Found(body, "generic") if body and len(body) >= MIN_GENERIC_BODY else None
+        return Found(extracted, "generic") if extracted else scripted_body(self.page.selector.root)
 
     def published(self) -> Found | None:
         """The declared date (JSON-LD, metadata, ``<time datetime>``, else
@@ -391,6 +383,13 @@ class GenericPage:
             return True
         body = self.trafilatura_body
         return bool(body and len(body) >= 500)
+
+
+def scripted_body(root: Any) -> Found | None:
+    """The article's HTML held in a script's JSON, for a page whose markup
+    has no text of it (crawler/extraction/scripted.py)."""
+    body = _clean_paragraphs(without_furniture(scripted_paragraphs(root)))
+    return Found(body, "generic") if body and len(body) >= MIN_GENERIC_BODY else None
 
 
 _MIDNIGHT = re.compile(r"[T ]00:00(:00(\.0+)?)?(Z|[+-]00:?00)?$")
