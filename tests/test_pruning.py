@@ -148,3 +148,23 @@ def test_an_article_cut_into_containers_of_one_kind_is_read_whole():
     page += part(long) + teaser + part(STORY[3:], "Who pays") + part(OTHER[:1]) + "</body></html>"
     body = clean_article(extract_article(page, URL, generic_site(URL)), generic_site(URL)).body
     assert STORY[3] in body and OTHER[0] in body
+
+
+def test_boxes_the_page_marks_as_furniture_and_an_emphasized_note_at_the_end_go():
+    bio = "Ann Reed covers the harbour and the islands for the paper since 2019."
+    promo = "Follow us on the social networks for the latest news from the harbour."
+    note = "First published in the weekend edition."
+    text = STORY + OTHER + [p.lower() for p in STORY]
+    markup = (
+        "<article>"
+        + "".join(f"<p>{p}</p>" for p in text)
+        + f'<div class="author-box"><p>{bio}</p></div>'
+        + f"<p><strong><em>{promo}</em></strong></p><p><i>{note}</i></p></article>"
+    )
+    assert prune_body([*text, bio, promo, note], root(markup)) == text
+    # A quotation in italics ending the text (a quarter of it) is text; so is
+    # a box named like furniture that holds the whole article.
+    quoted = "".join(f"<p>{p}</p>" for p in STORY[:3]) + f"<p><em>{STORY[3]}</em></p>"
+    assert prune_body(STORY, root(quoted)) == STORY
+    whole = root(f'<div class="post-author">{"".join(f"<p>{p}</p>" for p in STORY)}</div>')
+    assert prune_body(STORY, whole) == STORY

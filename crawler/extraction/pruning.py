@@ -22,6 +22,14 @@ The news extractor is run for recall (it misses less of the article), then
   teaser card's text written twice (its picture's text, then its headline),
   and a paragraph led by a "read also" marker in the usual languages.
 
+- **boxes the page marks as furniture**: a paragraph inside an element
+  (holding less than a third of the body) whose class or id names an
+  author's biography, a disclaimer, a call to subscribe or to send
+  feedback, a consent placeholder or what shows without JavaScript
+  (``author-box``, ``disclaimer``, ``namps-single-cta``, ``vjs-no-js``);
+  and the paragraphs ending the body that are wholly in italics or bold
+  (an editor's note, "Follow us on ..."), when they are under 15% of it.
+
 A preview cut short (``...``) for readers who do not subscribe loses the
 short lines of the subscription prompt after it.
 
@@ -71,7 +79,7 @@ def prune_body(paragraphs: list[str], root: Any) -> list[str]:
     """``paragraphs`` without the furniture the module describes; ``root`` is
     the page's parsed tree (lxml)."""
     kept = _in_headline_article(paragraphs, root)
-    kept = _without_repeats(kept)
+    kept = _without_marked(_without_repeats(kept), root)
     links = _link_texts(root)
     return _without_paywall_tail([p for p in kept if not _furniture(p, links)])
 
@@ -124,6 +132,73 @@ def _without_paywall_tail(paragraphs: list[str]) -> list[str]:
             return text
         break
     return paragraphs
+
+
+# Words of a class or id naming a box beside the article's text, not the text:
+# an author's biography, a disclaimer, a call to subscribe or to send
+# feedback, what a page shows without JavaScript, a consent placeholder,
+# the broadcast a story was in. (Fact boxes and bylines are not among them:
+# a fact box may be the article's own list, and a byline's box may hold the
+# standfirst.)
+_BOX_WORDS = frozenset(
+    """author authors bio disclaimer cta feedback newsletter promo consent privacy
+    gdpr signup subscribe subscription additionalinfo nojs""".split()
+)
+_CLASS_WORD = re.compile(r"[a-z0-9]+")
+_EMPHASIS = frozenset({"em", "i", "strong", "b"})
+MAX_BOX_SHARE = 1 / 3  # a box holds less than this share of the body's text
+MAX_NOTE_SHARE = 0.15  # emphasized paragraphs ending the body, more than this are text
+
+
+def _without_marked(paragraphs: list[str], root: Any) -> list[str]:
+    """Without the paragraphs the page marks as furniture: those inside an
+    element (holding less than a third of the body) whose class or id names
+    a box beside the text (:data:`_BOX_WORDS`), and the paragraphs ending
+    the body that are wholly in italics or bold (an editor's note, a call
+    to subscribe, the author's biography) when they are less than 15% of
+    it (a longer run is quoted text)."""
+    elements = _paragraph_elements(paragraphs, root)
+    if not elements:
+        return paragraphs
+    limit = MAX_BOX_SHARE * sum(map(len, paragraphs))
+    kept = [p for p in paragraphs if p not in elements or not _in_box(elements[p], limit)]
+    end = len(kept)
+    while end and kept[end - 1] in elements and _emphasized(elements[kept[end - 1]]):
+        end -= 1
+    if sum(map(len, kept[end:])) <= MAX_NOTE_SHARE * sum(map(len, kept)):
+        kept = kept[:end]
+    return kept if kept else paragraphs
+
+
+def _paragraph_elements(paragraphs: list[str], root: Any) -> dict[str, Any]:
+    """The ``<p>`` and ``<li>`` elements whose text is one of ``paragraphs``."""
+    wanted = {p.removeprefix("- "): p for p in paragraphs}
+    found: dict[str, Any] = {}
+    for element in root.iter("p", "li"):
+        text = normalize_text("".join(element.itertext()))
+        if text in wanted:
+            found.setdefault(wanted[text], element)
+    return found
+
+
+def _in_box(element: Any, limit: float) -> bool:
+    for box in (element, *element.iterancestors()):
+        if len(normalize_text("".join(box.itertext()))) >= limit:
+            return False
+        marks = f"{box.get('class') or ''} {box.get('id') or ''}".lower().replace("no-js", "nojs")
+        if _BOX_WORDS.intersection(_CLASS_WORD.findall(marks)):
+            return True
+    return False
+
+
+def _emphasized(element: Any) -> bool:
+    """Is all of the element's text inside ``<em>``, ``<i>``, ``<strong>`` or ``<b>``?"""
+    if (element.text or "").strip():
+        return False
+    for child in element:
+        if child.tag not in _EMPHASIS or (child.tail or "").strip():
+            return False
+    return len(element) > 0
 
 
 def _without_repeats(paragraphs: list[str]) -> list[str]:
