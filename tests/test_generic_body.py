@@ -158,3 +158,11 @@ def test_html_in_a_script_is_not_read_when_the_markup_has_the_article():
     )
     body = generic(page).body
     assert body.startswith(LEAD) and SECOND.lower() not in body
+
+
+def test_a_label_and_a_links_text_inside_the_jsonld_body_go():
+    teaser = "Ferry fares to rise in May after the fuel bill doubled"
+    declared = "\n\n".join([LEAD, f"READ THE OTHER STORY HERE | {teaser}", SECOND, LEAD.upper()])
+    page = jsonld_page(declared, f'<p>{LEAD}</p><aside><a href="/fares">{teaser}</a></aside>')
+    body = generic(page).body
+    assert body.split("\n\n") == [LEAD, SECOND, LEAD.upper()]

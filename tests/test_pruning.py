@@ -168,3 +168,17 @@ def test_boxes_the_page_marks_as_furniture_and_an_emphasized_note_at_the_end_go(
     assert prune_body(STORY, root(quoted)) == STORY
     whole = root(f'<div class="post-author">{"".join(f"<p>{p}</p>" for p in STORY)}</div>')
     assert prune_body(STORY, whole) == STORY
+
+
+def test_an_embedded_social_post_and_the_contributors_ending_a_story_go():
+    post = "Huge crowds at the quay this morning, what a sight! pic.example/abc"
+    credit = "Reporting by Ann Reed in Portsmouth; Editing by Tom Hill"
+    text = STORY + OTHER
+    markup = "".join(f"<p>{p}</p>" for p in text[:4])
+    markup += f'<blockquote class="twitter-tweet"><p>{post}</p></blockquote>'
+    markup += "".join(f"<p>{p}</p>" for p in text[4:]) + f"<p>{credit}</p>"
+    assert prune_body([*text[:4], post, *text[4:], credit], root(markup)) == text
+    # The same words inside the text, or far from its end, are the story's.
+    inside = "The reporting by the harbour office, with reports from the pilots, was clear."
+    lines = [inside, *STORY]
+    assert prune_body(lines, root("".join(f"<p>{p}</p>" for p in lines))) == lines

@@ -268,7 +268,7 @@ class GenericPage:
             extracted = self.densest_block_body or extracted
         if declared:
             own = declared_paragraphs(declared)
-            paragraphs = without_furniture(own) or own
+            paragraphs = without_furniture(own, self.page.selector.root) or own
             declared_text = "\n\n".join(paragraphs)
             if extracted is None or len(declared_text) >= 0.6 * len(extracted):
                 # The publisher's own text; when it has no paragraph breaks and the
@@ -388,7 +388,7 @@ class GenericPage:
 def scripted_body(root: Any) -> Found | None:
     """The article's HTML held in a script's JSON, for a page whose markup
     has no text of it (crawler/extraction/scripted.py)."""
-    body = _clean_paragraphs(without_furniture(scripted_paragraphs(root)))
+    body = _clean_paragraphs(without_furniture(scripted_paragraphs(root), root))
     return Found(body, "generic") if body and len(body) >= MIN_GENERIC_BODY else None
 
 

@@ -20,21 +20,25 @@ The news extractor is run for recall (it misses less of the article), then
   is entirely the text of one link of the page, or a label and one link's
   text (related stories, "more on this", ``More news | Headline``), a
   teaser card's text written twice (its picture's text, then its headline),
-  and a paragraph led by a "read also" marker in the usual languages.
-
+  and a paragraph led by a "read also" marker in the usual languages;
 - **boxes the page marks as furniture**: a paragraph inside an element
   (holding less than a third of the body) whose class or id names an
   author's biography, a disclaimer, a call to subscribe or to send
-  feedback, a consent placeholder or what shows without JavaScript
-  (``author-box``, ``disclaimer``, ``namps-single-cta``, ``vjs-no-js``);
-  and the paragraphs ending the body that are wholly in italics or bold
-  (an editor's note, "Follow us on ..."), when they are under 15% of it.
+  feedback, a consent placeholder, what shows without JavaScript or an
+  embedded social post (``author-box``, ``disclaimer``, ``single-cta``,
+  ``vjs-no-js``, ``twitter-tweet``); and the paragraphs ending the body
+  that are wholly in italics or bold (an editor's note, "Follow us on
+  ..."), when they are under 15% of it;
+- **contributors**: a line among the last three naming who reported,
+  wrote or edited the story (``Reporting by ...; Editing by ...``,
+  ``... contributed to this report``, ``With reports from ...``).
 
 A preview cut short (``...``) for readers who do not subscribe loses the
 short lines of the subscription prompt after it.
 
 A publisher's JSON-LD ``articleBody`` loses the same repeats, credits,
-signatures and "read also" lines (:func:`without_furniture`).
+signatures, "read also" lines, links' texts and contributors
+(:func:`without_furniture`).
 
 Pure functions over paragraph strings and the parsed page; imports only
 ``crawler.extraction.text``.
@@ -81,15 +85,21 @@ def prune_body(paragraphs: list[str], root: Any) -> list[str]:
     kept = _in_headline_article(paragraphs, root)
     kept = _without_marked(_without_repeats(kept), root)
     links = _link_texts(root)
-    return _without_paywall_tail([p for p in kept if not _furniture(p, links)])
+    kept = _without_paywall_tail([p for p in kept if not _furniture(p, links)])
+    return _without_contributors(kept)
 
 
-def without_furniture(paragraphs: list[str]) -> list[str]:
+def without_furniture(paragraphs: list[str], root: Any = None) -> list[str]:
     """A publisher's own text (JSON-LD ``articleBody``) without the furniture
     it may hold too: repeats, credits and captions' credits, embed
-    signatures, "read also" lines. Its paragraphs are not the page's, so
-    links and appended stories are not looked for."""
-    return [p for p in _without_repeats(paragraphs) if not _furniture(p, set())]
+    signatures, "read also" lines, the names of contributors ending it, and
+    given the page (``root``), a line that is a label and the text of one
+    of its links (``Read more | Headline``). Its paragraphs are not the
+    page's elements, so appended stories and marked boxes are not looked
+    for."""
+    links = _link_texts(root) if root is not None else set()
+    kept = [p for p in _without_repeats(paragraphs) if not _furniture(p, links)]
+    return _without_contributors(kept)
 
 
 def _furniture(paragraph: str, links: set[str]) -> bool:
@@ -111,6 +121,29 @@ def _furniture(paragraph: str, links: set[str]) -> bool:
         labelled = _LINK_LABEL.match(text)
         return labelled is not None and text[labelled.end() :] in links
     return False
+
+
+# Who reported, wrote or edited a wire story, in a line ending it.
+_CONTRIBUTORS = re.compile(
+    r"\b(?:contributed to this report|additional reporting|reporting by|editing by|"
+    r"writing by|with reports? from|reported from)\b",
+    re.IGNORECASE,
+)
+MAX_CONTRIBUTOR_WORDS = 60
+CONTRIBUTOR_LINES = 3  # looked for among the body's last lines
+
+
+def _without_contributors(paragraphs: list[str]) -> list[str]:
+    """Without the lines among the last three that name who reported, wrote
+    or edited the story (``Reporting by ...; Editing by ...``, ``AP writer
+    X contributed to this report.``, ``With reports from ...``)."""
+    head = paragraphs[:-CONTRIBUTOR_LINES]
+    tail = [
+        p
+        for p in paragraphs[-CONTRIBUTOR_LINES:]
+        if len(p.split()) > MAX_CONTRIBUTOR_WORDS or not _CONTRIBUTORS.search(p)
+    ]
+    return [*head, *tail] if head or tail else paragraphs
 
 
 _CUT_SHORT = re.compile(r"(\.\.\.|…)$")
@@ -137,12 +170,12 @@ def _without_paywall_tail(paragraphs: list[str]) -> list[str]:
 # Words of a class or id naming a box beside the article's text, not the text:
 # an author's biography, a disclaimer, a call to subscribe or to send
 # feedback, what a page shows without JavaScript, a consent placeholder,
-# the broadcast a story was in. (Fact boxes and bylines are not among them:
+# the broadcast a story was in, an embedded social post. (Fact boxes and bylines are not among them:
 # a fact box may be the article's own list, and a byline's box may hold the
 # standfirst.)
 _BOX_WORDS = frozenset(
     """author authors bio disclaimer cta feedback newsletter promo consent privacy
-    gdpr signup subscribe subscription additionalinfo nojs""".split()
+    gdpr signup subscribe subscription additionalinfo nojs tweet twitter instagram tiktok""".split()
 )
 _CLASS_WORD = re.compile(r"[a-z0-9]+")
 _EMPHASIS = frozenset({"em", "i", "strong", "b"})
