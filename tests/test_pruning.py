@@ -182,3 +182,14 @@ def test_an_embedded_social_post_and_the_contributors_ending_a_story_go():
     inside = "The reporting by the harbour office, with reports from the pilots, was clear."
     lines = [inside, *STORY]
     assert prune_body(lines, root("".join(f"<p>{p}</p>" for p in lines))) == lines
+
+
+def test_placeholders_for_content_not_shown_and_newsletter_lines_go():
+    lines = [
+        "To view this video please enable JavaScript, and consider upgrading your browser.",
+        "Ich bin damit einverstanden, dass mir der externe Inhalt angezeigt wird.",
+        "Get our weekly harbour newsletter in your inbox.",
+        "Sendung: Radio Harbour, 24.04.2024, 15:10 Uhr",
+    ]
+    text = [*STORY[:2], *lines[:2], *STORY[2:], *lines[2:]]
+    assert prune_body(text, root("".join(f"<p>{p}</p>" for p in text))) == STORY

@@ -29,6 +29,9 @@ The news extractor is run for recall (it misses less of the article), then
   ``vjs-no-js``, ``twitter-tweet``); and the paragraphs ending the body
   that are wholly in italics or bold (an editor's note, "Follow us on
   ..."), when they are under 15% of it;
+- **placeholders**: a line of up to 60 words standing for content not shown
+  (consent to external content, "enable JavaScript"), naming or offering a
+  newsletter, or naming the broadcast a story was in (``Sendung: ...``);
 - **contributors**: a line among the last three naming who reported,
   wrote or edited the story (``Reporting by ...; Editing by ...``,
   ``... contributed to this report``, ``With reports from ...``).
@@ -102,8 +105,22 @@ def without_furniture(paragraphs: list[str], root: Any = None) -> list[str]:
     return _without_contributors(kept)
 
 
+# What a page says in place of content it does not show (consent to external
+# content, JavaScript), a newsletter's name or sign-up, the broadcast a story
+# was in.
+_PLACEHOLDER = re.compile(
+    r"\bexterne[nr]? inhalte?\b|\bexternal content\b|\benable javascript\b|"
+    r"\bprivatsphäre-einstellungen\b|\bprivacy settings\b|\bnewsletter\b|"
+    r"^(?:sendung|dieses thema im programm)\s*:",
+    re.IGNORECASE,
+)
+MAX_PLACEHOLDER_WORDS = 60
+
+
 def _furniture(paragraph: str, links: set[str]) -> bool:
     words = len(paragraph.split())
+    if words <= MAX_PLACEHOLDER_WORDS and _PLACEHOLDER.search(paragraph):
+        return True
     if _READ_ALSO.match(paragraph) and words <= 30:
         return True
     if _EMBED_SIGNATURE.match(paragraph):
