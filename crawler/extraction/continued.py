@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from crawler.extraction.text import normalize_text
+from crawler.extraction.text import elements_by_text, normalize_text
 
 MIN_MATCHED = 3  # extracted paragraphs found in one container, to know the article's kind
 HEADINGS = frozenset({"h2", "h3", "h4"})
@@ -34,7 +34,7 @@ def with_continuation(paragraphs: list[str], root: Any) -> list[str]:
     kind and their headings (``h2``–``h4`` sharing a class with the
     paragraphs) are added, those already read excepted."""
     own = set(paragraphs)
-    matched = [p for p in root.iter("p") if p.get("class") and _text(p) in own]
+    matched = [p for p in elements_by_text(root, ("p",), own).values() if p.get("class")]
     if len(matched) < MIN_MATCHED:
         return paragraphs
     kind, _ = Counter((p.tag, p.get("class")) for p in matched).most_common(1)[0]

@@ -53,7 +53,7 @@ import re
 from collections import Counter
 from typing import Any
 
-from crawler.extraction.text import normalize_text
+from crawler.extraction.text import elements_by_text, normalize_text
 
 MAX_FURNITURE_WORDS = 12
 MAX_LINK_WORDS = 30  # a paragraph that is one link's text, up to this long, is a link
@@ -211,7 +211,8 @@ def _without_marked(paragraphs: list[str], root: Any) -> list[str]:
     if not elements:
         return paragraphs
     limit = MAX_BOX_SHARE * sum(map(len, paragraphs))
-    kept = [p for p in paragraphs if p not in elements or not _in_box(elements[p], limit)]
+    sizes: dict[Any, int] = {}
+    kept = [p for p in paragraphs if p not in elements or not _in_box(elements[p], limit, sizes)]
     end = len(kept)
     while end and kept[end - 1] in elements and _emphasized(elements[kept[end - 1]]):
         end -= 1
@@ -223,21 +224,20 @@ def _without_marked(paragraphs: list[str], root: Any) -> list[str]:
 def _paragraph_elements(paragraphs: list[str], root: Any) -> dict[str, Any]:
     """The ``<p>`` and ``<li>`` elements whose text is one of ``paragraphs``."""
     wanted = {p.removeprefix("- "): p for p in paragraphs}
-    found: dict[str, Any] = {}
-    for element in root.iter("p", "li"):
-        text = normalize_text("".join(element.itertext()))
-        if text in wanted:
-            found.setdefault(wanted[text], element)
-    return found
+    found = elements_by_text(root, ("p", "li"), wanted)
+    return {wanted[text]: element for text, element in found.items()}
 
 
-def _in_box(element: Any, limit: float) -> bool:
+def _in_box(element: Any, limit: float, sizes: dict[Any, int]) -> bool:
+    """Is ``element`` inside (or itself) the nearest element named like a box,
+    when that holds less text than ``limit``? (An element above holds more.)
+    ``sizes`` keeps each box's text length for the next paragraphs."""
     for box in (element, *element.iterancestors()):
-        if len(normalize_text("".join(box.itertext()))) >= limit:
-            return False
         marks = f"{box.get('class') or ''} {box.get('id') or ''}".lower().replace("no-js", "nojs")
         if _BOX_WORDS.intersection(_CLASS_WORD.findall(marks)):
-            return True
+            if box not in sizes:
+                sizes[box] = sum(len(t.strip()) for t in box.itertext())
+            return sizes[box] < limit
     return False
 
 
