@@ -166,3 +166,25 @@ def test_a_label_and_a_links_text_inside_the_jsonld_body_go():
     page = jsonld_page(declared, f'<p>{LEAD}</p><aside><a href="/fares">{teaser}</a></aside>')
     body = generic(page).body
     assert body.split("\n\n") == [LEAD, SECOND, LEAD.upper()]
+
+
+def standfirst_page(shown: str) -> str:
+    description = "The council approved the harbour plan; work on the quay starts in spring."
+    story = "".join(
+        f"<p>{p}</p>" for p in (LEAD, SECOND, LEAD.upper(), SECOND.upper(), LEAD.lower())
+    )
+    return (
+        f'<html><head><title>Harbour plan</title><meta property="og:description"'
+        f' content="{description}"></head><body><header><h1>Harbour plan</h1>{shown}'
+        f"</header><article>{story}</article></body></html>"
+    )
+
+
+def test_the_standfirst_the_page_shows_and_the_extractor_leaves_out_leads_the_body():
+    description = "The council approved the harbour plan; work on the quay starts in spring."
+    body = generic(standfirst_page(f'<p class="standfirst">{description}</p>')).body
+    assert body.split("\n\n")[:2] == [description, LEAD]
+    # A description the page does not show (written for search engines) is not added.
+    assert generic(standfirst_page("")).body.split("\n\n")[0] == LEAD
+    linked = f'<a href="/harbour">{description}</a>'
+    assert generic(standfirst_page(linked)).body.split("\n\n")[0] == LEAD
