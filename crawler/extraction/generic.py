@@ -8,8 +8,9 @@ for news pages (trafilatura for the body and metadata, htmldate for dates).
 Each value comes with its source: ``jsonld``, ``meta`` or ``generic``.
 A body loses a leading dateline that is the publication's own name
 (``datelines``) and is led by the standfirst the page shows apart from it
-(its metadata's description, when an element of the page has that text); a date without a time of day gives way to the time the page
-shows beside its headline (``shown_dates``).
+(its metadata's description, when an element of the page has that text);
+a date without a time of day gives way to the time the page shows beside
+its headline (``shown_dates``).
 """
 
 from __future__ import annotations
