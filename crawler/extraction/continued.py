@@ -34,7 +34,8 @@ def with_continuation(paragraphs: list[str], root: Any) -> list[str]:
     kind and their headings (``h2``–``h4`` sharing a class with the
     paragraphs) are added, those already read excepted."""
     own = set(paragraphs)
-    matched = [p for p in elements_by_text(root, ("p",), own).values() if p.get("class")]
+    found = elements_by_text(root, ("p",), own)
+    matched = [p for p in found.values() if p.get("class")]
     if len(matched) < MIN_MATCHED:
         return paragraphs
     kind, _ = Counter((p.tag, p.get("class")) for p in matched).most_common(1)[0]
@@ -56,7 +57,8 @@ def with_continuation(paragraphs: list[str], root: Any) -> list[str]:
         ]
     if not extra:
         return paragraphs
-    last = max(i for i, p in enumerate(paragraphs) if any(_text(m) == p for m in container))
+    in_first = [i for i, p in enumerate(paragraphs) if p in found and found[p] in container]
+    last = in_first[-1] if in_first else len(paragraphs) - 1
     return [*paragraphs[: last + 1], *extra, *paragraphs[last + 1 :]]
 
 

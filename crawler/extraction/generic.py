@@ -484,7 +484,9 @@ def densest_blocks(root: Any) -> list[Any]:
         if not isinstance(el.tag, str) or el.tag in SKIP_TAGS or el.tag == "a":
             continue
         for text in (el.text, *(child.tail for child in el)):
-            chunk = normalize_text(text or "")
+            if not text or len(text) < 25:  # normalising only shortens it
+                continue
+            chunk = normalize_text(text)
             if len(chunk) < 25:
                 continue
             score = 1 + chunk.count(",") + min(len(chunk) / 100, 3)

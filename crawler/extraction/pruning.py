@@ -267,9 +267,11 @@ def _without_repeats(paragraphs: list[str]) -> list[str]:
 def _link_texts(root: Any) -> set[str]:
     texts = set()
     for a in root.iter("a"):
-        text = normalize_text("".join(a.itertext()))
-        if len(text) >= 15:
-            texts.add(text.casefold())
+        raw = "".join(a.itertext())
+        if len(raw) >= 15:  # normalising only shortens it
+            text = normalize_text(raw)
+            if len(text) >= 15:
+                texts.add(text.casefold())
     return texts
 
 
