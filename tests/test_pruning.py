@@ -193,3 +193,10 @@ def test_placeholders_for_content_not_shown_and_newsletter_lines_go():
     ]
     text = [*STORY[:2], *lines[:2], *STORY[2:], *lines[2:]]
     assert prune_body(text, root("".join(f"<p>{p}</p>" for p in text))) == STORY
+    # A story about a newsletter keeps its paragraphs about it.
+    about = (
+        "The harbour office started a newsletter for boat owners last year, and by now more"
+        " than two thousand people read it every week, the harbour master told the council."
+    )
+    text = [*STORY, about]
+    assert prune_body(text, root("".join(f"<p>{p}</p>" for p in text))) == text

@@ -30,8 +30,9 @@ The news extractor is run for recall (it misses less of the article), then
   that are wholly in italics or bold (an editor's note, "Follow us on
   ..."), when they are under 15% of it;
 - **placeholders**: a line of up to 60 words standing for content not shown
-  (consent to external content, "enable JavaScript"), naming or offering a
-  newsletter, or naming the broadcast a story was in (``Sendung: ...``);
+  (consent to external content, "enable JavaScript") or naming the
+  broadcast a story was in (``Sendung: ...``), and one of up to 25 words
+  naming or offering a newsletter;
 - **contributors**: a line among the last three naming who reported,
   wrote or edited the story (``Reporting by ...; Editing by ...``,
   ``... contributed to this report``, ``With reports from ...``).
@@ -110,16 +111,21 @@ def without_furniture(paragraphs: list[str], root: Any = None) -> list[str]:
 # was in.
 _PLACEHOLDER = re.compile(
     r"\bexterne[nr]? inhalte?\b|\bexternal content\b|\benable javascript\b|"
-    r"\bprivatsphäre-einstellungen\b|\bprivacy settings\b|\bnewsletter\b|"
+    r"\bprivatsphäre-einstellungen\b|\bprivacy settings\b|"
     r"^(?:sendung|dieses thema im programm)\s*:",
     re.IGNORECASE,
 )
 MAX_PLACEHOLDER_WORDS = 60
+# A line naming or offering a newsletter; longer, it may be a story about one.
+_NEWSLETTER = re.compile(r"\bnewsletters?\b", re.IGNORECASE)
+MAX_NEWSLETTER_WORDS = 25
 
 
 def _furniture(paragraph: str, links: set[str]) -> bool:
     words = len(paragraph.split())
     if words <= MAX_PLACEHOLDER_WORDS and _PLACEHOLDER.search(paragraph):
+        return True
+    if words <= MAX_NEWSLETTER_WORDS and _NEWSLETTER.search(paragraph):
         return True
     if _READ_ALSO.match(paragraph) and words <= 30:
         return True
