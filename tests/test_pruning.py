@@ -139,6 +139,14 @@ def test_an_article_cut_into_containers_of_one_kind_is_read_whole():
     markup = part(STORY[:3], extra="spaced") + teaser + part(STORY[3:], "Who pays") + teaser
     read = STORY[:3] + ["The ferry timetable changes in May."]
     assert with_continuation(read, root(markup)) == [*STORY[:3], "Who pays", STORY[3], read[3]]
+    # The next story appended below, after its own headline, is not added.
+    next_story = "<h1>Club signs goalkeeper</h1>" + part(OTHER)
+    assert with_continuation(read, root(markup + next_story)) == [
+        *STORY[:3],
+        "Who pays",
+        STORY[3],
+        read[3],
+    ]
     # On a page that is one container, nothing is added.
     single = root(part(STORY) + part(OTHER).replace("block paragraph", "teaser"))
     assert with_continuation(STORY, single) == STORY

@@ -32,7 +32,8 @@ def with_continuation(paragraphs: list[str], root: Any) -> list[str]:
     are elements of the container's tag sharing a class with it that hold
     elements of that tag and class as children. Their paragraphs of that
     kind and their headings (``h2``–``h4`` sharing a class with the
-    paragraphs) are added, those already read excepted."""
+    paragraphs) are added, those already read excepted, up to an ``<h1>``
+    (the next story a page appends below)."""
     own = set(paragraphs)
     found = elements_by_text(root, ("p",), own)
     matched = [p for p in found.values() if p.get("class")]
@@ -43,10 +44,13 @@ def with_continuation(paragraphs: list[str], root: Any) -> list[str]:
     if count < MIN_MATCHED or not container.get("class"):
         return paragraphs
     classes = set(container.get("class").split())
+    headlines = len(container.xpath("preceding::h1"))
     extra = []
     for other in container.xpath("following::*[name() = $tag][@class]", tag=container.tag):
         if not classes & set(other.get("class").split()):
             continue
+        if len(other.xpath("preceding::h1")) != headlines:
+            break  # another story's headline came first: the page appends the next story
         if not any(_kind(child) == kind for child in other):
             continue
         extra += [
