@@ -123,3 +123,68 @@ def test_the_lead_the_jsonld_body_leaves_out_is_kept_before_it():
     assert with_lead(declared, extracted) == paragraphs(lead, LEAD, SECOND)
     # An extractor's text that shares no paragraph with the declared one adds nothing.
     assert with_lead(declared, paragraphs(lead, BIO)) == declared
+
+
+def scripted_page(content_html: str) -> str:
+    """A page rendered in the browser: its markup has the headline and no
+    paragraph of the article, which is HTML in a script's JSON payload."""
+    state = {"article": {"id": 7, "title": "Harbour plan", "contentHtml": content_html}}
+    return (
+        "<html><head><title>Harbour plan</title></head><body><div id='app'>"
+        "<h1>Harbour plan</h1><nav><a href='/'>Home</a></nav></div>"
+        f"<script>window.__STATE__ = window.__STATE__ || [];"
+        f"window.__STATE__.push({json.dumps(state)});</script>"
+        '<script>var banner = "<p>We use cookies.</p><p>Accept them.</p>";</script>'
+        "</body></html>"
+    )
+
+
+def test_an_article_held_only_in_a_scripts_json_is_read_there():
+    content = (
+        "<div class='img-box'><img src='q.jpg'><div class='caption'><p>The quay at dawn."
+        f" Photo by the harbour office</p></div></div><p class='editor-p'>{LEAD}</p>"
+        f"<h3>The quay</h3><p class='editor-p'>{SECOND}</p><figure><img src='f.jpg'>"
+        f"<figcaption>The ferry in winter</figcaption></figure><p>{LEAD.upper()}</p>"
+    )
+    article = generic(scripted_page(content))
+    assert article.body.split("\n\n") == [LEAD, "The quay", SECOND, LEAD.upper()]
+    assert article.sources["body"] == "generic"
+
+
+def test_html_in_a_script_is_not_read_when_the_markup_has_the_article():
+    visible = "".join(f"<p>{p}</p>" for p in (LEAD, SECOND, LEAD.upper(), SECOND.upper()))
+    page = scripted_page(f"<p>{SECOND.lower()}</p><p>{LEAD.lower()}</p>" * 4).replace(
+        "<nav>", f"<article>{visible}</article><nav>"
+    )
+    body = generic(page).body
+    assert body.startswith(LEAD) and SECOND.lower() not in body
+
+
+def test_a_label_and_a_links_text_inside_the_jsonld_body_go():
+    teaser = "Ferry fares to rise in May after the fuel bill doubled"
+    declared = "\n\n".join([LEAD, f"READ THE OTHER STORY HERE | {teaser}", SECOND, LEAD.upper()])
+    page = jsonld_page(declared, f'<p>{LEAD}</p><aside><a href="/fares">{teaser}</a></aside>')
+    body = generic(page).body
+    assert body.split("\n\n") == [LEAD, SECOND, LEAD.upper()]
+
+
+def standfirst_page(shown: str) -> str:
+    description = "The council approved the harbour plan; work on the quay starts in spring."
+    story = "".join(
+        f"<p>{p}</p>" for p in (LEAD, SECOND, LEAD.upper(), SECOND.upper(), LEAD.lower())
+    )
+    return (
+        f'<html><head><title>Harbour plan</title><meta property="og:description"'
+        f' content="{description}"></head><body><header><h1>Harbour plan</h1>{shown}'
+        f"</header><article>{story}</article></body></html>"
+    )
+
+
+def test_the_standfirst_the_page_shows_and_the_extractor_leaves_out_leads_the_body():
+    description = "The council approved the harbour plan; work on the quay starts in spring."
+    body = generic(standfirst_page(f'<p class="standfirst">{description}</p>')).body
+    assert body.split("\n\n")[:2] == [description, LEAD]
+    # A description the page does not show (written for search engines) is not added.
+    assert generic(standfirst_page("")).body.split("\n\n")[0] == LEAD
+    linked = f'<a href="/harbour">{description}</a>'
+    assert generic(standfirst_page(linked)).body.split("\n\n")[0] == LEAD

@@ -125,3 +125,86 @@ def test_the_subscription_prompt_after_a_preview_cut_short_is_dropped():
     # One line after a sentence ending "..." is the article's end, not a prompt.
     ending = [STORY[0], f"{STORY[1]} and so on...", "The council meets again in May."]
     assert prune_body(ending, root("")) == ending
+
+
+def test_an_article_cut_into_containers_of_one_kind_is_read_whole():
+    from crawler.extraction.continued import with_continuation
+
+    def part(paragraphs: list[str], heading: str = "", extra: str = "") -> str:
+        blocks = "".join(f'<p class="block paragraph">{p}</p>' for p in paragraphs)
+        head = f'<h2 class="block header">{heading}</h2>' if heading else ""
+        return f'<div class="row"><div class="body articleBody {extra}">{head}{blocks}</div></div>'
+
+    teaser = '<div class="row teaser"><p class="lead">The ferry timetable changes in May.</p></div>'
+    markup = part(STORY[:3], extra="spaced") + teaser + part(STORY[3:], "Who pays") + teaser
+    read = STORY[:3] + ["The ferry timetable changes in May."]
+    assert with_continuation(read, root(markup)) == [*STORY[:3], "Who pays", STORY[3], read[3]]
+    # The next story appended below, after its own headline, is not added.
+    next_story = "<h1>Club signs goalkeeper</h1>" + part(OTHER)
+    assert with_continuation(read, root(markup + next_story)) == [
+        *STORY[:3],
+        "Who pays",
+        STORY[3],
+        read[3],
+    ]
+    # On a page that is one container, nothing is added.
+    single = root(part(STORY) + part(OTHER).replace("block paragraph", "teaser"))
+    assert with_continuation(STORY, single) == STORY
+    # Three generated containers, crawled as a user would read them.
+    long = [f"{p} {p.lower()}" for p in STORY[:3]]
+    page = "<html><head><title>Harbour plan</title></head><body><h1>Harbour plan</h1>"
+    page += part(long) + teaser + part(STORY[3:], "Who pays") + part(OTHER[:1]) + "</body></html>"
+    body = clean_article(extract_article(page, URL, generic_site(URL)), generic_site(URL)).body
+    assert STORY[3] in body and OTHER[0] in body
+
+
+def test_boxes_the_page_marks_as_furniture_and_an_emphasized_note_at_the_end_go():
+    bio = "Ann Reed covers the harbour and the islands for the paper since 2019."
+    promo = "Follow us on the social networks for the latest news from the harbour."
+    note = "First published in the weekend edition."
+    text = STORY + OTHER + [p.lower() for p in STORY]
+    markup = (
+        "<article>"
+        + "".join(f"<p>{p}</p>" for p in text)
+        + f'<div class="author-box"><p>{bio}</p></div>'
+        + f"<p><strong><em>{promo}</em></strong></p><p><i>{note}</i></p></article>"
+    )
+    assert prune_body([*text, bio, promo, note], root(markup)) == text
+    # A quotation in italics ending the text (a quarter of it) is text; so is
+    # a box named like furniture that holds the whole article.
+    quoted = "".join(f"<p>{p}</p>" for p in STORY[:3]) + f"<p><em>{STORY[3]}</em></p>"
+    assert prune_body(STORY, root(quoted)) == STORY
+    whole = root(f'<div class="post-author">{"".join(f"<p>{p}</p>" for p in STORY)}</div>')
+    assert prune_body(STORY, whole) == STORY
+
+
+def test_an_embedded_social_post_and_the_contributors_ending_a_story_go():
+    post = "Huge crowds at the quay this morning, what a sight! pic.example/abc"
+    credit = "Reporting by Ann Reed in Portsmouth; Editing by Tom Hill"
+    text = STORY + OTHER
+    markup = "".join(f"<p>{p}</p>" for p in text[:4])
+    markup += f'<blockquote class="twitter-tweet"><p>{post}</p></blockquote>'
+    markup += "".join(f"<p>{p}</p>" for p in text[4:]) + f"<p>{credit}</p>"
+    assert prune_body([*text[:4], post, *text[4:], credit], root(markup)) == text
+    # The same words inside the text, or far from its end, are the story's.
+    inside = "The reporting by the harbour office, with reports from the pilots, was clear."
+    lines = [inside, *STORY]
+    assert prune_body(lines, root("".join(f"<p>{p}</p>" for p in lines))) == lines
+
+
+def test_placeholders_for_content_not_shown_and_newsletter_lines_go():
+    lines = [
+        "To view this video please enable JavaScript, and consider upgrading your browser.",
+        "Ich bin damit einverstanden, dass mir der externe Inhalt angezeigt wird.",
+        "Get our weekly harbour newsletter in your inbox.",
+        "Sendung: Radio Harbour, 24.04.2024, 15:10 Uhr",
+    ]
+    text = [*STORY[:2], *lines[:2], *STORY[2:], *lines[2:]]
+    assert prune_body(text, root("".join(f"<p>{p}</p>" for p in text))) == STORY
+    # A story about a newsletter keeps its paragraphs about it.
+    about = (
+        "The harbour office started a newsletter for boat owners last year, and by now more"
+        " than two thousand people read it every week, the harbour master told the council."
+    )
+    text = [*STORY, about]
+    assert prune_body(text, root("".join(f"<p>{p}</p>" for p in text))) == text

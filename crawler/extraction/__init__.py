@@ -3,6 +3,8 @@
 Pure functions and page objects, no crawling: the parsed page and its
 JSON-LD (``page``), rule evaluation (``rules``),
 generic fallbacks from JSON-LD, metadata and text density (``generic``),
+an article's HTML held only in a script's JSON (``scripted``), an
+article cut into several containers of one kind (``continued``),
 the page furniture pruned from a generic body (``pruning``), with the
 headline among its candidates (``titles``) and cleaned bylines
 (``bylines``),

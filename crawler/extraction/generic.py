@@ -7,8 +7,10 @@ a field is filled from, in order: the page's structured data (JSON-LD
 for news pages (trafilatura for the body and metadata, htmldate for dates).
 Each value comes with its source: ``jsonld``, ``meta`` or ``generic``.
 A body loses a leading dateline that is the publication's own name
-(``datelines``); a date without a time of day gives way to the time the page
-shows beside its headline (``shown_dates``).
+(``datelines``) and is led by the standfirst the page shows apart from it
+(its metadata's description, when an element of the page has that text);
+a date without a time of day gives way to the time the page shows beside
+its headline (``shown_dates``).
 """
 
 from __future__ import annotations
@@ -32,10 +34,12 @@ from crawler.extraction.bylines import (
     date_line_names,
     is_publication,
 )
+from crawler.extraction.continued import with_continuation
 from crawler.extraction.datelines import name_key, publication_names, without_own_dateline
 from crawler.extraction.dates import read_date
 from crawler.extraction.page import Page, is_article_object, jsonld_values
 from crawler.extraction.pruning import prune_body, without_furniture
+from crawler.extraction.scripted import scripted_paragraphs
 from crawler.extraction.shown_dates import date_lines, shown_date
 from crawler.extraction.text import (
     element_paragraphs,
@@ -152,13 +156,13 @@ class GenericPage:
                 return values
         return []
 
+    @cached_property
+    def _meta_values(self) -> dict[str, list[str]]:
+        return meta_values(self.page.selector.root)
+
     def meta(self, field: str) -> list[str]:
-        sel = self.page.selector
         for name in META_NAMES[field]:
-            values = sel.xpath(
-                "//meta[@property=$n or @name=$n or @itemprop=$n]/@content", n=name
-            ).getall()
-            values += sel.xpath("//*[@itemprop=$n][not(self::meta)]/@datetime", n=name).getall()
+            values = self._meta_values.get(name, [])
             values = [normalize_text(v) for v in values if v and v.strip()]
             if field == "author":
                 values = [v for v in values if not v.startswith(("http://", "https://"))]
@@ -200,7 +204,8 @@ class GenericPage:
         if not text:
             return None
         paragraphs = [p for p in (normalize_text(x) for x in text.split("\n")) if p]
-        body = _clean_paragraphs(prune_body(paragraphs, self.page.selector.root))
+        root = self.page.selector.root
+        body = _clean_paragraphs(prune_body(with_continuation(paragraphs, root), root))
         return body if body and len(body) >= MIN_GENERIC_BODY else None
 
     @cached_property
@@ -211,14 +216,15 @@ class GenericPage:
 
     @cached_property
     def densest_block_body(self) -> str | None:
-        """The text of :attr:`densest_blocks`, paragraphs of links left out."""
+        """The text of :attr:`densest_blocks`, paragraphs of links left out,
+        with its continuation in later blocks of the same kind."""
         paragraphs = [
             p
             for block in self.densest_blocks
             for p in element_paragraphs(block)
             if not _mostly_links(block, p)
         ]
-        body = _clean_paragraphs(paragraphs)
+        body = _clean_paragraphs(with_continuation(paragraphs, self.page.selector.root))
         return body if body and len(body) >= MIN_GENERIC_BODY else None
 
     # ------------------------------------------------------------------ fields
@@ -226,6 +232,10 @@ class GenericPage:
     def title(self) -> Found | None:
         """The headline (crawler/extraction/titles.py): JSON-LD, ``og:title``,
         ``twitter:title``, the first ``<h1>``, ``<title>``, site names removed."""
+        return self._title
+
+    @cached_property
+    def _title(self) -> Found | None:
         sel = self.page.selector
         candidates: list[tuple[str, str]] = [(v, "jsonld") for v in self.jsonld("title")[:1]]
         for name in ("og:title", "twitter:title"):
@@ -250,12 +260,17 @@ class GenericPage:
         return bool(self.page.selector.xpath(xpath, t=text))
 
     def body(self) -> Found | None:
+        return self._final_body
+
+    @cached_property
+    def _final_body(self) -> Found | None:
         found = self._body()
         if found is None:
             return None
         headline = self.title()
         names = publication_names(self.page, headline.value if headline else None)
-        return Found(without_own_dateline(found.value, names), found.source)
+        body = with_standfirst(without_own_dateline(found.value, names), self.page)
+        return Found(body, found.source)
 
     def _body(self) -> Found | None:
         declared = next((v for v in self.jsonld("body") if len(v) >= MIN_JSONLD_BODY), None)
@@ -264,7 +279,7 @@ class GenericPage:
             extracted = self.densest_block_body or extracted
         if declared:
             own = declared_paragraphs(declared)
-            paragraphs = without_furniture(own) or own
+            paragraphs = without_furniture(own, self.page.selector.root) or own
             declared_text = "\n\n".join(paragraphs)
             if extracted is None or len(declared_text) >= 0.6 * len(extracted):
                 # The publisher's own text; when it has no paragraph breaks and the
@@ -274,13 +289,13 @@ class GenericPage:
                 return Found(with_lead(declared_text, extracted), "jsonld")
         if extracted and self.densest_block_body and extracted != self.densest_block_body:
             extracted = without_trailing(extracted, self.densest_block_body)
-        return Found(extracted, "generic") if extracted else None
+        return Found(extracted, "generic") if extracted else scripted_body(self.page.selector.root)
 
     def published(self) -> Found | None:
         """The declared date (JSON-LD, metadata, ``<time datetime>``, else
         htmldate's find); when it has no time of day, the date and time the
         page shows beside its headline, if that is the same day."""
-        found = self._declared_published() or self._htmldate()
+        found = self._declared_published() or htmldate_published(self.html, self.page.url)
         if found is not None and not _without_time(found.value):
             return found
         headline = self.title()
@@ -298,24 +313,6 @@ class GenericPage:
         if time_attr and time_attr.strip():
             return Found(time_attr.strip(), "generic")
         return None
-
-    def _htmldate(self) -> Found | None:
-        from htmldate import find_date
-
-        _library_errors_as_warnings()
-
-        try:
-            found = find_date(
-                self.html,
-                url=self.page.url,
-                original_date=True,
-                outputformat="%Y-%m-%dT%H:%M:%S",
-                extensive_search=False,
-            )
-        except Exception:  # noqa: BLE001
-            found = None
-        # htmldate writes a date it found without a time as midnight.
-        return Found(found.removesuffix("T00:00:00"), "generic") if found else None
 
     def author(self) -> Found | None:
         """The names given by the first source that gives any, the
@@ -381,6 +378,89 @@ class GenericPage:
         return bool(body and len(body) >= 500)
 
 
+MIN_STANDFIRST = 40  # characters: a shorter description is a tagline
+DESCRIPTION_NAMES = ("og:description", "description", "twitter:description")
+
+
+def with_standfirst(body: str, page: Page) -> str:
+    """The body led by the page's standfirst when it leaves it out: the
+    description of its metadata (``og:description``, ``description``,
+    ``twitter:description``, else the JSON-LD article's) when the page shows
+    it as the whole text of an element of its own (a lead set apart in
+    ``<p class="standfirst">``, ``<h2 class="subtitle">``) and the body does
+    not hold its beginning."""
+    sel = page.selector
+    values = [
+        sel.xpath("//meta[@property=$n or @name=$n]/@content", n=n).get() for n in DESCRIPTION_NAMES
+    ]
+    values += jsonld_values(page, "description", articles_only=True)[:1]
+    description = next(
+        (d for d in (normalize_text(v or "") for v in values) if len(d) >= MIN_STANDFIRST), None
+    )
+    if description is None or description[:60].casefold() in body.casefold():
+        return body
+    if not _shows_whole(page.selector.root, description):
+        return body
+    return join_paragraphs([description, *split_paragraphs(body)])
+
+
+def _shows_whole(root: Any, text: str) -> bool:
+    """Is ``text`` the whole text of an element of the page's ``<body>``
+    (not a link)? Looked for from the text nodes holding its first words."""
+    start = " ".join(text.split()[:4])
+    for node in root.xpath("//body//text()[contains(., $s)]", s=start):
+        element = node.getparent()
+        for _ in range(3):
+            if element is None or element.tag in ("a", "body"):
+                break
+            if normalize_text("".join(element.itertext())) == text:
+                return True
+            element = element.getparent()
+    return False
+
+
+def scripted_body(root: Any) -> Found | None:
+    """The article's HTML held in a script's JSON, for a page whose markup
+    has no text of it (crawler/extraction/scripted.py)."""
+    body = _clean_paragraphs(without_furniture(scripted_paragraphs(root), root))
+    return Found(body, "generic") if body and len(body) >= MIN_GENERIC_BODY else None
+
+
+def meta_values(root: Any) -> dict[str, list[str]]:
+    """Every ``<meta>``'s content by its ``property``, ``name`` and
+    ``itemprop``, in page order, then the ``datetime`` of other elements by
+    their ``itemprop``: read in one pass for all the fields."""
+    index: dict[str, list[str]] = {}
+    for meta in root.iter("meta"):
+        content = meta.get("content")
+        if content is not None:
+            for key in {meta.get("property"), meta.get("name"), meta.get("itemprop")} - {None}:
+                index.setdefault(key, []).append(content)
+    for element in root.xpath("//*[@itemprop][@datetime][not(self::meta)]"):
+        index.setdefault(element.get("itemprop"), []).append(element.get("datetime"))
+    return index
+
+
+def htmldate_published(html: str, url: str) -> Found | None:
+    """The publication date htmldate finds in the page, if any."""
+    from htmldate import find_date
+
+    _library_errors_as_warnings()
+
+    try:
+        found = find_date(
+            html,
+            url=url,
+            original_date=True,
+            outputformat="%Y-%m-%dT%H:%M:%S",
+            extensive_search=False,
+        )
+    except Exception:  # noqa: BLE001
+        found = None
+    # htmldate writes a date it found without a time as midnight.
+    return Found(found.removesuffix("T00:00:00"), "generic") if found else None
+
+
 _MIDNIGHT = re.compile(r"[T ]00:00(:00(\.0+)?)?(Z|[+-]00:?00)?$")
 
 
@@ -404,7 +484,9 @@ def densest_blocks(root: Any) -> list[Any]:
         if not isinstance(el.tag, str) or el.tag in SKIP_TAGS or el.tag == "a":
             continue
         for text in (el.text, *(child.tail for child in el)):
-            chunk = normalize_text(text or "")
+            if not text or len(text) < 25:  # normalising only shortens it
+                continue
+            chunk = normalize_text(text)
             if len(chunk) < 25:
                 continue
             score = 1 + chunk.count(",") + min(len(chunk) / 100, 3)

@@ -93,3 +93,24 @@ def join_paragraphs(paragraphs: Iterable[str]) -> str:
 
 def split_paragraphs(body: str) -> list[str]:
     return [p for p in (normalize_text(p) for p in re.split(r"\n\s*\n", body)) if p]
+
+
+def elements_by_text(root: etree._Element, tags: tuple[str, ...], texts: Iterable[str]) -> dict:
+    """The first element of ``tags`` under ``root`` whose whole text
+    (normalised) is each of ``texts``, keyed by that text. An element whose
+    own text starts with a word that no text starts with is passed over
+    without reading the rest."""
+    wanted = set(texts)
+    first_words = {t.split(" ", 1)[0] for t in wanted}
+    found: dict = {}
+    for element in root.iter(*tags):
+        # A first word followed by more of the element's own text is whole.
+        words = (element.text or "").split(None, 1)
+        if len(words) == 2 and words[0] not in first_words:
+            continue
+        # Whitespace collapsed only (page text is nearly always NFC already):
+        # an element with zero-width characters or another normal form is missed.
+        text = " ".join("".join(element.itertext()).split())
+        if text in wanted and text not in found:
+            found[text] = element
+    return found
