@@ -208,3 +208,35 @@ def test_placeholders_for_content_not_shown_and_newsletter_lines_go():
     )
     text = [*STORY, about]
     assert prune_body(text, root("".join(f"<p>{p}</p>" for p in text))) == text
+
+
+def test_byline_and_date_lines_heading_the_body_go_not_text_that_looks_like_them():
+    from crawler.extraction.pruning import without_head_meta
+
+    long = [f"{p} {p.lower()}" for p in STORY]  # over 15 words each
+    head = ["Harbour plan approved", "Posted: 05.03.2024 14:30 | Views: 1843 |", "By Jane Doe"]
+    assert without_head_meta(head + long) == ["Harbour plan approved", *long]
+    assert without_head_meta(["Von Anna Müller und Jan Weber", *long]) == long
+    assert without_head_meta(["2024-03-05 | Local", *long]) == long
+    # A caption ending in its credit goes wherever it is.
+    caption = "The new quay seen from the ferry. Photo: Harbour Board"
+    assert without_head_meta([long[0], caption, long[1]]) == long[:2]
+    # Text: a sentence opening with "By", a short line with a date and no
+    # label, lines after the body has begun, a date line past the first three.
+    kept = [
+        "By the time the council met, the plan had changed.",
+        "Work starts on 05.03.2024 at the quay.",
+    ]
+    assert without_head_meta(kept + long) == kept + long
+    after = [long[0], "By Jane Doe", *long[1:]]
+    assert without_head_meta(after) == after
+    # Crawled as a user would read it: an old layout without <h1> or metadata.
+    page = (
+        "<html><head><title>Gazette - Harbour plan approved</title></head><body><table><tr>"
+        "<td><b>Harbour plan approved</b><br>Posted: 05.03.2024 14:30 | Views: 1843 |"
+        "<br>By Jane Doe"
+        + "".join(f"<p>{p}</p>" for p in long)
+        + "</td></tr></table></body></html>"
+    )
+    body = clean_article(extract_article(page, URL, generic_site(URL)), generic_site(URL)).body
+    assert body.split("\n\n") == long

@@ -38,7 +38,7 @@ from crawler.extraction.continued import with_continuation
 from crawler.extraction.datelines import name_key, publication_names, without_own_dateline
 from crawler.extraction.dates import read_date
 from crawler.extraction.page import Page, is_article_object, jsonld_values
-from crawler.extraction.pruning import prune_body, without_furniture
+from crawler.extraction.pruning import prune_body, without_furniture, without_head_meta
 from crawler.extraction.scripted import scripted_paragraphs
 from crawler.extraction.shown_dates import date_lines, shown_date
 from crawler.extraction.text import (
@@ -270,6 +270,8 @@ class GenericPage:
         headline = self.title()
         names = publication_names(self.page, headline.value if headline else None)
         body = with_standfirst(without_own_dateline(found.value, names), self.page)
+        if found.source == "generic":  # the page's own text, furniture and all
+            body = "\n\n".join(without_head_meta(body.split("\n\n")))
         return Found(body, found.source)
 
     def _body(self) -> Found | None:

@@ -71,7 +71,9 @@ _CREDIT = re.compile(
     re.IGNORECASE,
 )
 _CAPTION_CREDIT = re.compile(
-    r"\((?:picture|photo|image|foto|bild|credit)s?\s*:\s*[^()]{1,80}\)\s*$", re.IGNORECASE
+    r"\((?:picture|photo|image|foto|bild|credit)s?\s*:\s*[^()]{1,80}\)\s*$"
+    r"|[.!?]\s+(?:picture|photo|image|foto|bild|credit)s?\s*:\s*[^.!?:]{1,60}$",
+    re.IGNORECASE,
 )
 _EMBED_SIGNATURE = re.compile(r"^[—–-]\s*.{1,80}\(@\w{1,30}\)\s+\w+\.? \d{1,2}, \d{4}$")
 _READ_ALSO = re.compile(
@@ -144,6 +146,38 @@ def _furniture(paragraph: str, links: set[str]) -> bool:
         labelled = _LINK_LABEL.match(text)
         return labelled is not None and text[labelled.end() :] in links
     return False
+
+
+# The lines heading a body that the page's metadata already holds: a byline
+# (``By Jane Doe``) and a date line (``Posted: 05.03.2024 14:30 | Views: 18``).
+_BYLINE = re.compile(
+    r"^(?:by|von|par|por|di|door|af|av|przez)\s+[A-ZÀ-ÝĀ-Ž][\w'’.-]*"
+    r"(?:(?:\s+|\s*,\s*)(?:[A-ZÀ-ÝĀ-Ž][\w'’.-]*|and|und|et|y|e|i|og|och|en))*$",
+    re.IGNORECASE,
+)
+_DATE = re.compile(r"\b\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b|\b\d{4}-\d{2}-\d{2}\b")
+_META_LABEL = re.compile(r"(?:^|\|)\s*[^\W\d][\w ]{0,20}:\s|\|")
+MAX_HEAD_LINES = 3  # looked for among the body's first lines
+MAX_META_WORDS = 15
+
+
+def without_head_meta(paragraphs: list[str]) -> list[str]:
+    """Without the byline and date lines among the first MAX_HEAD_LINES
+    lines of the body (before its first paragraph of more than
+    MAX_META_WORDS words), and captions ending in a credit. A byline's
+    names start with capitals (``By the time ...`` is text); a date line
+    holds a date and a label or a bar (``Posted: 05.03.2024 | Views: 1843``)."""
+    paragraphs = [p for p in paragraphs if not (_CAPTION_CREDIT.search(p) and len(p.split()) <= 40)]
+    kept = []
+    for n, line in enumerate(paragraphs):
+        words = len(line.split())
+        if n >= MAX_HEAD_LINES or words > MAX_META_WORDS:
+            return kept + paragraphs[n:]
+        byline = words <= 8 and _BYLINE.match(line) is not None and line[:1].isupper()
+        dated = _DATE.search(line) is not None and _META_LABEL.search(line) is not None
+        if not (byline or dated):
+            kept.append(line)  # a headline or a kicker the extractor took in
+    return kept
 
 
 # Who reported, wrote or edited a wire story, in a line ending it.
