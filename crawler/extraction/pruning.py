@@ -38,7 +38,10 @@ The news extractor is run for recall (it misses less of the article), then
   ``... contributed to this report``, ``With reports from ...``).
 
 A preview cut short (``...``) for readers who do not subscribe loses the
-short lines of the subscription prompt after it.
+short lines of the subscription prompt after it. A body the page's own text
+gave (not a JSON-LD ``articleBody``) loses the byline and date lines among
+its first three lines and captions ending in a credit
+(:func:`without_head_meta`): the metadata holds them.
 
 A publisher's JSON-LD ``articleBody`` loses the same repeats, credits,
 signatures, "read also" lines, links' texts and contributors
