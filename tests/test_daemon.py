@@ -438,3 +438,39 @@ def test_the_daemon_on_postgresql_never_logs_the_database_password(
         ("demo:articles", "every 2s", "job store"),
         ("demo:top_stories", "every 2s", "job store"),
     ]
+
+
+# The tgkill system call (a signal to one thread of a process), by machine.
+TGKILL = {"x86_64": 234, "aarch64": 131}
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(os.uname().machine not in TGKILL, reason="tgkill's number is not known here")
+def test_an_idle_daemon_handles_a_signal_that_reaches_another_of_its_threads(
+    sites, database_url, daemons
+):
+    """The kernel hands a signal sent to the daemon to any of its threads. Its
+    Python handler runs in the main thread, which an idle daemon keeps waiting
+    for its next crawl (here a year away): the handler must still run at once."""
+    import ctypes
+
+    silence_bundled_sites(sites)
+    yearly = {"cron": "0 0 1 1 *"}
+    write_site(
+        sites, simple_site("yearly", f"http://127.0.0.1:{closed_port()}/", "/", articles=yearly)
+    )
+    daemon = daemons(database_url, sites)
+    wait_for(lambda: "newscrawl daemon started" in daemon.log_text(), "the start", daemon)
+    pid = daemon.proc.pid
+    libc = ctypes.CDLL(None, use_errno=True)
+
+    def to_another_thread(signum: int) -> None:
+        threads = [int(t) for t in os.listdir(f"/proc/{pid}/task") if int(t) != pid]
+        assert threads, "the daemon runs other threads (its lease renewer)"
+        assert libc.syscall(TGKILL[os.uname().machine], pid, threads[0], signum) == 0
+
+    to_another_thread(signal.SIGHUP)
+    wait_for(lambda: "SIGHUP: site definitions reloaded" in daemon.log_text(), "the reload", daemon)
+    to_another_thread(signal.SIGTERM)
+    assert daemon.proc.wait(timeout=60) == 0
+    assert "newscrawl daemon stopped" in daemon.log_text()

@@ -91,7 +91,12 @@ def wait_until(condition, what: str, proc: subprocess.Popen | None = None, log=l
         if proc is not None and proc.poll() is not None:
             break
         time.sleep(0.2)
-    pytest.fail(f"timed out waiting for: {what}\n--- log ---\n{log()[-4000:]}")
+    ended = (
+        f"the process ended with {proc.poll()}"
+        if proc is not None and proc.poll() is not None
+        else ""
+    )
+    pytest.fail(f"timed out waiting for: {what} {ended}\n--- log ---\n{log()[-4000:]}")
 
 
 def free_port() -> int:
@@ -264,7 +269,7 @@ def test_a_daemons_metrics_and_health_with_real_crawls_and_a_restart(
         ),
         "the reloaded sites in the metrics",
         again.proc,
-        again.log_text,
+        lambda: again.log_text() + "\n--- output ---\n" + again.output.read_text(errors="replace"),
     )
     assert value(samples, "newscrawl_schedule_interval_seconds", **later) >= 365 * 86400
     assert value(samples, "newscrawl_crawls_total", **later, status="finished") == 0

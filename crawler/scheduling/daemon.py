@@ -51,6 +51,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -62,6 +63,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers import SchedulerNotRunningError
+from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.schedulers.blocking import BlockingScheduler
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -109,6 +111,32 @@ DEFAULT_CRAWL_LOG_LEVEL = "WARNING"
 # The daemon of this process, for the job function (jobs are stored by
 # reference to a module-level function with plain arguments).
 _running: Daemon | None = None
+
+
+# The longest the main thread sleeps at once (seconds). The kernel may hand
+# SIGTERM, SIGINT or SIGHUP to any thread; its Python handler then runs only
+# when the main thread next runs Python code, which for an idle daemon could
+# be an hour later (its next crawl).
+MAIN_THREAD_NAP = 0.5
+
+
+class WakefulScheduler(BlockingScheduler):
+    """APScheduler's ``BlockingScheduler`` whose main thread wakes at least
+    every MAIN_THREAD_NAP seconds while it waits for the next job, so that a
+    signal is handled at once whichever thread received it. Jobs are still
+    looked at only when one is due or the job list changed."""
+
+    def _main_loop(self) -> None:
+        wait_seconds: float | None = threading.TIMEOUT_MAX
+        while self.state != STATE_STOPPED:
+            if wait_seconds is None:  # paused: until woken
+                wait_seconds = threading.TIMEOUT_MAX
+            deadline = time.monotonic() + wait_seconds
+            while not self._event.wait(max(min(MAIN_THREAD_NAP, deadline - time.monotonic()), 0)):
+                if time.monotonic() >= deadline:
+                    break
+            self._event.clear()
+            wait_seconds = self._process_jobs()
 
 
 def run_scheduled_crawl(site: str, spider: str) -> None:
@@ -223,7 +251,7 @@ class Daemon:
 
     def _build_scheduler(self) -> BlockingScheduler:
         store = SQLAlchemyJobStore(engine=self.engine)
-        scheduler = BlockingScheduler(
+        scheduler = WakefulScheduler(
             jobstores={"default": store},
             executors={"default": ThreadPoolExecutor(self.options.max_crawls)},
             job_defaults={"coalesce": True, "max_instances": 1},
