@@ -187,3 +187,26 @@ def test_newscrawl_crawl_tells_its_crawl_process_the_site_file(tmp_path, monkeyp
     database = f"sqlite:///{tmp_path / 'news.db'}"
     main(["crawl", "gazette", "--spider", "articles", "--database", database])
     assert started == [("gazette", "articles", str(folder / "gazette.yaml"))]
+
+
+def test_a_worker_tells_its_crawl_process_the_site_file(tmp_path, monkeypatch):
+    from crawler.scheduling import worker
+
+    folder = tmp_path / "sites"
+    folder.mkdir()
+    (folder / "gazette.yaml").write_text(GOOD.format(name="gazette"))
+    monkeypatch.setenv(SITES_DIR_ENV, str(folder))
+    started = []
+    real_popen = subprocess.Popen
+
+    def popen(command, env):
+        # The crawl process, as started, without crawling: what it was told.
+        started.append(env.get(SITE_FILE_ENV))
+        return real_popen([sys.executable, "-c", "pass"])
+
+    monkeypatch.setattr(worker.subprocess, "Popen", popen)
+    crawler_worker = worker.Worker("redis://127.0.0.1:1/0", f"sqlite:///{tmp_path / 'n.db'}")
+    assert ("gazette", "articles") in crawler_worker.targets()
+    crawler_worker.launch("gazette", "articles")
+    crawler_worker.children[("gazette", "articles")].wait()
+    assert started == [str(folder / "gazette.yaml")]

@@ -61,6 +61,7 @@ class Worker:
         self.launched_at: dict[tuple[str, str], datetime] = {}
         self.engine = get_engine(self.db_url)
         self.metrics = Endpoint(metrics_host, metrics_port, self.engine, self.db_url, self.settings)
+        self.site_files: dict[str, str] = {}  # site name -> its definition file
         self.stopping = False
         self.redis_down = False  # the last poll could not reach Redis
         self.name = f"{socket.gethostname()}:{os.getpid()}"  # recorded in crawl_runs.arguments
@@ -68,6 +69,8 @@ class Worker:
     def targets(self) -> list[tuple[str, str]]:
         sites = load_sites()
         chosen = [sites[self.site]] if self.site else list(sites.values())
+        # Each crawl reads its own site's file alone (crawler.sites.definitions.get_site).
+        self.site_files = {s.name: s.source_file for s in chosen}
         return [(s.name, spider) for s in chosen for spider in s.spiders]
 
     def stop(self, *_: Any) -> None:
@@ -130,7 +133,8 @@ class Worker:
         command = crawl_command(site, spider, {"worker": self.name}, settings)
         logger.info("crawling %s/%s from the shared queue", site, spider)
         self.launched_at[(site, spider)] = utcnow()
-        self.children[(site, spider)] = subprocess.Popen(command, env=crawl_env(self.db_url))
+        env = crawl_env(self.db_url, self.site_files.get(site))
+        self.children[(site, spider)] = subprocess.Popen(command, env=env)
 
     def reap(self) -> None:
         for target, child in list(self.children.items()):
