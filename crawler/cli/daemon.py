@@ -39,7 +39,15 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         "--max-crawls",
         type=int,
         metavar="N",
-        help="crawls running at once (default: $NEWSCRAWL_MAX_CRAWLS or 2)",
+        help="crawls running at once (default: $NEWSCRAWL_MAX_CRAWLS, else 8 per crawl host, "
+        "2 with --crawl-hosts 0)",
+    )
+    daemon.add_argument(
+        "--crawl-hosts",
+        type=int,
+        metavar="N",
+        help="long-lived processes that run the crawls, many each (default: "
+        "$NEWSCRAWL_CRAWL_HOSTS or one per CPU; 0: each crawl a scrapy crawl process of its own)",
     )
     daemon.add_argument(
         "--grace",
@@ -149,8 +157,15 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     from crawler.scheduling.endpoint import DAEMON_METRICS_PORT
     from crawler.storage.database import database_url
 
+    from crawler.scheduling.hosts import default_hosts
+
     try:
-        max_crawls = args.max_crawls if args.max_crawls is not None else default_max_crawls()
+        crawl_hosts = args.crawl_hosts if args.crawl_hosts is not None else default_hosts()
+        if crawl_hosts < 0:
+            raise ValueError(f"--crawl-hosts must be 0 or more, got {crawl_hosts}")
+        max_crawls = (
+            args.max_crawls if args.max_crawls is not None else default_max_crawls(crawl_hosts)
+        )
         metrics_host, metrics_port = _metrics_address(args, DAEMON_METRICS_PORT)
     except ValueError as exc:
         return _error(str(exc))
@@ -167,6 +182,7 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     options = DaemonOptions(
         db_url=database_url(args.database),
         max_crawls=max_crawls,
+        crawl_hosts=crawl_hosts,
         grace=args.grace,
         kill_after=args.kill_after,
         sites=args.sites,

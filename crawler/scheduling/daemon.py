@@ -70,6 +70,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from crawler.exceptions import CONFIG_ERROR_EXIT, LEASE_HELD_EXIT
 from crawler.scheduling.backoff import Backoff
 from crawler.scheduling.endpoint import DEFAULT_METRICS_HOST, Endpoint, MetricsUnavailable
+from crawler.scheduling.hosts import HostPool
 from crawler.scheduling.jobs import (
     JobSpec,
     format_duration,
@@ -100,7 +101,9 @@ from crawler.storage.locks import (
 logger = logging.getLogger("newscrawl.daemon")
 
 MAX_CRAWLS_ENV = "NEWSCRAWL_MAX_CRAWLS"
-DEFAULT_MAX_CRAWLS = 2
+DEFAULT_MAX_CRAWLS = 2  # each crawl a process of its own (--crawl-hosts 0)
+# In crawl hosts, a crawl waiting for the network costs next to nothing.
+CRAWLS_PER_HOST = 8
 DEFAULT_GRACE = 60.0
 # How long a crawl that was sent SIGTERM (its timeout, or the daemon stopping)
 # has to close before SIGKILL: on SIGTERM Scrapy waits for the downloads in
@@ -147,12 +150,13 @@ def run_scheduled_crawl(site: str, spider: str) -> None:
     daemon.crawl(site, spider)
 
 
-def default_max_crawls() -> int:
-    """``NEWSCRAWL_MAX_CRAWLS``, else 2; ValueError for a value that is not a
-    whole number of at least 1."""
+def default_max_crawls(crawl_hosts: int = 0) -> int:
+    """``NEWSCRAWL_MAX_CRAWLS``, else :data:`CRAWLS_PER_HOST` per crawl host
+    (2 with none: each crawl a process); ValueError for a value that is not
+    a whole number of at least 1."""
     value = os.environ.get(MAX_CRAWLS_ENV, "")
     if not value.strip():
-        return DEFAULT_MAX_CRAWLS
+        return CRAWLS_PER_HOST * crawl_hosts if crawl_hosts else DEFAULT_MAX_CRAWLS
     try:
         number = int(value)
     except ValueError:
@@ -175,6 +179,7 @@ class DaemonOptions:
     lease_ttl: float = DEFAULT_LEASE_TTL
     metrics_port: int = 0  # the command line's default is 9410; 0: no endpoint
     metrics_host: str = DEFAULT_METRICS_HOST
+    crawl_hosts: int = 0  # 0: a process per crawl; the command line's default is one per CPU
 
 
 def configure_logging(level: str = "INFO", log_file: Path | None = None) -> None:
@@ -207,6 +212,18 @@ class Daemon:
         self.known_sites: dict[str, Site] = {}  # every definition
         self.stopping = threading.Event()
         self.backoff = Backoff(self.engine, lambda: self.sites)  # failing sites wait longer
+        self.pool = (
+            HostPool(
+                self.url,
+                options.crawl_hosts,
+                per_host=-(-options.max_crawls // options.crawl_hosts),
+                settings=self.crawl_settings,
+                log_file=options.log_file,
+                stopping=self.stopping,
+            )
+            if options.crawl_hosts
+            else None
+        )
         self.supervisor = Supervisor(
             self.engine,
             self.url,
@@ -216,6 +233,7 @@ class Daemon:
             log_file=options.log_file,
             crawl_settings=self.crawl_settings,
             after_run=self.backoff.after_run,
+            pool=self.pool,
         )
         self.metrics = Endpoint.for_daemon(options, self.engine, self.supervisor)
         self.scheduler: BlockingScheduler | None = None
@@ -325,11 +343,14 @@ class Daemon:
             self.metrics.serve_daemon(self, self._renewer)  # MetricsUnavailable: a busy port
             specs = job_specs(self.sites.values())
             logger.info(
-                "newscrawl daemon started (pid %d): %d jobs, at most %d crawls at once, "
+                "newscrawl daemon started (pid %d): %d jobs, at most %d crawls at once, %s, "
                 "database %s",
                 os.getpid(),
                 len(specs),
                 self.options.max_crawls,
+                f"in up to {self.options.crawl_hosts} crawl host(s)"
+                if self.options.crawl_hosts
+                else "each in a process of its own",
                 safe_url(self.url),
             )
             self.warn_if_idle(specs)

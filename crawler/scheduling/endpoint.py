@@ -325,7 +325,7 @@ class Endpoint:
             yield ("newscrawl_daemon_up", "1 while the daemon schedules crawls", float(up))
             held = "1 while the daemon holds its lease (_daemon/scheduler in crawl_locks)"
             yield ("newscrawl_daemon_lease_held", held, float(not renewer.lost))
-            running = float(len(daemon.supervisor.children))
+            running = float(daemon.supervisor.running())
             yield ("newscrawl_running_crawls", "Crawl processes running now", running)
 
         self.serve(daemon_health(self.engine, stopping, renewer), state)

@@ -37,6 +37,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from crawler.exceptions import CONFIG_ERROR_EXIT, LEASE_HELD_EXIT
+from crawler.scheduling.hosts import HostedCrawl, HostPool
 from crawler.scheduling.jobs import format_duration
 from crawler.scheduling.logs import crawl_log_settings
 from crawler.scheduling.runner import start_crawl
@@ -66,6 +67,23 @@ class Child:
     timed_out: bool = False
     stop_reason: str | None = None  # set when the daemon stops it on shutdown
     signalled: set[int] = field(default_factory=set)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def refused(self) -> str | None:
+        """Why the crawl did not start: ``lease``, ``config``, or None."""
+        return {LEASE_HELD_EXIT: "lease", CONFIG_ERROR_EXIT: "config"}.get(
+            self.proc.returncode or 0
+        )
+
+    def died(self) -> str:
+        """How the process ended, for a run it could not close."""
+        return f"the crawl process {describe_exit(self.proc.returncode)}"
+
+    in_host = False
 
 
 def _ignore(*_: Any) -> None:
@@ -111,6 +129,7 @@ class Supervisor:
         log_file: Path | None,
         crawl_settings: dict[str, str],
         after_run: AfterRun | None = None,
+        pool: HostPool | None = None,
     ) -> None:
         self.engine = engine
         self.url = db_url
@@ -121,6 +140,11 @@ class Supervisor:
         self.crawl_settings = crawl_settings
         self.after_run = after_run
         self.children: dict[int, Child] = {}
+        # The crawl hosts (None: a process per crawl), the crawls on them, and
+        # the sites crawled in processes of their own after they took a host down.
+        self.pool = pool
+        self.hosted: dict[str, HostedCrawl] = {}
+        self.solo: set[str] = set()
         self._lock = threading.Lock()
         self._idle = threading.Condition(self._lock)
         self._active = 0  # crawl() calls under way, children or not
@@ -157,10 +181,22 @@ class Supervisor:
             self._enqueue(shared, site, spider)
             self.on_crawl_end(site.name, spider, [])  # the workers record the runs
             return
+        if self.pool is not None and site.name not in self.solo:
+            self._crawl_in_host(site, spider)
+        else:
+            self._crawl_in_process(site, spider)
+
+    def running(self) -> int:
+        """The crawls running now, in processes of their own and in hosts."""
+        with self._lock:
+            return len(self.children) + len(self.hosted)
+
+    def _crawl_in_process(self, site: Site, spider: str) -> Child | None:
+        """The crawl as a ``scrapy crawl`` process of its own, to its end."""
         timeout = site.schedule.timeout
         child = self._start(site, spider)
         if child is None:
-            return
+            return None
         logger.info(
             "%s/%s: crawl started (pid %d, timeout %s)",
             site.name,
@@ -177,8 +213,102 @@ class Supervisor:
             runs = record_end(self.engine, self.host, child, timeout, self.after_run)
         except Exception:
             logger.exception("%s/%s: could not record the end of the crawl", site.name, spider)
+            return child
+        self.on_crawl_end(site.name, spider, runs)
+        return child
+
+    def _crawl_in_host(self, site: Site, spider: str) -> None:
+        """The crawl in a crawl host, to its end. When the host dies under it
+        (another crawl on it crashed or blocked it, or this one did), the
+        crawl is run again at once in a process of its own, where it can
+        harm no other; a site whose crawl then dies or hangs there too is
+        crawled that way from then on."""
+        assert self.pool is not None
+        crawl = self.pool.submit(site.name, spider, site.source_file, self.crawl_settings)
+        if crawl is None:
+            logger.info("%s/%s: not started, the daemon is stopping", site.name, spider)
+            return
+        with self._lock:
+            self.hosted[crawl.id] = crawl
+            if self.stopping.is_set():  # the stop sequence may have looked already
+                crawl.stop_reason = "the daemon stopped"
+                self.pool.stop(crawl)
+        logger.info(
+            "%s/%s: crawl started in %s (timeout %s)",
+            site.name,
+            spider,
+            crawl.host.describe(),
+            format_duration(site.schedule.timeout),
+        )
+        try:
+            self._wait_hosted(crawl, site.schedule.timeout)
+        finally:
+            with self._lock:
+                self.hosted.pop(crawl.id, None)
+                self._idle.notify_all()
+        try:
+            runs = record_end(self.engine, self.host, crawl, site.schedule.timeout, self.after_run)
+        except Exception:
+            logger.exception("%s/%s: could not record the end of the crawl", site.name, spider)
             return
         self.on_crawl_end(site.name, spider, runs)
+        if crawl.host_died and not crawl.timed_out and crawl.stop_reason is None:
+            self._again_alone(site, spider)
+
+    def _again_alone(self, site: Site, spider: str) -> None:
+        if self.stopping.is_set():
+            return
+        logger.warning(
+            "%s/%s: its crawl host died during the crawl: crawling it again in a process of its own",
+            site.name,
+            spider,
+        )
+        child = self._crawl_in_process(site, spider)
+        if child is None:
+            return
+        code = child.proc.returncode
+        if child.timed_out or (code is not None and code < 0 and child.stop_reason is None):
+            with self._lock:
+                self.solo.add(site.name)
+            logger.warning(
+                "%s: its crawl %s in a process of its own too: the site is crawled in processes "
+                "of its own from now on, away from the crawl hosts (until the daemon restarts)",
+                site.name,
+                "timed out" if child.timed_out else describe_exit(code),
+            )
+
+    def _wait_hosted(self, crawl: HostedCrawl, timeout: float) -> None:
+        """Wait for a hosted crawl to end; past ``timeout``, stop it; past
+        ``kill_after`` more, kill its host (its other crawls are run again)."""
+        assert self.pool is not None
+        if crawl.done.wait(timeout):
+            return
+        with self._lock:
+            being_stopped = crawl.stop_reason is not None
+            crawl.timed_out = not being_stopped
+        if being_stopped:  # the stop sequence is already ending it
+            crawl.done.wait()
+            return
+        logger.warning(
+            "%s/%s: still running after %s (schedule.timeout): stopping it",
+            crawl.site,
+            crawl.spider,
+            format_duration(timeout),
+        )
+        self.pool.stop(crawl)
+        if crawl.done.wait(self.kill_after):
+            return
+        others = len(crawl.host.crawls) - 1
+        logger.warning(
+            "%s/%s: did not stop within %s: killing its %s and with it %d other crawl(s)",
+            crawl.site,
+            crawl.spider,
+            format_duration(self.kill_after),
+            crawl.host.describe(),
+            max(others, 0),
+        )
+        crawl.host.kill(f"{crawl.site}/{crawl.spider} did not stop after its timeout")
+        crawl.done.wait()
 
     def _enqueue(self, url: str, site: Site, spider: str) -> None:
         """One scheduler, many workers: the crawl goes to the shared queue. When
@@ -299,19 +429,33 @@ class Supervisor:
                 word,
                 len(children),
                 signal.Signals(signum).name,
-                ", ".join(f"{c.site}/{c.spider} pid {c.proc.pid}" for c in children),
+                ", ".join(f"{c.site}/{c.spider} pid {c.pid}" for c in children),
             )
             for child in children:
-                self._signal(child, signum)
+                if isinstance(child, HostedCrawl):
+                    self._stop_hosted(child, signum)
+                else:
+                    self._signal(child, signum)
             skip_after = 2 if signum == signal.SIGTERM else 99
             self._wait_idle(wait, signals, signals_before_skip=skip_after)
         self._wait_idle(REAP_WAIT, signals, signals_before_skip=99)  # the ends are recorded
+        if self.pool is not None:
+            self.pool.close()
 
-    def _mark_stopped(self, reason: str) -> list[Child]:
-        """The running children, each given the stop's reason (unless it
+    def _stop_hosted(self, crawl: HostedCrawl, signum: int) -> None:
+        """SIGTERM: the crawl closed as a SIGTERM closes a crawl process;
+        SIGKILL: its host killed."""
+        assert self.pool is not None
+        if signum == signal.SIGKILL:
+            crawl.host.kill("the daemon stopped and its crawls did not close")
+        else:
+            self.pool.stop(crawl)
+
+    def _mark_stopped(self, reason: str) -> list[Child | HostedCrawl]:
+        """The running crawls, each given the stop's reason (unless it
         already timed out)."""
         with self._lock:
-            children = list(self.children.values())
+            children: list[Child | HostedCrawl] = [*self.children.values(), *self.hosted.values()]
             for child in children:
                 if child.stop_reason is None and not child.timed_out:
                     child.stop_reason = reason
@@ -323,7 +467,7 @@ class Supervisor:
         """Wait until no crawl runs, ``seconds`` pass, or more signals come."""
         deadline = time.monotonic() + seconds
         with self._idle:
-            while (self._active or self.children) and signals() <= signals_before_skip:
+            while (self._active or self.children or self.hosted) and signals() <= signals_before_skip:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return
@@ -334,12 +478,18 @@ class Supervisor:
 
 
 def record_end(
-    engine: Engine, host: str, child: Child, timeout: float, after_run: AfterRun | None = None
+    engine: Engine,
+    host: str,
+    child: Child | HostedCrawl,
+    timeout: float,
+    after_run: AfterRun | None = None,
 ) -> list[dict[str, Any]]:
-    """Close the runs the child left open, and log how each run ended (or
-    why there is none); the runs, as recorded."""
+    """Close the runs the crawl left open, and log how each run ended (or
+    why there is none); the runs, as recorded. A crawl process's runs are
+    its pid's; a crawl host runs many crawls, one per site and spider at a
+    time (the lease), so a hosted crawl's are its site and spider's too."""
     _close_runs(engine, host, child, timeout)
-    runs = runs_of_process(engine, host, child.proc.pid, child.launched_at)
+    runs = runs_of_process(engine, host, child.pid, child.launched_at, _site_spider(child))
     for run in runs:
         _log_run(run, after_run(run) if after_run is not None else None)
     if not runs:
@@ -347,8 +497,12 @@ def record_end(
     return runs
 
 
-def _close_runs(engine: Engine, host: str, child: Child, timeout: float) -> None:
-    """The child's runs still open: ``timeout`` when it timed out,
+def _site_spider(child: Child | HostedCrawl) -> tuple[str, str] | None:
+    return (child.site, child.spider) if child.in_host else None
+
+
+def _close_runs(engine: Engine, host: str, child: Child | HostedCrawl, timeout: float) -> None:
+    """The crawl's runs still open: ``timeout`` when it timed out,
     ``interrupted`` when the daemon's stop ended it, else ``failed``."""
     if child.timed_out:
         status, reason = (
@@ -356,26 +510,22 @@ def _close_runs(engine: Engine, host: str, child: Child, timeout: float) -> None
             f"timeout: still running after {format_duration(timeout)} (schedule.timeout); "
             "stopped by the daemon",
         )
+        from_statuses: tuple[str, ...] = ("running", "interrupted")
     elif child.stop_reason is not None:
         status, reason = "interrupted", f"interrupted: {child.stop_reason}"
+        from_statuses = ("running", "interrupted")
     else:
-        end_runs_of_process(
-            engine,
-            host,
-            child.proc.pid,
-            child.launched_at,
-            "failed",
-            f"the crawl process {describe_exit(child.proc.returncode)} without finishing its run",
-        )
-        return
+        status, reason = "failed", f"{child.died()} without finishing its run"
+        from_statuses = ("running",)
     end_runs_of_process(
         engine,
         host,
-        child.proc.pid,
+        child.pid,
         child.launched_at,
         status,
         reason,
-        from_statuses=("running", "interrupted"),
+        from_statuses=from_statuses,
+        site_spider=_site_spider(child),
     )
 
 
@@ -394,11 +544,10 @@ def _log_run(run: dict[str, Any], line: str | None = None) -> None:
     logger.log(level, "%s", line if line is not None else run_line(run))
 
 
-def _log_no_run(engine: Engine, child: Child) -> None:
-    """Why a crawl process recorded no run: the lease held by another
-    process, an invalid site definition, or a crash."""
-    code = child.proc.returncode
-    if code == LEASE_HELD_EXIT:
+def _log_no_run(engine: Engine, child: Child | HostedCrawl) -> None:
+    """Why a crawl recorded no run: the lease held by another process, an
+    invalid site definition, or a crash."""
+    if child.refused == "lease":
         holder = lease_holder(engine, child.site, child.spider)
         logger.warning(
             "%s/%s: skipped, another process is crawling it (%s)",
@@ -406,16 +555,11 @@ def _log_no_run(engine: Engine, child: Child) -> None:
             child.spider,
             holder.describe() if holder else "it has finished since",
         )
-    elif code == CONFIG_ERROR_EXIT:
+    elif child.refused == "config":
         logger.error(
             "%s/%s: not crawled, its site definition is invalid or gone (see the message above)",
             child.site,
             child.spider,
         )
     else:
-        logger.error(
-            "%s/%s: the crawl process %s before recording a run",
-            child.site,
-            child.spider,
-            describe_exit(code),
-        )
+        logger.error("%s/%s: %s before recording a run", child.site, child.spider, child.died())

@@ -502,17 +502,21 @@ def end_runs_of_process(
     status: str,
     reason: str,
     from_statuses: tuple[str, ...] = ("running",),
+    site_spider: tuple[str, str] | None = None,
 ) -> list[int]:
     """Give ``status`` to the runs of one process (pid on host, started after
-    ``started_after``) whose status is still one of ``from_statuses``. Counts
-    already written are kept. The ids changed are returned."""
+    ``started_after``; of one site and spider alone when ``site_spider`` is
+    given) whose status is still one of ``from_statuses``. Counts already
+    written are kept. The ids changed are returned."""
     now = utcnow()
-    where = (
+    where = [
         CrawlRunRow.host == host,
         CrawlRunRow.pid == pid,
         CrawlRunRow.started_at >= started_after,
         CrawlRunRow.status.in_(from_statuses),
-    )
+    ]
+    if site_spider is not None:
+        where += [CrawlRunRow.site == site_spider[0], CrawlRunRow.spider == site_spider[1]]
     with engine.begin() as conn:
         ids = list(conn.execute(select(CrawlRunRow.id).where(*where)).scalars())
         if ids:

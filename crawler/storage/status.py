@@ -32,16 +32,24 @@ LAST_RUN_COLUMNS = (
 )
 
 
-def runs_of_process(engine: Engine, host: str, pid: int, started_after: datetime) -> list[dict]:
-    stmt = (
-        select(CrawlRunRow)
-        .where(
-            CrawlRunRow.host == host,
-            CrawlRunRow.pid == pid,
-            CrawlRunRow.started_at >= started_after,
-        )
-        .order_by(CrawlRunRow.id)
-    )
+def runs_of_process(
+    engine: Engine,
+    host: str,
+    pid: int,
+    started_after: datetime,
+    site_spider: tuple[str, str] | None = None,
+) -> list[dict]:
+    """The runs of one process (pid on host) started after ``started_after``;
+    of one site and spider alone when ``site_spider`` is given (a crawl host
+    runs many)."""
+    where = [
+        CrawlRunRow.host == host,
+        CrawlRunRow.pid == pid,
+        CrawlRunRow.started_at >= started_after,
+    ]
+    if site_spider is not None:
+        where += [CrawlRunRow.site == site_spider[0], CrawlRunRow.spider == site_spider[1]]
+    stmt = select(CrawlRunRow).where(*where).order_by(CrawlRunRow.id)
     with engine.connect() as conn:
         return [dict(r) for r in conn.execute(stmt).mappings()]
 
