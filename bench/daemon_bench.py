@@ -75,6 +75,7 @@ class Options:
     per_hour: float
     backlog: int
     max_crawls: int
+    crawl_hosts: int = 0
 
     def seconds(self, key: str) -> float:
         return DEFAULTS[key] / self.factor
@@ -231,6 +232,7 @@ def watch_daemon(
     cmd = [
         *(PYTHON, "-m", "crawler.cli", "daemon", "--database", f"sqlite:///{db}"),
         *("--max-crawls", str(options.max_crawls), "--metrics-port", "0"),
+        *("--crawl-hosts", str(options.crawl_hosts)),
         *("--log-file", str(workdir / "daemon.log"), "--grace", "10", "--kill-after", "10"),
     ]
     while time.time() < timeline.start:
@@ -392,17 +394,40 @@ def main() -> int:
     parser.add_argument("--span", type=float, default=180.0, help="seconds the daemon runs")
     parser.add_argument("--per-hour", type=float, default=3.0, help="articles per site per hour")
     parser.add_argument("--backlog", type=int, default=5, help="articles per site at the start")
-    parser.add_argument("--max-crawls", type=int, default=2, help="the daemon's --max-crawls")
-    parser.add_argument("--design", default="one process per crawl", help="the row's label")
+    parser.add_argument(
+        "--crawl-hosts",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="the daemon's --crawl-hosts (default: one per CPU, as the daemon's; 0: a process "
+        "per crawl)",
+    )
+    parser.add_argument(
+        "--max-crawls", type=int, help="the daemon's --max-crawls (default: the daemon's)"
+    )
+    parser.add_argument("--design", help="the row's label (default: from --crawl-hosts)")
     parser.add_argument("--keep", type=Path, help="keep each run's folder (log, database) here")
     args = parser.parse_args()
+    if args.max_crawls is None:
+        from crawler.scheduling.daemon import default_max_crawls
+
+        args.max_crawls = default_max_crawls(args.crawl_hosts)
+    if args.design is None:
+        args.design = (
+            f"crawl hosts ({args.crawl_hosts})" if args.crawl_hosts else "one process per crawl"
+        )
     # Stopped with SIGTERM: the daemon and the sites are stopped too (finally).
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     about = machine()
     results = []
     for sites in args.sites:
         options = Options(
-            sites, args.factor, args.span, args.per_hour, args.backlog, args.max_crawls
+            sites,
+            args.factor,
+            args.span,
+            args.per_hour,
+            args.backlog,
+            args.max_crawls,
+            args.crawl_hosts,
         )
         log(f"{sites} sites at {args.factor:g}x for {args.span:g} s")
         with tempfile.TemporaryDirectory(prefix="daemon-bench-") as folder:

@@ -282,9 +282,11 @@ def test_a_slow_crawl_never_overlaps_itself_and_a_hanging_one_times_out(
         write_site(sites, hang)
         # Runs once, for as long as the test: running when the daemon is stopped.
         write_site(sites, simple_site("stuck", server.url, "/stuck/", articles={"every": "1h"}))
+        # Each crawl a process of its own: the signals it gets are the
+        # subject (crawl hosts: tests/test_crawl_hosts.py).
         daemon = daemons(
             database_url, sites, "--site", "slow", "--site", "hang", "--site", "stuck",
-            "--max-crawls", "3", "--kill-after", "1", "--grace", "0.5",
+            "--max-crawls", "3", "--kill-after", "1", "--grace", "0.5", "--crawl-hosts", "0",
         )  # fmt: skip
 
         # The interval (1 s) is shorter than a crawl (2 s and more): runs are

@@ -103,6 +103,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
         metavar="N",
         help="crawls this worker runs at once (default 2)",
     )
+    worker.add_argument(
+        "--crawl-hosts",
+        type=int,
+        default=1,
+        metavar="N",
+        help="long-lived processes that run this worker's crawls (default 1; "
+        "0: each crawl a scrapy crawl process of its own)",
+    )
     add_settings(worker, "the crawls")
     add_database(worker)
     add_metrics(worker, 9411)
@@ -155,9 +163,8 @@ def cmd_daemon(args: argparse.Namespace) -> int:
         run_daemon,
     )
     from crawler.scheduling.endpoint import DAEMON_METRICS_PORT
-    from crawler.storage.database import database_url
-
     from crawler.scheduling.hosts import default_hosts
+    from crawler.storage.database import database_url
 
     try:
         crawl_hosts = args.crawl_hosts if args.crawl_hosts is not None else default_hosts()
@@ -539,6 +546,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         get_site(args.site)
     if args.max_crawls < 1:
         return _error(f"--max-crawls must be at least 1, got {args.max_crawls}")
+    if args.crawl_hosts < 0:
+        return _error(f"--crawl-hosts must be 0 or more, got {args.crawl_hosts}")
     from crawler.scheduling.endpoint import WORKER_METRICS_PORT, MetricsUnavailable
 
     try:
@@ -561,6 +570,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         settings=settings,
         metrics_port=metrics_port,
         metrics_host=metrics_host,
+        crawl_hosts=args.crawl_hosts,
     )
     try:
         return worker.run()

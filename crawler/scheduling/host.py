@@ -55,6 +55,8 @@ CURRENT_CRAWL: contextvars.ContextVar[str | None] = contextvars.ContextVar(
 )
 HOST_LABEL = "host"
 BEAT_SECONDS = 1.0
+# A crawl told to stop while it starts is closed once its engine runs.
+STOP_RETRY_SECONDS = 0.2
 # Run in a host, these extensions are the host's work, done once
 # (ParentWatch: the host watches the daemon) or not wanted (ProgressReport:
 # newscrawl crawl's progress line); Scrapy's LogCount would count every
@@ -70,7 +72,11 @@ logger = logging.getLogger("newscrawl.host")
 
 
 def crawl_label(record: logging.LogRecord) -> str | None:
-    """The crawl a log record belongs to (``site/spider``), or None."""
+    """The crawl a log record belongs to (``site/spider``), or None: the
+    host's own lines about a crawl name it (``extra={"crawl": ...}``)."""
+    named = getattr(record, "crawl", None)
+    if named and named != HOST_LABEL:
+        return str(named)
     spider = getattr(record, "spider", None)
     if spider is None:
         crawler = getattr(record, "crawler", None)
@@ -142,7 +148,7 @@ def rss_mb() -> float:
 
 
 @dataclass
-class HostedCrawl:
+class RunningCrawl:
     id: str
     label: str
     crawler: Any
@@ -178,7 +184,7 @@ class Host:
         self.url = database_url(settings.get("NEWSCRAWL_DATABASE_URL"))
         ensure_schema(self.url)
         self.engine = get_engine(self.url)
-        self.crawls: dict[str, HostedCrawl] = {}
+        self.crawls: dict[str, RunningCrawl] = {}
         self.exiting = False
         self.stopping = False
         self.signals = 0
@@ -202,7 +208,9 @@ class Host:
             {
                 "ev": "beat",
                 "rss_mb": round(rss_mb(), 1),
-                "crawls": {c.id: {"run": c.run_id(), "pages": c.pages()} for c in self.crawls.values()},
+                "crawls": {
+                    c.id: {"run": c.run_id(), "pages": c.pages()} for c in self.crawls.values()
+                },
             }
         )
 
@@ -268,17 +276,12 @@ class Host:
         return get_site(name)
 
     def start(self, order: dict[str, Any]) -> None:
-        from crawler.exceptions import SpiderArgumentError
-        from crawler.sites.definitions import SiteConfigError
-        from crawler.spiders.base import NewsSpider
         from scrapy.crawler import Crawler
 
-        from crawler.storage.locks import (
-            DEFAULT_LEASE_TTL,
-            LeaseHeld,
-            LeaseRenewer,
-            acquire_lease,
-        )
+        from crawler.exceptions import SpiderArgumentError
+        from crawler.sites.arguments import FALSE_WORDS
+        from crawler.sites.definitions import SiteConfigError
+        from crawler.spiders.base import NewsSpider
 
         cid = str(order["id"])
         name, spider_name = order["site"], order["spider"]
@@ -293,51 +296,77 @@ class Host:
             if issubclass(spidercls, NewsSpider):
                 spidercls.check_arguments({"site": name, **arguments})
         except (SiteConfigError, SpiderArgumentError, KeyError, ValueError) as exc:
-            logger.error("[%s] not started: %s", label, exc)
+            logger.error("not started: %s", exc, extra={"crawl": label})
             self.send({"ev": "ended", "id": cid, "refused": "config", "error": str(exc)})
             return
-        ttl = self.settings.getfloat("NEWSCRAWL_LEASE_TTL", DEFAULT_LEASE_TTL)
-        try:
-            lease, takeover = acquire_lease(self.engine, name, spider_name, ttl=ttl)
-        except LeaseHeld as exc:
-            self.send({"ev": "ended", "id": cid, "refused": "lease", "error": str(exc)})
+        # A worker of a distributed crawl shares the crawl instead of locking it.
+        shared = arguments.get("worker", "").strip().lower() not in FALSE_WORDS
+        renewer = None if shared else self._take_lease(cid, label, name, spider_name)
+        if renewer is None and not shared:
             return
-        except Exception as exc:  # the database
-            logger.error("[%s] not started, the database failed: %s", label, exc)
-            self.send({"ev": "ended", "id": cid, "refused": "database", "error": str(exc)})
-            return
-        if takeover is not None:
-            logger.warning("[%s] took over the lease: %s", label, takeover.reason)
-        renewer = LeaseRenewer(self.engine, lease, ttl).start()
         settings = self.settings.copy()
         settings.setdict(order.get("settings") or {}, priority="cmdline")
         crawler = Crawler(spidercls, settings)
-        crawl = HostedCrawl(cid, label, crawler, renewer)
+        crawl = RunningCrawl(cid, label, crawler, renewer)
         self.crawls[cid] = crawl
         context = contextvars.copy_context()
         context.run(CURRENT_CRAWL.set, label)
         deferred = context.run(self.runner.crawl, crawler, site=site, **arguments)
         deferred.addBoth(self._ended, crawl)
 
-    def _stop(self, crawl: HostedCrawl) -> None:
-        if crawl.stop_asked:
+    def _take_lease(self, cid: str, label: str, site: str, spider: str) -> Any:
+        """The crawl's lease, kept renewed while it runs (a LeaseRenewer); None
+        when it cannot be had (``ended`` sent, with the reason)."""
+        from crawler.storage.locks import (
+            DEFAULT_LEASE_TTL,
+            LeaseHeld,
+            LeaseRenewer,
+            acquire_lease,
+        )
+
+        ttl = self.settings.getfloat("NEWSCRAWL_LEASE_TTL", DEFAULT_LEASE_TTL)
+        try:
+            lease, takeover = acquire_lease(self.engine, site, spider, ttl=ttl)
+        except LeaseHeld as exc:
+            self.send({"ev": "ended", "id": cid, "refused": "lease", "error": str(exc)})
+            return None
+        except Exception as exc:  # the database
+            logger.error("not started, the database failed: %s", exc, extra={"crawl": label})
+            self.send({"ev": "ended", "id": cid, "refused": "database", "error": str(exc)})
+            return None
+        if takeover is not None:
+            logger.warning("took over the lease: %s", takeover.reason, extra={"crawl": label})
+        return LeaseRenewer(self.engine, lease, ttl).start()
+
+    def _stop(self, crawl: RunningCrawl) -> None:
+        """Close the crawl as Scrapy closes one on SIGTERM; a crawl still
+        starting (its engine not running yet) is closed as soon as it runs."""
+        if crawl.stop_asked or crawl.id not in self.crawls:
+            return
+        engine = getattr(crawl.crawler, "_engine", None)
+        if not (crawl.crawler.crawling and engine is not None and engine.running):
+            self.reactor.callLater(STOP_RETRY_SECONDS, self._stop, crawl)
             return
         crawl.stop_asked = True
-        from twisted.internet.defer import Deferred
+        from scrapy.utils.defer import deferred_from_coro
 
-        if getattr(crawl.crawler, "crawling", False):
-            Deferred.fromCoroutine(crawl.crawler.stop_async()).addErrback(
-                lambda f: logger.error("[%s] could not be stopped: %s", crawl.label, f.value)
+        deferred_from_coro(crawl.crawler.stop_async()).addErrback(
+            lambda f: logger.error(
+                "could not be stopped: %s", f.value, extra={"crawl": crawl.label}
             )
+        )
 
-    def _ended(self, result: Any, crawl: HostedCrawl) -> None:
+    def _ended(self, result: Any, crawl: RunningCrawl) -> None:
         from twisted.python.failure import Failure
 
         error = None
         if isinstance(result, Failure):
             error = f"{result.type.__name__}: {result.value}"
-            logger.error("[%s] the crawl failed: %s", crawl.label, error, exc_info=result.value)
-        crawl.renewer.stop(release=True)
+            logger.error(
+                "the crawl failed: %s", error, exc_info=result.value, extra={"crawl": crawl.label}
+            )
+        if crawl.renewer is not None:
+            crawl.renewer.stop(release=True)
         self.crawls.pop(crawl.id, None)
         self.send({"ev": "ended", "id": crawl.id, "run": crawl.run_id(), "error": error})
         self._exit_if_idle()
@@ -351,7 +380,12 @@ def configure_host_logging(settings: Any) -> None:
     """The daemon's line format with each record's crawl, to stderr."""
     from scrapy.utils.log import configure_logging
 
-    from crawler.extensions.download_log import TRACEBACK_LOGGERS, DownloadErrorsInOneLine
+    from crawler.extensions.download_log import (
+        QUIET_DOWNLOAD_ERRORS,
+        TRACEBACK_LOGGERS,
+        DownloadErrorsInOneLine,
+        LeaveOutDownloadErrors,
+    )
     from crawler.scheduling.logs import LOG_DATEFORMAT, LOG_FORMAT
 
     quiet = settings.copy()
@@ -361,9 +395,14 @@ def configure_host_logging(settings: Any) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setLevel(level)
     handler.setFormatter(
-        logging.Formatter(LOG_FORMAT.replace("%(message)s", "[%(crawl)s] %(message)s"), LOG_DATEFORMAT)
+        logging.Formatter(
+            LOG_FORMAT.replace("%(message)s", "[%(crawl)s] %(message)s"), LOG_DATEFORMAT
+        )
     )
     handler.addFilter(CrawlLabel())
+    # What the QuietDownloadErrors extension does to a crawl process's handler.
+    if settings.getbool(QUIET_DOWNLOAD_ERRORS) and logging.getLevelName(level) > logging.INFO:
+        handler.addFilter(LeaveOutDownloadErrors())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

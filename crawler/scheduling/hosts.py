@@ -40,10 +40,14 @@ logger = logging.getLogger("newscrawl.daemon")
 HOSTS_ENV = "NEWSCRAWL_CRAWL_HOSTS"
 HOST_CRAWLS_ENV = "NEWSCRAWL_HOST_CRAWLS"
 HOST_RSS_GROWTH_ENV = "NEWSCRAWL_HOST_RSS_GROWTH_MB"
+HOST_BEAT_TIMEOUT_ENV = "NEWSCRAWL_HOST_BEAT_TIMEOUT"
 DEFAULT_HOST_CRAWLS = 500
 DEFAULT_RSS_GROWTH_MB = 300.0
 # A host's reactor that has not beaten for this long is blocked: killed.
 DEFAULT_BEAT_TIMEOUT = 60.0
+# How long a new host may take to start (imports, the database) before the
+# daemon gives up on it: a loaded machine can take seconds.
+START_TIMEOUT = 120.0
 # How long a host told to exit, with no crawl left, has before SIGKILL.
 EXIT_WAIT = 10.0
 
@@ -122,14 +126,13 @@ class CrawlHost:
         self.started = 0  # crawls handed to it
         self.draining = False
         self.dead = False
+        self.ready = False  # it said so: its beats are watched from then on
         self.killed_for: str | None = None
         self.last_beat = time.monotonic()
         self.first_rss: float | None = None
         self.rss = 0.0
         self._write = threading.Lock()
-        self.reader = threading.Thread(
-            target=self._read, name=f"crawl-host-{number}", daemon=True
-        )
+        self.reader = threading.Thread(target=self._read, name=f"crawl-host-{number}", daemon=True)
 
     def describe(self) -> str:
         return f"crawl host {self.number} (pid {self.proc.pid})"
@@ -180,7 +183,7 @@ class HostPool:
         *,
         host_crawls: int | None = None,
         rss_growth_mb: float | None = None,
-        beat_timeout: float = DEFAULT_BEAT_TIMEOUT,
+        beat_timeout: float | None = None,
         stopping: threading.Event | None = None,
     ) -> None:
         self.url = db_url
@@ -188,13 +191,11 @@ class HostPool:
         self.per_host = max(per_host, 1)
         self.settings = settings
         self.log_file = log_file
-        self.host_crawls = int(
-            host_crawls or _env_number(HOST_CRAWLS_ENV, DEFAULT_HOST_CRAWLS)
-        )
+        self.host_crawls = int(host_crawls or _env_number(HOST_CRAWLS_ENV, DEFAULT_HOST_CRAWLS))
         self.rss_growth_mb = rss_growth_mb or _env_number(
             HOST_RSS_GROWTH_ENV, DEFAULT_RSS_GROWTH_MB
         )
-        self.beat_timeout = beat_timeout
+        self.beat_timeout = beat_timeout or _env_number(HOST_BEAT_TIMEOUT_ENV, DEFAULT_BEAT_TIMEOUT)
         self.stopping = stopping or threading.Event()
         self.hosts: list[CrawlHost] = []
         self.closed = False
@@ -292,6 +293,7 @@ class HostPool:
     def _on_event(self, host: CrawlHost, event: dict[str, Any]) -> None:
         kind = event.get("ev")
         host.last_beat = time.monotonic()
+        host.ready = True
         if kind == "beat":
             host.rss = float(event.get("rss_mb") or 0.0)
             if host.first_rss is None:
@@ -331,8 +333,7 @@ class HostPool:
                 host.describe(),
                 _describe_exit(host.proc.returncode),
                 f" ({host.killed_for})" if host.killed_for else "",
-                f" during {len(left)} crawl(s): "
-                + ", ".join(f"{c.site}/{c.spider}" for c in left)
+                f" during {len(left)} crawl(s): " + ", ".join(f"{c.site}/{c.spider}" for c in left)
                 if left
                 else "",
             )
@@ -353,7 +354,9 @@ class HostPool:
     def _drain(self, host: CrawlHost, why: str) -> None:
         """No new crawl for this host; it exits when its crawls are over."""
         host.draining = True
-        logger.info("%s takes no new crawl, %s: it exits after its running crawls", host.describe(), why)
+        logger.info(
+            "%s takes no new crawl, %s: it exits after its running crawls", host.describe(), why
+        )
         self._exit_if_drained(host)
 
     def _exit_if_drained(self, host: CrawlHost) -> None:
@@ -366,7 +369,8 @@ class HostPool:
             now = time.monotonic()
             for host in list(self.hosts):
                 silent = now - host.last_beat
-                if not host.dead and silent > self.beat_timeout and host.killed_for is None:
+                allowed = self.beat_timeout if host.ready else max(self.beat_timeout, START_TIMEOUT)
+                if not host.dead and silent > allowed and host.killed_for is None:
                     logger.warning(
                         "%s has not answered for %.0f s (a crawl blocks it): killing it",
                         host.describe(),

@@ -259,7 +259,8 @@ class Supervisor:
         if self.stopping.is_set():
             return
         logger.warning(
-            "%s/%s: its crawl host died during the crawl: crawling it again in a process of its own",
+            "%s/%s: its crawl host died during the crawl: "
+            "crawling it again in a process of its own",
             site.name,
             spider,
         )
@@ -467,7 +468,9 @@ class Supervisor:
         """Wait until no crawl runs, ``seconds`` pass, or more signals come."""
         deadline = time.monotonic() + seconds
         with self._idle:
-            while (self._active or self.children or self.hosted) and signals() <= signals_before_skip:
+            while (
+                self._active or self.children or self.hosted
+            ) and signals() <= signals_before_skip:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return

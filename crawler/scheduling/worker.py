@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from crawler.scheduling.endpoint import DEFAULT_METRICS_HOST, Endpoint
+from crawler.scheduling.hosts import HostedCrawl, HostPool
 from crawler.scheduling.logs import crawl_log_settings
 from crawler.scheduling.redis_queue import one_line, pending, shown_url
 from crawler.scheduling.runner import crawl_command, crawl_env
@@ -50,6 +51,7 @@ class Worker:
         settings: dict[str, str] | None = None,
         metrics_port: int = 0,  # the command line's default is 9411; 0: no endpoint
         metrics_host: str = DEFAULT_METRICS_HOST,
+        crawl_hosts: int = 0,
     ) -> None:
         self.redis_url = redis_url
         self.db_url = database_url(db_url)
@@ -57,7 +59,19 @@ class Worker:
         self.max_crawls = max_crawls
         self.poll_seconds = poll_seconds
         self.settings = settings or {}
-        self.children: dict[tuple[str, str], subprocess.Popen[bytes]] = {}
+        # Each crawl a process of its own, or in crawl hosts (crawler/scheduling/hosts.py).
+        self.children: dict[tuple[str, str], subprocess.Popen[bytes] | HostedCrawl] = {}
+        self.pool = (
+            HostPool(
+                self.db_url,
+                crawl_hosts,
+                per_host=-(-max_crawls // crawl_hosts),
+                settings={"NEWSCRAWL_RUN_TRIGGER": "worker", **self.settings},
+                log_file=None,
+            )
+            if crawl_hosts
+            else None
+        )
         self.launched_at: dict[tuple[str, str], datetime] = {}
         self.engine = get_engine(self.db_url)
         self.metrics = Endpoint(metrics_host, metrics_port, self.engine, self.db_url, self.settings)
@@ -92,11 +106,19 @@ class Worker:
                 self.poll(targets)
                 time.sleep(self.poll_seconds)
             for child in self.children.values():
-                child.send_signal(signal.SIGTERM)  # Scrapy closes the crawl as `shutdown`
+                if isinstance(child, HostedCrawl):
+                    self.pool.stop(child)  # type: ignore[union-attr]
+                else:
+                    child.send_signal(signal.SIGTERM)  # Scrapy closes the crawl as `shutdown`
             for child in self.children.values():
-                child.wait()
+                if isinstance(child, HostedCrawl):
+                    child.done.wait()
+                else:
+                    child.wait()
             self.reap()
         finally:
+            if self.pool is not None:
+                self.pool.close()
             self.metrics.stop()
         return 0
 
@@ -133,22 +155,45 @@ class Worker:
         command = crawl_command(site, spider, {"worker": self.name}, settings)
         logger.info("crawling %s/%s from the shared queue", site, spider)
         self.launched_at[(site, spider)] = utcnow()
+        if self.pool is not None:
+            crawl = self.pool.submit(
+                site, spider, self.site_files.get(site), settings, {"worker": self.name}
+            )
+            if crawl is not None:
+                self.children[(site, spider)] = crawl
+            return
         env = crawl_env(self.db_url, self.site_files.get(site))
         self.children[(site, spider)] = subprocess.Popen(command, env=env)
 
     def reap(self) -> None:
         for target, child in list(self.children.items()):
-            if child.poll() is not None:
+            if isinstance(child, HostedCrawl):
+                if not child.done.is_set():
+                    continue
+                logger.info("%s/%s crawl ended in %s", *target, child.host.describe())
+                if child.host_died:
+                    logger.warning("%s/%s: %s", *target, child.died())
+            elif child.poll() is not None:
                 logger.info("%s/%s crawl ended with status %s", *target, child.returncode)
-                del self.children[target]
-                self.ended(target, child.pid, self.launched_at.pop(target))
+            else:
+                continue
+            del self.children[target]
+            self.ended(
+                target, child.pid, self.launched_at.pop(target), isinstance(child, HostedCrawl)
+            )
 
-    def ended(self, target: tuple[str, str], pid: int, launched_at: datetime) -> None:
-        """A crawl process ended: its runs into the metrics."""
+    def ended(
+        self, target: tuple[str, str], pid: int, launched_at: datetime, hosted: bool = False
+    ) -> None:
+        """A crawl ended: its runs into the metrics. A crawl host runs many
+        crawls, one per site and spider at a time: a hosted crawl's runs are
+        its pid's and its site and spider's."""
         if not self.metrics.enabled:
             return
         try:
-            runs = runs_of_process(self.engine, this_host(), pid, launched_at)
+            runs = runs_of_process(
+                self.engine, this_host(), pid, launched_at, target if hosted else None
+            )
         except Exception as exc:  # noqa: BLE001 - the database is away: the metric waits
             logger.warning("metrics: could not read the runs of %s/%s: %s", *target, exc)
             runs = []

@@ -68,6 +68,7 @@ class Daemon:
         self.output = tmp_path / f"daemon-{Daemon.count}.out"
         env = dict(os.environ, NEWSCRAWL_SITES_DIR=str(sites_dir))
         env.pop("NEWSCRAWL_MAX_CRAWLS", None)
+        env.pop("NEWSCRAWL_CRAWL_HOSTS", None)
         with open(self.output, "wb") as out:
             self.proc = subprocess.Popen(
                 [
