@@ -4,7 +4,7 @@ import atexit
 import gc
 import sys
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 
 def _quick_exit() -> None:

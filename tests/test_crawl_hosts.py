@@ -24,6 +24,7 @@ from support.daemons import children_of, demo_definition, runs, wait_for, write_
 from crawler.cli.demo_site.content import NEWEST_FIRST, PAGE_SIZE, TOP_STORY_IDS
 from crawler.cli.demo_site.pages import article_url, listing_url
 from crawler.scheduling.host import CURRENT_CRAWL, crawl_label
+from crawler.storage.warc import archive_dir, read_record
 
 pytestmark = pytest.mark.e2e
 
@@ -163,6 +164,17 @@ def assert_healthy_sites_whole(archive) -> None:
                 assert later and later[0]["status"] == "finished", (run, later[:1])
 
 
+def assert_captures_readable(archive, folder: Path | None) -> None:
+    """Every capture's record is where its row says, for its URL: the
+    crawls of a host write one WARC file together."""
+    assert folder is not None
+    captures = archive.rows("select url, warc_file, warc_offset, warc_length from captures")
+    assert captures
+    for c in captures:
+        headers, _payload = read_record(folder, c["warc_file"], c["warc_offset"], c["warc_length"])
+        assert f"WARC-Target-URI: {c['url']}\r\n".encode() in headers, c
+
+
 def host_pids(daemon) -> set[int]:
     return {
         pid
@@ -200,6 +212,9 @@ def test_a_hung_site_times_out_in_its_host_while_the_others_are_crawled(
         assert run["finish_reason"].startswith("timeout: still running after 3s")
     assert {r["pid"] for r in runs(archive)} == {host}
     assert all(r["status"] == "finished" for n in HEALTHY for r in runs(archive, n))
+    assert_captures_readable(
+        archive, archive_dir(os.environ.get("NEWSCRAWL_ARCHIVE_DIR"), database_url)
+    )
     log = daemon.log_text()
     assert "hang/articles: still running after 3s (schedule.timeout): stopping it" in log
     assert "Traceback" not in log

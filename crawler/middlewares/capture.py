@@ -52,7 +52,7 @@ class CaptureMiddleware:
     def __init__(self, folder: Path, size_limit: int, db_url: str, crawler: Any) -> None:
         check_writable(folder)
         self.folder = folder
-        self.files = WarcFiles(folder, size_limit)
+        self.files = WarcFiles.shared(folder, size_limit)
         self.db_url = db_url
         self.crawler = crawler
         # URL -> (payload digest, fetched at) of its last capture by this process.
@@ -74,7 +74,7 @@ class CaptureMiddleware:
         return middleware
 
     def close(self) -> None:
-        self.files.close()
+        self.files.release()
         count = self.crawler.stats.get_value("newscrawl/archive/records", 0)
         if count:
             logger.info("%d pages kept in %s: %s", count, self.folder, ", ".join(self.files.files))

@@ -41,6 +41,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import logging.handlers
 import os
 import signal
 import sys
@@ -54,6 +55,10 @@ CURRENT_CRAWL: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "newscrawl_crawl", default=None
 )
 HOST_LABEL = "host"
+# The daemon's crawl settings (JSON), for every crawl of the host.
+HOST_SETTINGS_ENV = "NEWSCRAWL_HOST_SETTINGS"
+# The daemon's --log-file: the host logs there, reopening it when rotated.
+HOST_LOG_FILE_ENV = "NEWSCRAWL_HOST_LOG_FILE"
 BEAT_SECONDS = 1.0
 # A crawl told to stop while it starts is closed once its engine runs.
 STOP_RETRY_SECONDS = 0.2
@@ -392,7 +397,12 @@ def configure_host_logging(settings: Any) -> None:
     quiet.set("LOG_INSTALL_ROOT_HANDLER", False)
     configure_logging(quiet)  # Twisted's log and warnings into logging; ours is the handler
     level = settings.get("LOG_LEVEL") or "INFO"
-    handler = logging.StreamHandler(sys.stderr)
+    log_file = os.environ.get(HOST_LOG_FILE_ENV)
+    handler: logging.Handler = (
+        logging.handlers.WatchedFileHandler(log_file, encoding="utf-8")
+        if log_file
+        else logging.StreamHandler(sys.stderr)
+    )
     handler.setLevel(level)
     handler.setFormatter(
         logging.Formatter(
@@ -426,9 +436,6 @@ def host_settings(overrides: dict[str, str]) -> Any:
     extensions.update(HOST_EXTENSIONS)
     settings.set("EXTENSIONS", extensions, priority="cmdline")
     return settings
-
-
-HOST_SETTINGS_ENV = "NEWSCRAWL_HOST_SETTINGS"
 
 
 def main() -> int:

@@ -31,7 +31,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from crawler.scheduling.host import HOST_SETTINGS_ENV
+from crawler.scheduling.host import HOST_LOG_FILE_ENV, HOST_SETTINGS_ENV
 from crawler.scheduling.runner import crawl_env
 from crawler.storage.locks import utcnow
 
@@ -78,6 +78,10 @@ def _env_number(name: str, default: float) -> float:
     if number <= 0:
         raise ValueError(f"{name} must be more than 0, got {value}")
     return number
+
+
+class HostUnavailable(Exception):
+    """No crawl host runs and none could be started."""
 
 
 @dataclass
@@ -224,6 +228,8 @@ class HostPool:
                 host = self._choose()
                 if host is not None:
                     break
+                if not any(not h.dead for h in self.hosts):
+                    raise HostUnavailable("no crawl host could be started")
                 self._lock.wait(0.5)
             crawl = HostedCrawl(str(next(self._ids)), site, spider, host, utcnow())
             host.crawls[crawl.id] = crawl
@@ -258,6 +264,8 @@ class HostPool:
         number = next(self._numbers)
         env = crawl_env(self.url)
         env[HOST_SETTINGS_ENV] = json.dumps(self.settings)
+        if self.log_file is not None:  # reopened by the host when rotated
+            env[HOST_LOG_FILE_ENV] = str(self.log_file)
         output: IO[Any] | None = open(self.log_file, "ab") if self.log_file else None
         try:
             proc = subprocess.Popen(

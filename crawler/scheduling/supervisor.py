@@ -37,7 +37,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from crawler.exceptions import CONFIG_ERROR_EXIT, LEASE_HELD_EXIT
-from crawler.scheduling.hosts import HostedCrawl, HostPool
+from crawler.scheduling.hosts import HostedCrawl, HostPool, HostUnavailable
 from crawler.scheduling.jobs import format_duration
 from crawler.scheduling.logs import crawl_log_settings
 from crawler.scheduling.runner import start_crawl
@@ -224,7 +224,12 @@ class Supervisor:
         harm no other; a site whose crawl then dies or hangs there too is
         crawled that way from then on."""
         assert self.pool is not None
-        crawl = self.pool.submit(site.name, spider, site.source_file, self.crawl_settings)
+        try:
+            crawl = self.pool.submit(site.name, spider, site.source_file, self.crawl_settings)
+        except HostUnavailable as exc:
+            logger.error("%s/%s: %s: crawling it in a process of its own", site.name, spider, exc)
+            self._crawl_in_process(site, spider)
+            return
         if crawl is None:
             logger.info("%s/%s: not started, the daemon is stopping", site.name, spider)
             return

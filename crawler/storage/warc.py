@@ -129,7 +129,14 @@ class Page:
 
 class WarcFiles:
     """The WARC files of one crawl process: records appended under a lock,
-    each whole with one write; a new file past ``size_limit`` bytes."""
+    each whole with one write; a new file past ``size_limit`` bytes.
+
+    A process that runs many crawls (a crawl host) writes them all to one
+    file: :meth:`shared` gives each crawl the process's files for a folder,
+    and :meth:`release` closes them when the last crawl using them ends."""
+
+    _shared: dict[Path, WarcFiles] = {}
+    _shared_lock = threading.Lock()
 
     def __init__(self, folder: Path, size_limit: int = DEFAULT_FILE_SIZE) -> None:
         self.folder = folder
@@ -142,6 +149,28 @@ class WarcFiles:
         self._name = ""
         self._size = 0
         self.files: list[str] = []
+        self.users = 0
+
+    @classmethod
+    def shared(cls, folder: Path, size_limit: int = DEFAULT_FILE_SIZE) -> WarcFiles:
+        """This process's files in ``folder``, one more crawl using them."""
+        with cls._shared_lock:
+            files = cls._shared.get(folder)
+            if files is None:
+                files = cls._shared[folder] = cls(folder, size_limit)
+            files.users += 1
+            return files
+
+    def release(self) -> None:
+        """One crawl less uses them: closed after the last."""
+        with WarcFiles._shared_lock:
+            self.users -= 1
+            if self.users > 0:
+                return
+            if WarcFiles._shared.get(self.folder) is self:
+                del WarcFiles._shared[self.folder]
+        with self._lock:
+            self.close()
 
     def _open(self) -> None:
         self._name = f"newscrawl-{self.started}-{self.host}-{os.getpid()}-{self.serial:05d}.warc.gz"
