@@ -194,3 +194,21 @@ def test_new_rows_on_sqlite_are_stored_as_sqlalchemy_would_store_them(tmp_path):
 
     assert raw("store.db") == raw("orm.db")
     assert len(raw("store.db")) == 1
+
+
+def test_the_stores_of_one_database_in_a_process_share_their_duplicate_finder(tmp_path):
+    """A crawl host runs many crawls, each with a store: the near-duplicate
+    SimHashes are loaded once for the process, and an article stored by one
+    crawl is found as the original of another crawl's copy."""
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    first, second = Store.open(url), Store.open(url)
+    other = Store.open(f"sqlite:///{tmp_path / 'other.db'}")
+    assert first.duplicates is second.duplicates
+    assert other.duplicates is not first.duplicates
+    body = " ".join(f"Sentence {n} of the council's budget story." for n in range(40))
+    first.save_articles([article(url="https://a.example/1/", body=body)])
+    second.save_articles([article(url="https://b.example/1/", body=body + " Updated.")])
+    with second.engine.connect() as conn:
+        rows = dict(conn.execute(select(ArticleRow.url, ArticleRow.duplicate_of)).all())
+        ids = dict(conn.execute(select(ArticleRow.url, ArticleRow.id)).all())
+    assert rows["https://b.example/1/"] == ids["https://a.example/1/"]

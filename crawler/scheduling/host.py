@@ -156,7 +156,7 @@ def rss_mb() -> float:
 class RunningCrawl:
     id: str
     label: str
-    crawler: Any
+    crawler: Any  # None until its lease is taken
     renewer: Any
     stop_asked: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
@@ -164,7 +164,7 @@ class RunningCrawl:
     def run_id(self) -> int | None:
         try:
             return self.crawler.stats.get_value("newscrawl/run_id")
-        except AttributeError:  # stats not made yet
+        except AttributeError:  # not started, or its stats not made yet
             return None
 
     def pages(self) -> int:
@@ -299,29 +299,50 @@ class Host:
             site = self.site(name, order.get("site_file"))
             spidercls = self.runner.spider_loader.load(spider_name)
             if issubclass(spidercls, NewsSpider):
-                spidercls.check_arguments({"site": name, **arguments})
+                spidercls.check_arguments({"site": site, **arguments})
         except (SiteConfigError, SpiderArgumentError, KeyError, ValueError) as exc:
             logger.error("not started: %s", exc, extra={"crawl": label})
             self.send({"ev": "ended", "id": cid, "refused": "config", "error": str(exc)})
             return
         # A worker of a distributed crawl shares the crawl instead of locking it.
         shared = arguments.get("worker", "").strip().lower() not in FALSE_WORDS
-        renewer = None if shared else self._take_lease(cid, label, name, spider_name)
-        if renewer is None and not shared:
-            return
-        settings = self.settings.copy()
-        settings.setdict(order.get("settings") or {}, priority="cmdline")
-        crawler = Crawler(spidercls, settings)
-        crawl = RunningCrawl(cid, label, crawler, renewer)
-        self.crawls[cid] = crawl
-        context = contextvars.copy_context()
-        context.run(CURRENT_CRAWL.set, label)
-        deferred = context.run(self.runner.crawl, crawler, site=site, **arguments)
-        deferred.addBoth(self._ended, crawl)
+        crawl = RunningCrawl(cid, label, None, None)
+        self.crawls[cid] = crawl  # from now on, stop and exit wait for it
+        overrides = order.get("settings") or {}
 
-    def _take_lease(self, cid: str, label: str, site: str, spider: str) -> Any:
-        """The crawl's lease, kept renewed while it runs (a LeaseRenewer); None
-        when it cannot be had (``ended`` sent, with the reason)."""
+        def launch(lease: tuple[str, Any] | None) -> None:
+            if lease is not None and lease[0] != "taken":
+                refused, error = lease
+                self.crawls.pop(cid, None)
+                self.send({"ev": "ended", "id": cid, "refused": refused, "error": error})
+                self._exit_if_idle()
+                return
+            crawl.renewer = lease[1] if lease is not None else None
+            if crawl.stop_asked:  # stopped before it began: nothing to close
+                self._ended(None, crawl)
+                return
+            # The Crawler copies the host's settings (one deep copy a crawl);
+            # this crawl's own go on its copy, before the crawl freezes it.
+            crawl.crawler = Crawler(spidercls, self.settings)
+            crawl.crawler.settings.setdict(overrides, priority="cmdline")
+            context = contextvars.copy_context()
+            context.run(CURRENT_CRAWL.set, label)
+            deferred = context.run(self.runner.crawl, crawl.crawler, site=site, **arguments)
+            deferred.addBoth(self._ended, crawl)
+
+        from twisted.internet.defer import succeed
+        from twisted.internet.threads import deferToThread
+
+        # The lease is a database write: in a thread, the reactor runs on meanwhile.
+        taken = (
+            succeed(None) if shared else deferToThread(self._take_lease, label, name, spider_name)
+        )
+        taken.addCallback(launch).addErrback(self._ended, crawl)
+
+    def _take_lease(self, label: str, site: str, spider: str) -> tuple[str, Any]:
+        """``("taken", renewer)``: the crawl's lease, kept renewed while it runs;
+        else ``(why, message)``: ``lease`` (another process holds it) or
+        ``database``. Run in a thread."""
         from crawler.storage.locks import (
             DEFAULT_LEASE_TTL,
             LeaseHeld,
@@ -333,20 +354,21 @@ class Host:
         try:
             lease, takeover = acquire_lease(self.engine, site, spider, ttl=ttl)
         except LeaseHeld as exc:
-            self.send({"ev": "ended", "id": cid, "refused": "lease", "error": str(exc)})
-            return None
+            return "lease", str(exc)
         except Exception as exc:  # the database
             logger.error("not started, the database failed: %s", exc, extra={"crawl": label})
-            self.send({"ev": "ended", "id": cid, "refused": "database", "error": str(exc)})
-            return None
+            return "database", str(exc)
         if takeover is not None:
             logger.warning("took over the lease: %s", takeover.reason, extra={"crawl": label})
-        return LeaseRenewer(self.engine, lease, ttl).start()
+        return "taken", LeaseRenewer(self.engine, lease, ttl).start()
 
     def _stop(self, crawl: RunningCrawl) -> None:
         """Close the crawl as Scrapy closes one on SIGTERM; a crawl still
         starting (its engine not running yet) is closed as soon as it runs."""
         if crawl.stop_asked or crawl.id not in self.crawls:
+            return
+        if crawl.crawler is None:  # its lease is being taken: it will not start
+            crawl.stop_asked = True
             return
         engine = getattr(crawl.crawler, "_engine", None)
         if not (crawl.crawler.crawling and engine is not None and engine.running):
@@ -370,11 +392,19 @@ class Host:
             logger.error(
                 "the crawl failed: %s", error, exc_info=result.value, extra={"crawl": crawl.label}
             )
-        if crawl.renewer is not None:
-            crawl.renewer.stop(release=True)
-        self.crawls.pop(crawl.id, None)
-        self.send({"ev": "ended", "id": crawl.id, "run": crawl.run_id(), "error": error})
-        self._exit_if_idle()
+        run = crawl.run_id()
+
+        def over(_: Any = None) -> None:
+            self.crawls.pop(crawl.id, None)
+            self.send({"ev": "ended", "id": crawl.id, "run": run, "error": error})
+            self._exit_if_idle()
+
+        if crawl.renewer is None:
+            over()
+        else:  # released in a thread: a database write
+            from twisted.internet.threads import deferToThread
+
+            deferToThread(crawl.renewer.stop, release=True).addBoth(over)
 
     def _exit_if_idle(self) -> None:
         if self.exiting and not self.crawls and self.reactor.running:

@@ -10,9 +10,11 @@ batches and refreshed from the database before each look.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import bindparam, func, select, update
 
@@ -60,24 +62,47 @@ class NewRow:
 
 
 class DuplicateFinder:
-    """Marks the duplicates among new articles; one per store."""
+    """Marks the duplicates among new articles. One per database engine in a
+    process (:meth:`of`): the crawls of a crawl host share its SimHashes,
+    loaded once and then only what was stored since, instead of each crawl
+    loading the whole window again."""
+
+    _of_engine: ClassVar[weakref.WeakKeyDictionary[Any, DuplicateFinder]] = (
+        weakref.WeakKeyDictionary()
+    )
+    _of_engine_lock = threading.Lock()
 
     def __init__(self) -> None:
         # SimHashes of the articles stored in the near-duplicate window, loaded
         # on the first batch of new articles.
         self._near: SimHashIndex | None = None
         self._indexed_up_to = 0
+        self._lock = threading.RLock()  # stores of many crawls, in their threads
+
+    @classmethod
+    def of(cls, engine: Any) -> DuplicateFinder:
+        """The finder of this engine's database in this process."""
+        with cls._of_engine_lock:
+            finder = cls._of_engine.get(engine)
+            if finder is None:
+                finder = cls._of_engine[engine] = cls()
+            return finder
 
     def forget(self) -> None:
         """Drop the SimHashes loaded so far (they may hold rows rolled back)."""
-        self._near = None
-        self._indexed_up_to = 0
+        with self._lock:
+            self._near = None
+            self._indexed_up_to = 0
 
     def mark(self, conn: Any, rows: list[NewRow]) -> int:
         """Point each new article that repeats an earlier one at the earliest copy:
         the same content fingerprint, or a SimHash within NEAR_DUPLICATE_BITS."""
         if not rows:
             return 0
+        with self._lock:
+            return self._mark(conn, rows)
+
+    def _mark(self, conn: Any, rows: list[NewRow]) -> int:
         rows = sorted(rows, key=lambda r: r.id)
         first_with_hash = dict(
             conn.execute(_FIRST_WITH_HASH, {"hashes": list({r.content_hash for r in rows})}).all()

@@ -86,7 +86,7 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.runs = RunRows(engine)
-        self.duplicates = DuplicateFinder()
+        self.duplicates = DuplicateFinder.of(engine)
 
     @classmethod
     def open(cls, url: str | None = None) -> Store:
