@@ -252,12 +252,16 @@ class HostPool:
         return crawl
 
     def _choose(self) -> CrawlHost | None:
+        """An idle host, else a new one while there are fewer than ``size``
+        (the crawls spread over the CPUs), else the least busy with room."""
         live = [h for h in self.hosts if not h.dead and not h.draining]
         room = [h for h in live if len(h.crawls) < self.per_host]
+        if any(not h.crawls for h in room):
+            return min(room, key=lambda h: len(h.crawls))
+        if len(live) < self.size:
+            return self._start_host()
         if room:
             return min(room, key=lambda h: len(h.crawls))
-        if len([h for h in self.hosts if not h.dead]) < self.size or not live:
-            return self._start_host()
         return None
 
     def _start_host(self) -> CrawlHost | None:
