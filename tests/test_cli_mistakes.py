@@ -579,6 +579,16 @@ def test_daemon_usage_mistakes(capsys, monkeypatch, tmp_path):
     assert one_line(err) == "newscrawl: NEWSCRAWL_MAX_CRAWLS must be a whole number, got 'many'"
     code, _, err = run(capsys, "worker", "--max-crawls", "0")
     assert code == CONFIG_ERROR_EXIT and "--max-crawls must be at least 1" in one_line(err)
+    monkeypatch.delenv("NEWSCRAWL_MAX_CRAWLS")
+    code, _, err = run(capsys, "daemon", "--crawl-hosts", "-1")
+    assert code == CONFIG_ERROR_EXIT
+    assert one_line(err) == "newscrawl: --crawl-hosts must be 0 or more, got -1"
+    monkeypatch.setenv("NEWSCRAWL_CRAWL_HOSTS", "two")
+    code, _, err = run(capsys, "daemon")
+    assert code == CONFIG_ERROR_EXIT
+    assert one_line(err) == "newscrawl: NEWSCRAWL_CRAWL_HOSTS must be a whole number, got 'two'"
+    code, _, err = run(capsys, "worker", "--crawl-hosts", "-2")
+    assert code == CONFIG_ERROR_EXIT and "--crawl-hosts must be 0 or more" in one_line(err)
 
 
 def store_job(url: str, job_id: str, when: float) -> None:

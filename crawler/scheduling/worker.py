@@ -34,7 +34,7 @@ from crawler.scheduling.redis_queue import one_line, pending, shown_url
 from crawler.scheduling.runner import crawl_command, crawl_env
 from crawler.sites.definitions import load_sites
 from crawler.storage.database import database_url, ensure_schema, get_engine
-from crawler.storage.locks import this_host, utcnow
+from crawler.storage.locks import end_runs_of_process, this_host, utcnow
 from crawler.storage.status import runs_of_process
 
 logger = logging.getLogger(__name__)
@@ -172,7 +172,7 @@ class Worker:
                     continue
                 logger.info("%s/%s crawl ended in %s", *target, child.host.describe())
                 if child.host_died:
-                    logger.warning("%s/%s: %s", *target, child.died())
+                    self.close_runs(target, child)
             elif child.poll() is not None:
                 logger.info("%s/%s crawl ended with status %s", *target, child.returncode)
             else:
@@ -181,6 +181,19 @@ class Worker:
             self.ended(
                 target, child.pid, self.launched_at.pop(target), isinstance(child, HostedCrawl)
             )
+
+    def close_runs(self, target: tuple[str, str], crawl: HostedCrawl) -> None:
+        """The crawl's host died under it: its run is closed ``failed``; what
+        it had queued stays in the shared queue for the next crawl."""
+        reason = f"{crawl.died()} without finishing its run"
+        logger.warning("%s/%s: %s", *target, reason)
+        try:
+            end_runs_of_process(
+                self.engine, this_host(), crawl.pid, crawl.launched_at, "failed", reason,
+                site_spider=target,
+            )  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - the database is away: closed as orphans later
+            logger.warning("could not close the run of %s/%s: %s", *target, exc)
 
     def ended(
         self, target: tuple[str, str], pid: int, launched_at: datetime, hosted: bool = False
