@@ -270,6 +270,10 @@ def page_records(
             ("Content-Length", str(len(http))),
         ]
         response = _member(headers, http)
+    return response, _request_record(page, date, record_id)
+
+
+def _request_record(page: Page, date: str, concurrent_to: str) -> bytes:
     http = _http_block(
         StatusAndHeaders(
             f"{page.method} {_target(page.url)} {page.protocol}",
@@ -277,10 +281,10 @@ def page_records(
             is_http_request=True,
         )
     )
-    request = _member(
+    return _member(
         [
             ("WARC-Date", date),
-            ("WARC-Concurrent-To", record_id),
+            ("WARC-Concurrent-To", concurrent_to),
             ("WARC-Type", "request"),
             ("WARC-Record-ID", _record_id()),
             ("WARC-Target-URI", page.url),
@@ -291,7 +295,6 @@ def page_records(
         ],
         http,
     )
-    return response, request
 
 
 def warcinfo_record(name: str, host: str | None = None) -> bytes:
