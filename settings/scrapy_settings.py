@@ -106,6 +106,8 @@ EXTENSIONS = {
     "crawler.extensions.progress.ProgressReport": 120,
     # Scrapy's line per page given up, left out below INFO in the daemon's crawls.
     "crawler.extensions.download_log.QuietDownloadErrors": 130,
+    # Fewer garbage collections while the engine runs (crawler/extensions/collector.py).
+    "crawler.extensions.collector.CollectorTuning": 140,
 }
 # Set by the daemon for its crawls (crawler/extensions/download_log.py, docs/daemon.md#logs).
 NEWSCRAWL_QUIET_DOWNLOAD_ERRORS = False
