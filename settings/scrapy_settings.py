@@ -79,6 +79,10 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.limits.RedirectLimitMiddleware": 600,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.retry_after.RetryAfterMiddleware": 550,
+    # Scrapy's meta-refresh redirects, found without decoding each page whole
+    # (crawler/middlewares/meta_refresh.py); before the capture at the same order.
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "crawler.middlewares.meta_refresh.MetaRefreshMiddleware": 580,
     # Every page fetched with status 200 kept as a WARC record, as the crawl
     # read it: after decompression and redirects (crawler/middlewares/capture.py).
     "crawler.middlewares.capture.CaptureMiddleware": 580,
