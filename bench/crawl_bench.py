@@ -738,6 +738,27 @@ def markdown(results: dict[str, Any]) -> str:
                 else ""
             ),
         ]
+        if "wall_ratio" in rounds[0]:
+
+            def median(key: str) -> float:
+                return statistics.median(r[key] for r in rounds)
+
+            lines.append(
+                "Whole processes (wall clock from start to exit, start-up included), round by "
+                "round: newscrawl → SQLite "
+                + ", ".join(f"{r['wall_ratio']:.2f}x" for r in rounds)
+                + f" (median **{median('wall_ratio'):.2f}x**)"
+                + (
+                    "; newscrawl → PostgreSQL "
+                    + ", ".join(f"{r['postgresql_wall_ratio']:.2f}x" for r in rounds)
+                    + f" (median **{median('postgresql_wall_ratio'):.2f}x**)"
+                    if "postgresql_wall_ratio" in rounds[0]
+                    else ""
+                )
+                + ". The baseline took "
+                + ", ".join(f"{r['baseline_wall_s']:.1f}" for r in rounds)
+                + " s."
+            )
     r = results["recrawl"]
     lines += [
         "",
@@ -844,15 +865,24 @@ def run_scenario(
             def ratio(crawl: CrawlResult, baseline: CrawlResult) -> float:
                 return crawl.pages_per_s / baseline.pages_per_s
 
+            def wall_ratio(crawl: CrawlResult, baseline: CrawlResult) -> float:
+                """The same pages, the whole process timed: start-up and exit included."""
+                return baseline.wall / crawl.wall
+
             results["rounds"] = [
                 {
                     "baseline_s": b.seconds,
                     "sqlite_s": n.seconds,
                     "ratio": ratio(n, b),
+                    "baseline_wall_s": b.wall,
+                    "sqlite_wall_s": n.wall,
+                    "wall_ratio": wall_ratio(n, b),
                     **(
                         {
                             "postgresql_s": postgres[i].seconds,
                             "postgresql_ratio": ratio(postgres[i], b),
+                            "postgresql_wall_s": postgres[i].wall,
+                            "postgresql_wall_ratio": wall_ratio(postgres[i], b),
                         }
                         if postgres
                         else {}

@@ -79,6 +79,10 @@ DOWNLOADER_MIDDLEWARES = {
     "crawler.middlewares.limits.RedirectLimitMiddleware": 600,
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "crawler.middlewares.retry_after.RetryAfterMiddleware": 550,
+    # Scrapy's meta-refresh redirects, found without decoding each page whole
+    # (crawler/middlewares/meta_refresh.py); before the capture at the same order.
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "crawler.middlewares.meta_refresh.MetaRefreshMiddleware": 580,
     # Every page fetched with status 200 kept as a WARC record, as the crawl
     # read it: after decompression and redirects (crawler/middlewares/capture.py).
     "crawler.middlewares.capture.CaptureMiddleware": 580,
@@ -106,6 +110,8 @@ EXTENSIONS = {
     "crawler.extensions.progress.ProgressReport": 120,
     # Scrapy's line per page given up, left out below INFO in the daemon's crawls.
     "crawler.extensions.download_log.QuietDownloadErrors": 130,
+    # Fewer garbage collections while the engine runs (crawler/extensions/collector.py).
+    "crawler.extensions.collector.CollectorTuning": 140,
 }
 # Set by the daemon for its crawls (crawler/extensions/download_log.py, docs/daemon.md#logs).
 NEWSCRAWL_QUIET_DOWNLOAD_ERRORS = False

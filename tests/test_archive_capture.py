@@ -371,3 +371,108 @@ def test_a_page_whose_record_cannot_be_written_is_still_stored(tmp_path, monkeyp
     notes = run_notes(crawler.stats.get_stats())
     assert "pages stored without a capture, the archive could not be written " in " ".join(notes)
     assert "(No space left on device): 1" in " ".join(notes)
+
+
+def _warcio_records(page, revisit_of):
+    """A page's records as warcio's WARCWriter builds them (each record a
+    gzip member at the archive's level): what crawler.storage.warc writes
+    out by itself."""
+    import io
+    import zlib
+    from datetime import UTC
+
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    from crawler.storage.warc import GZIP_LEVEL, _target, payload_digest
+
+    def member(record):
+        buffer = io.BytesIO()
+        WARCWriter(buffer, gzip=False).write_record(record)
+        compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
+        return compressor.compress(buffer.getvalue()) + compressor.flush()
+
+    writer = WARCWriter(io.BytesIO(), gzip=False)
+    date = page.fetched_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    http = StatusAndHeaders(
+        f"{page.status} {page.reason}".strip(), page.response_headers, protocol=page.protocol
+    )
+    if revisit_of is None:
+        record = writer.create_warc_record(
+            page.url,
+            "response",
+            payload=io.BytesIO(page.body),
+            length=len(page.body),
+            http_headers=http,
+            warc_headers_dict={"WARC-Date": date},
+        )
+    else:
+        record = writer.create_revisit_record(
+            page.url,
+            payload_digest(page.body),
+            revisit_of[0],
+            revisit_of[1].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            http_headers=http,
+            warc_headers_dict={"WARC-Date": date},
+        )
+    response = member(record)
+    request = writer.create_warc_record(
+        page.url,
+        "request",
+        payload=io.BytesIO(b""),
+        length=0,
+        http_headers=StatusAndHeaders(
+            f"{page.method} {_target(page.url)} {page.protocol}",
+            page.request_headers,
+            is_http_request=True,
+        ),
+        warc_headers_dict={
+            "WARC-Date": date,
+            "WARC-Concurrent-To": record.rec_headers.get_header("WARC-Record-ID"),
+        },
+    )
+    return response, member(request)
+
+
+@pytest.mark.parametrize("revisit", [False, True])
+def test_records_are_the_bytes_warcio_writes(monkeypatch, revisit):
+    """The records of a page are written out without warcio's record
+    objects, byte for byte as its WARCWriter writes them: headers (in
+    order), digests, lengths, a non-ASCII header value percent-encoded."""
+    import itertools
+    import uuid
+    from datetime import UTC, datetime
+
+    from crawler.storage.warc import Page, page_records
+
+    fetched = datetime(2026, 12, 7, 15, 0, 1, tzinfo=UTC)
+    pages = [
+        Page(
+            "http://news.example/a/1?x=1&y=%C3%A9",
+            200,
+            "OK",
+            "HTTP/1.1",
+            "GET",
+            [("Accept", "text/html"), ("User-Agent", "newscrawl/1")],
+            [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", "21")],
+            "<p>story é</p>\r\n".encode() * 3,
+            fetched,
+        ),
+        Page(
+            "http://news.example/",
+            200,
+            "",
+            "HTTP/1.0",
+            "GET",
+            [],
+            [("Content-Disposition", 'inline; filename="é.html"'), ("X-Name", "Zoë")],
+            b"",
+            fetched,
+        ),
+    ]
+    revisit_of = ("http://news.example/a/1", datetime(2026, 12, 1, tzinfo=UTC))
+    for page in pages:
+        monkeypatch.setattr(uuid, "uuid4", itertools.count(1).__next__)
+        ours = page_records(page, revisit_of if revisit else None)
+        monkeypatch.setattr(uuid, "uuid4", itertools.count(1).__next__)
+        assert ours == _warcio_records(page, revisit_of if revisit else None)

@@ -2,8 +2,9 @@
 row per crawl and every refused item, with the notes of ``outcomes``) and
 the watch that stops a crawl whose parent process is gone
 (``parent_watch``), the counts reported to it while the crawl runs
-(``progress``), and how download errors are logged (``download_log``: in one
-line, and left out of a daemon's crawl logs below INFO). Here, the names
+(``progress``), how download errors are logged (``download_log``: in one
+line, and left out of a daemon's crawl logs below INFO), and the garbage
+collector's thresholds while the engine runs (``collector``). Here, the names
 the process that starts a crawl shares with them (the parent's pid, the
 progress descriptor), importable without Scrapy.
 

@@ -14,7 +14,7 @@ import re
 from datetime import UTC, datetime
 
 from crawler.extraction.dates import read_date
-from crawler.extraction.fingerprints import content_fingerprint, simhash
+from crawler.extraction.fingerprints import clean_body_fingerprint, simhash
 from crawler.extraction.text import normalize_text, split_paragraphs
 from crawler.items import Article
 from crawler.sites.definitions import ArticleRules, Site
@@ -68,9 +68,10 @@ def clean_body(body: str | None, rules: ArticleRules) -> str | None:
             break
         if any(p.search(paragraph) for p in drop_paragraphs):
             continue
-        for pattern in strip:
-            paragraph = pattern.sub("", paragraph)
-        paragraph = normalize_text(paragraph)
+        if strip:  # split_paragraphs normalised it; a strip may leave spaces
+            for pattern in strip:
+                paragraph = pattern.sub("", paragraph)
+            paragraph = normalize_text(paragraph)
         if paragraph:
             kept.append(paragraph)
     return "\n\n".join(kept) or None
@@ -102,6 +103,6 @@ def clean_article(article: Article, site: Site, now: datetime | None = None) -> 
             article.published_tz_known = None if parsed.date_only else parsed.zone_known
         else:
             logger.warning("could not read the date %r on %s", article.published_raw, article.url)
-    article.content_hash = content_fingerprint(article.body or "")
+    article.content_hash = clean_body_fingerprint(article.body or "")
     article.simhash = simhash(article.body or "")
     return article

@@ -17,6 +17,15 @@ def content_fingerprint(body: str) -> str:
     return hashlib.sha256(normalize_text(body).encode("utf-8")).hexdigest()
 
 
+def clean_body_fingerprint(body: str) -> str:
+    """:func:`content_fingerprint` of a body as crawler/extraction/cleaning.py
+    makes it: normalised paragraphs (NFC, single spaces, no zero-width
+    characters) joined by blank lines. Normalising it again would only turn
+    each blank line into a space (a line break composes with nothing, so the
+    whole is NFC already)."""
+    return hashlib.sha256(body.replace("\n\n", " ").encode("utf-8")).hexdigest()
+
+
 # Near duplicates: a 64-bit SimHash over word 3-shingles finds candidates, the
 # share of shingles two bodies have in common (Jaccard) decides. Two bodies
 # are the same story when their SimHashes differ in at most
@@ -30,10 +39,23 @@ NEAR_DUPLICATE_JACCARD = 0.8
 SIMHASH_MIN_WORDS = 40
 _U64 = (1 << 64) - 1
 _WORD = re.compile(r"\w+", re.UNICODE)
+# On ASCII text a word character is a letter, a digit or ``_``: every other ASCII
+# character made a space, the words are what str.split() returns, at a quarter
+# of the regular expression's time.
+_ASCII_NOT_WORD = bytes(
+    c if chr(c).isalnum() or c == ord("_") else ord(" ") for c in range(128)
+) + bytes(128)
+
+
+def _words(text: str) -> list[str]:
+    """The casefolded words of a text, as ``_WORD.findall`` finds them."""
+    if text.isascii():
+        return text.lower().encode("ascii").translate(_ASCII_NOT_WORD).decode("ascii").split()
+    return _WORD.findall(text.casefold())
 
 
 def shingles(body: str) -> set[str]:
-    words = _WORD.findall(normalize_text(body).casefold())
+    words = _words(normalize_text(body))
     return {" ".join(words[i : i + 3]) for i in range(len(words) - 2)}
 
 
@@ -60,6 +82,10 @@ def _numpy() -> Any:
 def _word_hashes(words: list[str]) -> Any:
     cache = _WORD_HASHES
     with _WORD_CACHE_LOCK:  # the store's threads share the cache
+        try:  # most pages: every word hashed already
+            return _numpy().fromiter(map(cache.__getitem__, words), dtype=_numpy().uint64)
+        except KeyError:
+            pass
         missing = set(words).difference(cache)
         if len(cache) + len(missing) > _WORD_CACHE_LIMIT:
             cache.clear()
@@ -81,7 +107,7 @@ def simhash(body: str) -> int | None:
     """
     # Spacing does not change the words; ASCII text needs no other normalising.
     text = body if body.isascii() else normalize_text(body)
-    words = _WORD.findall(text.casefold())
+    words = _words(text)
     if len(words) < SIMHASH_MIN_WORDS:
         return None
     np = _numpy()
@@ -97,7 +123,7 @@ def simhash(body: str) -> int | None:
     distinct = x[np.concatenate(([True], x[1:] != x[:-1]))]
     # One row of 64 bits per shingle, most significant first: votes per bit.
     bits = np.unpackbits(distinct.astype(">u8").view(np.uint8).reshape(-1, 8), axis=1)
-    votes = bits.sum(axis=0, dtype=np.int64)
+    votes = np.add.reduce(bits, axis=0, dtype=np.uint32)
     value = int.from_bytes(np.packbits(votes * 2 > len(distinct)).tobytes(), "big")
     return value - (1 << 64) if value >= 1 << 63 else value
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import itertools
 import logging
 import multiprocessing
@@ -89,6 +90,29 @@ def wants_extraction_process(
         and pages_read >= AUTO_MIN_PAGES
         and seconds_reading > AUTO_SHARE * seconds_since_first
     )
+
+
+# The garbage collector of a process that reads pages (an extraction process,
+# or a crawl process while its engine runs: crawler/extensions/collector.py):
+# the youngest generation collected every GEN0_THRESHOLD allocations of
+# container objects instead of Python's 700, and what start-up made frozen
+# out of the collections. Pages are read with objects by the thousand (the
+# parsed tree's proxies, texts, lists), nearly all freed by the next page:
+# collected every 700, many are caught alive and scanned again in the older
+# generations.
+GEN0_THRESHOLD = 10_000
+
+
+def tune_collector() -> tuple[int, ...] | None:
+    """Freeze what exists and collect the youngest generation every
+    GEN0_THRESHOLD allocations: the thresholds before, or None (and nothing
+    done) when the collector is off."""
+    if not gc.isenabled():
+        return None
+    saved = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(max(GEN0_THRESHOLD, saved[0]), *saved[1:])
+    return saved
 
 
 # --------------------------------------------------------------------------- extraction processes
@@ -152,6 +176,7 @@ def _serve(sock: socket.socket, site: Site, log_level: int) -> None:
     root = logging.getLogger()
     root.handlers[:] = [collect]
     root.setLevel(log_level)
+    tune_collector()
     stream = sock.makefile("rb")
     try:
         _send(sock, (0, os.getpid()))  # ready

@@ -1,6 +1,7 @@
 """Scrapy middlewares and the downloader fix, one component per module:
 robots.txt for every waiting request (``robots``), size and redirect limits
-(``limits``), waiting out ``Retry-After`` (``retry_after``), incremental
+(``limits``), meta-refresh redirects found without decoding a page whole
+(``meta_refresh``), waiting out ``Retry-After`` (``retry_after``), incremental
 crawling and listing walks (``incremental``), every page fetched kept as a
 WARC record (``capture``), and the downloader that keeps the per-site
 concurrency limit (``downloader``).

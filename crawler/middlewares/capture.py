@@ -116,7 +116,7 @@ class CaptureMiddleware:
         and time of its last full record) has the same digest."""
         digest = payload_digest(page.body)
         revisit_of = (page.url, earlier[1]) if earlier and earlier[0] == digest else None
-        written = self.files.write(page, revisit_of)
+        written = self.files.write(page, revisit_of, digest)
         if revisit_of is None:
             self.last[page.url] = (digest, page.fetched_at)
         return {
