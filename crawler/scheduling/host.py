@@ -63,11 +63,14 @@ BEAT_SECONDS = 1.0
 # A crawl told to stop while it starts is closed once its engine runs.
 STOP_RETRY_SECONDS = 0.2
 # Run in a host, these extensions are the host's work, done once
-# (ParentWatch: the host watches the daemon) or not wanted (ProgressReport:
-# newscrawl crawl's progress line); Scrapy's LogCount would count every
-# crawl's records in each crawl's stats.
+# (ParentWatch: the host watches the daemon; CollectorTuning: the garbage
+# collector is set once, at the host's start, not at each crawl's engine
+# start and stop, which overlap) or not wanted (ProgressReport: newscrawl
+# crawl's progress line); Scrapy's LogCount would count every crawl's
+# records in each crawl's stats.
 HOST_EXTENSIONS = {
     "crawler.extensions.parent_watch.ParentWatch": None,
+    "crawler.extensions.collector.CollectorTuning": None,
     "crawler.extensions.progress.ProgressReport": None,
     "scrapy.extensions.logcount.LogCount": None,
     "crawler.scheduling.host.CrawlLogCount": 0,
@@ -493,6 +496,9 @@ def main() -> int:
         reactor.callFromThread(host.stdin_closed)
 
     threading.Thread(target=read_orders, name="orders", daemon=True).start()
+    from crawler.extraction.processes import tune_collector
+
+    tune_collector()  # what start-up made frozen; the youngest generation collected less often
     beats = task.LoopingCall(host.beat)
     reactor.callWhenRunning(host.send, {"ev": "ready", "pid": os.getpid()})
     reactor.callWhenRunning(beats.start, BEAT_SECONDS)
