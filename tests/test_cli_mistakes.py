@@ -208,21 +208,12 @@ def test_a_worker_outlives_redis_going_away(redis_url, caplog):
 
 
 def test_the_daemon_logs_one_line_when_it_cannot_enqueue(tmp_path, caplog):
-    import threading
-
-    from crawler.scheduling.supervisor import Supervisor
+    from crawler.scheduling.supervisor import enqueue
     from crawler.sites.definitions import get_site
-    from crawler.storage.database import ensure_schema, get_engine
 
-    url = f"sqlite:///{tmp_path / 'archive.db'}"
-    ensure_schema(url)
-    supervisor = Supervisor(
-        get_engine(url), url, "here", threading.Event(), kill_after=1, log_file=None,
-        crawl_settings={},
-    )  # fmt: skip
     redis = f"redis://127.0.0.1:{closed_port()}/0"
     with caplog.at_level("INFO", logger="newscrawl.daemon"):
-        supervisor._enqueue(redis, get_site("demo"), "articles")
+        enqueue(redis, get_site("demo"), "articles")
     [record] = caplog.records
     assert record.levelname == "ERROR" and record.exc_info is None
     assert record.getMessage().startswith(

@@ -13,13 +13,20 @@ from __future__ import annotations
 import os
 import re
 import signal
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from support.daemons import children_of, demo_definition, runs, wait_for, write_site
+from support.daemons import (
+    LocalSite,
+    children_of,
+    demo_definition,
+    runs,
+    simple_site,
+    wait_for,
+    write_site,
+)
 
 from crawler.cli.demo_site.content import NEWEST_FIRST, PAGE_SIZE, TOP_STORY_IDS
 from crawler.cli.demo_site.pages import article_url, listing_url
@@ -69,14 +76,16 @@ def pids_with_socket_port(port: int) -> list[int]:
     return found
 
 
-class BadSite:
+class BadSite(LocalSite):
     """One server for the bad sites, by path: ``/hang/`` answers after 120 s
     (or when the test ends); ``/crash/`` kills the process that asked (what
     a fault in a C extension or the out-of-memory killer does to a crawl)."""
 
     def __init__(self) -> None:
-        self.closing = threading.Event()
         self.killed: list[int] = []
+        super().__init__()
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
         site = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -101,29 +110,7 @@ class BadSite:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> BadSite:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.closing.set()
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def bad_site(name: str, base_url: str, path: str, **schedule: object) -> dict:
-    return {
-        "name": name,
-        "base_url": base_url,
-        "listing": {"start_urls": [path], "max_pages": 1},
-        "article": {"body": "p"},
-        "schedule": schedule,
-    }
+        return Handler
 
 
 def healthy_sites(folder: Path, base_url: str) -> None:
@@ -188,7 +175,7 @@ def test_a_hung_site_times_out_in_its_host_while_the_others_are_crawled(
 ):
     with BadSite() as bad:
         healthy_sites(sites, demo_site.url)
-        hang = bad_site("hang", bad.url, "/hang/", articles={"every": "2s"})
+        hang = simple_site("hang", bad.url, "/hang/", articles={"every": "2s"})
         hang["schedule"]["timeout"] = "3s"
         write_site(sites, hang)
         daemon = daemons(
@@ -225,7 +212,7 @@ def test_a_crashing_site_takes_its_host_down_once_and_loses_the_others_nothing(
 ):
     with BadSite() as bad:
         healthy_sites(sites, demo_site.url)
-        write_site(sites, bad_site("crash", bad.url, "/crash/", articles={"every": "3s"}))
+        write_site(sites, simple_site("crash", bad.url, "/crash/", articles={"every": "3s"}))
         daemon = daemons(database_url, sites, "--crawl-hosts", "1")
         wait_for(
             lambda: (

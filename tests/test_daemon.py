@@ -14,7 +14,7 @@ import re
 import signal
 import threading
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -22,6 +22,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import make_url
 from support.archive import Archive
 from support.daemons import (
+    LocalSite,
     closed_port,
     demo_definition,
     newscrawl,
@@ -50,7 +51,7 @@ def assert_no_overlap(rows: list[dict]) -> None:
         assert before["finished_at"] <= after["started_at"], (before, after)
 
 
-class SlowSite:
+class SlowSite(LocalSite):
     """Listing pages on 127.0.0.1 that answer after a delay per path, with no
     article links. Counts the requests of each path in flight at once."""
 
@@ -59,7 +60,9 @@ class SlowSite:
         self.in_flight: dict[str, int] = {}
         self.most_in_flight: dict[str, int] = {}
         self.requests: list[str] = []
-        self.closing = threading.Event()
+        super().__init__()
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
         lock = threading.Lock()
         site = self
 
@@ -89,19 +92,7 @@ class SlowSite:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> SlowSite:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.closing.set()
-        self.server.shutdown()
-        self.server.server_close()
+        return Handler
 
 
 @pytest.fixture

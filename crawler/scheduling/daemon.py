@@ -292,25 +292,7 @@ class Daemon:
         return scheduler
 
     def _add_job(self, scheduler: BlockingScheduler, spec: JobSpec, now: datetime) -> None:
-        scheduler.add_job(
-            run_scheduled_crawl,
-            trigger=spec.trigger(),
-            args=[spec.site, spec.spider],
-            id=spec.id,
-            name=spec.signature,
-            replace_existing=True,
-            next_run_time=self.backoff.first_run(spec, now),
-            misfire_grace_time=spec.misfire_grace_time(now),
-            coalesce=True,
-            max_instances=1,
-        )
-        logger.info(
-            "job %s: %s, timeout %s, misfire grace %s",
-            spec.id,
-            spec.describe(),
-            format_duration(spec.timeout),
-            format_duration(spec.misfire_grace_time(now)),
-        )
+        add_job(scheduler, spec, self.backoff.first_run(spec, now), now)
 
     # ------------------------------------------------------------------ run
 
@@ -467,6 +449,31 @@ class Daemon:
     def crawl(self, site_name: str, spider: str) -> None:
         """One scheduled crawl, run to its end by the supervisor (a job thread)."""
         self.supervisor.crawl(site_name, spider, lambda name: self.sites.get(name))
+
+
+def add_job(
+    scheduler: BlockingScheduler, spec: JobSpec, next_run_time: datetime, now: datetime
+) -> None:
+    """The job of a site and spider, replacing one of the same id, logged."""
+    scheduler.add_job(
+        run_scheduled_crawl,
+        trigger=spec.trigger(),
+        args=[spec.site, spec.spider],
+        id=spec.id,
+        name=spec.signature,
+        replace_existing=True,
+        next_run_time=next_run_time,
+        misfire_grace_time=spec.misfire_grace_time(now),
+        coalesce=True,
+        max_instances=1,
+    )
+    logger.info(
+        "job %s: %s, timeout %s, misfire grace %s",
+        spec.id,
+        spec.describe(),
+        format_duration(spec.timeout),
+        format_duration(spec.misfire_grace_time(now)),
+    )
 
 
 def check_distributed() -> None:

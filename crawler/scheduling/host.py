@@ -289,7 +289,6 @@ class Host:
         from crawler.exceptions import SpiderArgumentError
         from crawler.sites.arguments import FALSE_WORDS
         from crawler.sites.definitions import SiteConfigError
-        from crawler.spiders.base import NewsSpider
 
         cid = str(order["id"])
         name, spider_name = order["site"], order["spider"]
@@ -301,8 +300,9 @@ class Host:
         try:
             site = self.site(name, order.get("site_file"))
             spidercls = self.runner.spider_loader.load(spider_name)
-            if issubclass(spidercls, NewsSpider):
-                spidercls.check_arguments({"site": site, **arguments})
+            check = getattr(spidercls, "check_arguments", None)  # newscrawl's spiders
+            if check is not None:
+                check({"site": site, **arguments})
         except (SiteConfigError, SpiderArgumentError, KeyError, ValueError) as exc:
             logger.error("not started: %s", exc, extra={"crawl": label})
             self.send({"ev": "ended", "id": cid, "refused": "config", "error": str(exc)})

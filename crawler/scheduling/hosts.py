@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from crawler.scheduling.host import HOST_LOG_FILE_ENV, HOST_SETTINGS_ENV
-from crawler.scheduling.runner import crawl_env
+from crawler.scheduling.runner import crawl_env, describe_exit
 from crawler.storage.locks import utcnow
 
 logger = logging.getLogger("newscrawl.daemon")
@@ -110,7 +110,7 @@ class HostedCrawl:
     def died(self) -> str:
         """How the crawl ended without closing its run."""
         if self.host_died:
-            how = _describe_exit(self.host.proc.returncode)
+            how = describe_exit(self.host.proc.returncode)
             if self.host.killed_for:
                 how += f" ({self.host.killed_for})"
             return f"its {self.host.describe()} {how}"
@@ -343,7 +343,7 @@ class HostPool:
             logger.warning(
                 "%s %s%s%s",
                 host.describe(),
-                _describe_exit(host.proc.returncode),
+                describe_exit(host.proc.returncode),
                 f" ({host.killed_for})" if host.killed_for else "",
                 f" during {len(left)} crawl(s): " + ", ".join(f"{c.site}/{c.spider}" for c in left)
                 if left
@@ -410,9 +410,3 @@ class HostPool:
                 host.kill("it did not exit when the daemon stopped")
                 host.proc.wait()
             host.reader.join(timeout=5)
-
-
-def _describe_exit(code: int | None) -> str:
-    from crawler.scheduling.supervisor import describe_exit
-
-    return describe_exit(code)

@@ -293,6 +293,18 @@ class ProgressPipe:
                     self.on_progress(report)
 
 
+def describe_exit(code: int | None) -> str:
+    if code is None:
+        return "is still running"
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = f"signal {-code}"
+        return f"was killed by {name}"
+    return f"exited with status {code}"
+
+
 def _kill(proc: subprocess.Popen[bytes], group: bool) -> None:
     """SIGKILL the child (and its extraction processes, in its group) and reap it."""
     try:

@@ -40,7 +40,7 @@ from crawler.exceptions import CONFIG_ERROR_EXIT, LEASE_HELD_EXIT
 from crawler.scheduling.hosts import HostedCrawl, HostPool, HostUnavailable
 from crawler.scheduling.jobs import format_duration
 from crawler.scheduling.logs import crawl_log_settings
-from crawler.scheduling.runner import start_crawl
+from crawler.scheduling.runner import describe_exit, start_crawl
 from crawler.sites.definitions import Site
 from crawler.storage.locks import end_runs_of_process, lease_holder, utcnow
 from crawler.storage.status import runs_of_process
@@ -90,18 +90,6 @@ def _ignore(*_: Any) -> None:
     pass
 
 
-def describe_exit(code: int | None) -> str:
-    if code is None:
-        return "is still running"
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = f"signal {-code}"
-        return f"was killed by {name}"
-    return f"exited with status {code}"
-
-
 def format_counts(run: dict[str, Any]) -> str:
     return (
         f"pages {run['pages_fetched']}, new {run['articles_new']}, "
@@ -143,6 +131,7 @@ class Supervisor:
         # The crawl hosts (None: a process per crawl), the crawls on them, and
         # the sites crawled in processes of their own after they took a host down.
         self.pool = pool
+        self.in_hosts = HostedCrawls(self, pool) if pool is not None else None
         self.hosted: dict[str, HostedCrawl] = {}
         self.solo: set[str] = set()
         self._lock = threading.Lock()
@@ -178,11 +167,11 @@ class Supervisor:
         from crawler.scheduling.redis_queue import redis_url
 
         if shared := redis_url():
-            self._enqueue(shared, site, spider)
+            enqueue(shared, site, spider)
             self.on_crawl_end(site.name, spider, [])  # the workers record the runs
             return
-        if self.pool is not None and site.name not in self.solo:
-            self._crawl_in_host(site, spider)
+        if self.in_hosts is not None and site.name not in self.solo:
+            self.in_hosts.run(site, spider)
         else:
             self._crawl_in_process(site, spider)
 
@@ -217,125 +206,6 @@ class Supervisor:
         self.on_crawl_end(site.name, spider, runs)
         return child
 
-    def _crawl_in_host(self, site: Site, spider: str) -> None:
-        """The crawl in a crawl host, to its end. When the host dies under it
-        (another crawl on it crashed or blocked it, or this one did), the
-        crawl is run again at once in a process of its own, where it can
-        harm no other; a site whose crawl then dies or hangs there too is
-        crawled that way from then on."""
-        assert self.pool is not None
-        try:
-            crawl = self.pool.submit(site.name, spider, site.source_file, self.crawl_settings)
-        except HostUnavailable as exc:
-            logger.error("%s/%s: %s: crawling it in a process of its own", site.name, spider, exc)
-            self._crawl_in_process(site, spider)
-            return
-        if crawl is None:
-            logger.info("%s/%s: not started, the daemon is stopping", site.name, spider)
-            return
-        with self._lock:
-            self.hosted[crawl.id] = crawl
-            if self.stopping.is_set():  # the stop sequence may have looked already
-                crawl.stop_reason = "the daemon stopped"
-                self.pool.stop(crawl)
-        logger.info(
-            "%s/%s: crawl started in %s (timeout %s)",
-            site.name,
-            spider,
-            crawl.host.describe(),
-            format_duration(site.schedule.timeout),
-        )
-        try:
-            self._wait_hosted(crawl, site.schedule.timeout)
-        finally:
-            with self._lock:
-                self.hosted.pop(crawl.id, None)
-                self._idle.notify_all()
-        try:
-            runs = record_end(self.engine, self.host, crawl, site.schedule.timeout, self.after_run)
-        except Exception:
-            logger.exception("%s/%s: could not record the end of the crawl", site.name, spider)
-            return
-        self.on_crawl_end(site.name, spider, runs)
-        if crawl.host_died and not crawl.timed_out and crawl.stop_reason is None:
-            self._again_alone(site, spider)
-
-    def _again_alone(self, site: Site, spider: str) -> None:
-        if self.stopping.is_set():
-            return
-        logger.warning(
-            "%s/%s: its crawl host died during the crawl: "
-            "crawling it again in a process of its own",
-            site.name,
-            spider,
-        )
-        child = self._crawl_in_process(site, spider)
-        if child is None:
-            return
-        code = child.proc.returncode
-        if child.timed_out or (code is not None and code < 0 and child.stop_reason is None):
-            with self._lock:
-                self.solo.add(site.name)
-            logger.warning(
-                "%s: its crawl %s in a process of its own too: the site is crawled in processes "
-                "of its own from now on, away from the crawl hosts (until the daemon restarts)",
-                site.name,
-                "timed out" if child.timed_out else describe_exit(code),
-            )
-
-    def _wait_hosted(self, crawl: HostedCrawl, timeout: float) -> None:
-        """Wait for a hosted crawl to end; past ``timeout``, stop it; past
-        ``kill_after`` more, kill its host (its other crawls are run again)."""
-        assert self.pool is not None
-        if crawl.done.wait(timeout):
-            return
-        with self._lock:
-            being_stopped = crawl.stop_reason is not None
-            crawl.timed_out = not being_stopped
-        if being_stopped:  # the stop sequence is already ending it
-            crawl.done.wait()
-            return
-        logger.warning(
-            "%s/%s: still running after %s (schedule.timeout): stopping it",
-            crawl.site,
-            crawl.spider,
-            format_duration(timeout),
-        )
-        self.pool.stop(crawl)
-        if crawl.done.wait(self.kill_after):
-            return
-        others = len(crawl.host.crawls) - 1
-        logger.warning(
-            "%s/%s: did not stop within %s: killing its %s and with it %d other crawl(s)",
-            crawl.site,
-            crawl.spider,
-            format_duration(self.kill_after),
-            crawl.host.describe(),
-            max(others, 0),
-        )
-        crawl.host.kill(f"{crawl.site}/{crawl.spider} did not stop after its timeout")
-        crawl.done.wait()
-
-    def _enqueue(self, url: str, site: Site, spider: str) -> None:
-        """One scheduler, many workers: the crawl goes to the shared queue. When
-        Redis does not answer, that run is missed (one line logged)."""
-        import redis
-
-        from crawler.scheduling.redis_queue import enqueue_crawl, one_line, shown_url
-
-        try:
-            enqueue_crawl(url, site.name, spider)
-        except redis.RedisError as exc:
-            logger.error(
-                "%s/%s: crawl not enqueued, cannot reach Redis at %s: %s",
-                site.name,
-                spider,
-                shown_url(url),
-                one_line(exc),
-            )
-            return
-        logger.info("%s/%s: crawl enqueued for the workers", site.name, spider)
-
     def _start(self, site: Site, spider: str) -> Child | None:
         """The crawl's child process, started; None when the daemon is stopping."""
         launched_at = utcnow()
@@ -369,10 +239,7 @@ class Supervisor:
             return
         except subprocess.TimeoutExpired:
             pass
-        with self._lock:
-            being_stopped = child.stop_reason is not None
-            child.timed_out = not being_stopped
-        if being_stopped:  # the stop sequence is already ending it
+        if not self._time_out(child):  # the stop sequence is already ending it
             child.proc.wait()
             return
         logger.warning(
@@ -396,6 +263,13 @@ class Supervisor:
         )
         self._signal(child, signal.SIGKILL)
         child.proc.wait()
+
+    def _time_out(self, child: Child | HostedCrawl) -> bool:
+        """A crawl past its timeout is marked timed out, unless the daemon's
+        stop sequence is already ending it (False)."""
+        with self._lock:
+            child.timed_out = child.stop_reason is None
+        return child.timed_out
 
     @staticmethod
     def _signal(child: Child, signum: int) -> None:
@@ -439,7 +313,8 @@ class Supervisor:
             )
             for child in children:
                 if isinstance(child, HostedCrawl):
-                    self._stop_hosted(child, signum)
+                    assert self.in_hosts is not None
+                    self.in_hosts.stop(child, signum)
                 else:
                     self._signal(child, signum)
             skip_after = 2 if signum == signal.SIGTERM else 99
@@ -447,15 +322,6 @@ class Supervisor:
         self._wait_idle(REAP_WAIT, signals, signals_before_skip=99)  # the ends are recorded
         if self.pool is not None:
             self.pool.close()
-
-    def _stop_hosted(self, crawl: HostedCrawl, signum: int) -> None:
-        """SIGTERM: the crawl closed as a SIGTERM closes a crawl process;
-        SIGKILL: its host killed."""
-        assert self.pool is not None
-        if signum == signal.SIGKILL:
-            crawl.host.kill("the daemon stopped and its crawls did not close")
-        else:
-            self.pool.stop(crawl)
 
     def _mark_stopped(self, reason: str) -> list[Child | HostedCrawl]:
         """The running crawls, each given the stop's reason (unless it
@@ -480,6 +346,141 @@ class Supervisor:
                 if remaining <= 0:
                     return
                 self._idle.wait(min(remaining, 0.2))
+
+
+class HostedCrawls:
+    """The supervisor's crawls in crawl hosts (:mod:`crawler.scheduling.hosts`):
+    each run to its end, stopped at its timeout, and run again in a process
+    of its own when its host dies under it."""
+
+    def __init__(self, supervisor: Supervisor, pool: HostPool) -> None:
+        self.s = supervisor
+        self.pool = pool
+
+    def run(self, site: Site, spider: str) -> None:
+        """The crawl in a crawl host, to its end. When the host dies under it
+        (another crawl on it crashed or blocked it, or this one did), the
+        crawl is run again at once in a process of its own, where it can
+        harm no other; a site whose crawl then dies or hangs there too is
+        crawled that way from then on."""
+        try:
+            crawl = self.pool.submit(site.name, spider, site.source_file, self.s.crawl_settings)
+        except HostUnavailable as exc:
+            logger.error("%s/%s: %s: crawling it in a process of its own", site.name, spider, exc)
+            self.s._crawl_in_process(site, spider)
+            return
+        if crawl is None:
+            logger.info("%s/%s: not started, the daemon is stopping", site.name, spider)
+            return
+        with self.s._lock:
+            self.s.hosted[crawl.id] = crawl
+            if self.s.stopping.is_set():  # the stop sequence may have looked already
+                crawl.stop_reason = "the daemon stopped"
+                self.pool.stop(crawl)
+        logger.info(
+            "%s/%s: crawl started in %s (timeout %s)",
+            site.name,
+            spider,
+            crawl.host.describe(),
+            format_duration(site.schedule.timeout),
+        )
+        try:
+            self._wait(crawl, site.schedule.timeout)
+        finally:
+            with self.s._lock:
+                self.s.hosted.pop(crawl.id, None)
+                self.s._idle.notify_all()
+        try:
+            runs = record_end(
+                self.s.engine, self.s.host, crawl, site.schedule.timeout, self.s.after_run
+            )
+        except Exception:
+            logger.exception("%s/%s: could not record the end of the crawl", site.name, spider)
+            return
+        self.s.on_crawl_end(site.name, spider, runs)
+        if crawl.host_died and not crawl.timed_out and crawl.stop_reason is None:
+            self._again_alone(site, spider)
+
+    def _again_alone(self, site: Site, spider: str) -> None:
+        if self.s.stopping.is_set():
+            return
+        logger.warning(
+            "%s/%s: its crawl host died during the crawl: "
+            "crawling it again in a process of its own",
+            site.name,
+            spider,
+        )
+        child = self.s._crawl_in_process(site, spider)
+        if child is None:
+            return
+        code = child.proc.returncode
+        if child.timed_out or (code is not None and code < 0 and child.stop_reason is None):
+            with self.s._lock:
+                self.s.solo.add(site.name)
+            logger.warning(
+                "%s: its crawl %s in a process of its own too: the site is crawled in processes "
+                "of its own from now on, away from the crawl hosts (until the daemon restarts)",
+                site.name,
+                "timed out" if child.timed_out else describe_exit(code),
+            )
+
+    def _wait(self, crawl: HostedCrawl, timeout: float) -> None:
+        """Wait for a hosted crawl to end; past ``timeout``, stop it; past
+        ``kill_after`` more, kill its host (its other crawls are run again)."""
+        if crawl.done.wait(timeout):
+            return
+        if not self.s._time_out(crawl):  # the stop sequence is already ending it
+            crawl.done.wait()
+            return
+        logger.warning(
+            "%s/%s: still running after %s (schedule.timeout): stopping it",
+            crawl.site,
+            crawl.spider,
+            format_duration(timeout),
+        )
+        self.pool.stop(crawl)
+        if crawl.done.wait(self.s.kill_after):
+            return
+        others = len(crawl.host.crawls) - 1
+        logger.warning(
+            "%s/%s: did not stop within %s: killing its %s and with it %d other crawl(s)",
+            crawl.site,
+            crawl.spider,
+            format_duration(self.s.kill_after),
+            crawl.host.describe(),
+            max(others, 0),
+        )
+        crawl.host.kill(f"{crawl.site}/{crawl.spider} did not stop after its timeout")
+        crawl.done.wait()
+
+    def stop(self, crawl: HostedCrawl, signum: int) -> None:
+        """SIGTERM: the crawl closed as a SIGTERM closes a crawl process;
+        SIGKILL: its host killed."""
+        if signum == signal.SIGKILL:
+            crawl.host.kill("the daemon stopped and its crawls did not close")
+        else:
+            self.pool.stop(crawl)
+
+
+def enqueue(url: str, site: Site, spider: str) -> None:
+    """One scheduler, many workers: the crawl goes to the shared queue. When
+    Redis does not answer, that run is missed (one line logged)."""
+    import redis
+
+    from crawler.scheduling.redis_queue import enqueue_crawl, one_line, shown_url
+
+    try:
+        enqueue_crawl(url, site.name, spider)
+    except redis.RedisError as exc:
+        logger.error(
+            "%s/%s: crawl not enqueued, cannot reach Redis at %s: %s",
+            site.name,
+            spider,
+            shown_url(url),
+            one_line(exc),
+        )
+        return
+    logger.info("%s/%s: crawl enqueued for the workers", site.name, spider)
 
 
 # ---------------------------------------------------------------------- ends

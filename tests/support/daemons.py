@@ -12,8 +12,10 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -133,6 +135,31 @@ def newscrawl(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
 
 def with_sites(folder: Path) -> dict[str, str]:
     return dict(os.environ, NEWSCRAWL_SITES_DIR=str(folder))
+
+
+class LocalSite:
+    """A site served on 127.0.0.1 from a thread while a test runs (``with``):
+    :meth:`handler` gives the request handler class; ``closing`` is set when
+    the test is over, for handlers that wait on it."""
+
+    def __init__(self) -> None:
+        self.closing = threading.Event()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self.handler())
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+    def __enter__(self):  # noqa: ANN204 - the subclass
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.closing.set()
+        self.server.shutdown()
+        self.server.server_close()
 
 
 def write_site(folder: Path, data: dict) -> Path:
