@@ -70,7 +70,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from crawler.exceptions import CONFIG_ERROR_EXIT, LEASE_HELD_EXIT
 from crawler.scheduling.backoff import Backoff
 from crawler.scheduling.endpoint import DEFAULT_METRICS_HOST, Endpoint, MetricsUnavailable
-from crawler.scheduling.hosts import HostPool
+from crawler.scheduling.hosts import HostPool, env_whole_number
 from crawler.scheduling.jobs import (
     JobSpec,
     format_duration,
@@ -154,15 +154,9 @@ def default_max_crawls(crawl_hosts: int = 0) -> int:
     """``NEWSCRAWL_MAX_CRAWLS``, else :data:`CRAWLS_PER_HOST` per crawl host
     (2 with none: each crawl a process); ValueError for a value that is not
     a whole number of at least 1."""
-    value = os.environ.get(MAX_CRAWLS_ENV, "")
-    if not value.strip():
+    number = env_whole_number(MAX_CRAWLS_ENV, 1)
+    if number is None:
         return CRAWLS_PER_HOST * crawl_hosts if crawl_hosts else DEFAULT_MAX_CRAWLS
-    try:
-        number = int(value)
-    except ValueError:
-        raise ValueError(f"{MAX_CRAWLS_ENV} must be a whole number, got {value!r}") from None
-    if number < 1:
-        raise ValueError(f"{MAX_CRAWLS_ENV} must be at least 1, got {number}")
     return number
 
 

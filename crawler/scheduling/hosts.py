@@ -52,19 +52,27 @@ START_TIMEOUT = 120.0
 EXIT_WAIT = 10.0
 
 
-def default_hosts() -> int:
-    """``NEWSCRAWL_CRAWL_HOSTS``, else one host per CPU; ValueError for a
-    value that is not a whole number of at least 0 (0: a process per crawl)."""
-    value = os.environ.get(HOSTS_ENV, "").strip()
+def env_whole_number(name: str, minimum: int) -> int | None:
+    """The whole number in the environment variable ``name``, None when it is
+    unset or empty; ValueError for anything else than a whole number of at
+    least ``minimum``."""
+    value = os.environ.get(name, "").strip()
     if not value:
-        return max(os.cpu_count() or 1, 1)
+        return None
     try:
         number = int(value)
     except ValueError:
-        raise ValueError(f"{HOSTS_ENV} must be a whole number, got {value!r}") from None
-    if number < 0:
-        raise ValueError(f"{HOSTS_ENV} must be 0 or more, got {number}")
+        raise ValueError(f"{name} must be a whole number, got {value!r}") from None
+    if number < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {number}")
     return number
+
+
+def default_hosts() -> int:
+    """``NEWSCRAWL_CRAWL_HOSTS``, else one host per CPU (0: a process per
+    crawl); ValueError for a value that is not a whole number of at least 0."""
+    number = env_whole_number(HOSTS_ENV, 0)
+    return max(os.cpu_count() or 1, 1) if number is None else number
 
 
 def _env_number(name: str, default: float) -> float:
