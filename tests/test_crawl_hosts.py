@@ -305,3 +305,29 @@ def test_log_records_are_told_apart_by_crawl():
         assert crawl_label(record) == "alpha/articles"  # the spider wins
     finally:
         CURRENT_CRAWL.reset(token)
+
+
+def test_a_host_is_recycled_after_its_crawls_without_cutting_one(
+    sites, archive, database_url, daemons, demo_site, monkeypatch
+):
+    """After NEWSCRAWL_HOST_CRAWLS crawls a host takes no new one, ends its
+    running crawls and exits; a new host takes the next crawls."""
+    healthy_sites(sites, demo_site.url)
+    monkeypatch.setenv("NEWSCRAWL_HOST_CRAWLS", "4")
+    daemon = daemons(database_url, sites, "--crawl-hosts", "1")
+    wait_for(
+        lambda: (
+            "crawl host 3 (pid" in daemon.log_text()
+            and all(len(runs(archive, n, "finished")) >= 3 for n in HEALTHY)
+        ),
+        "a third crawl host, and three finished runs of each site",
+        daemon,
+    )
+    assert daemon.stop(signal.SIGTERM) == 0
+    log = daemon.log_text()
+    assert "crawl host 1 (pid" in log and "takes no new crawl, it has run 4 crawls" in log
+    assert re.search(r"crawl host 1 \(pid \d+\) exited", log)
+    every = runs(archive)
+    assert every and all(r["status"] == "finished" for r in every)
+    assert len({r["pid"] for r in every}) >= 3
+    assert_healthy_sites_whole(archive)

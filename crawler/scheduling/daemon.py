@@ -1,5 +1,7 @@
 """``newscrawl daemon``: an APScheduler 3 ``BlockingScheduler`` that runs every
-scheduled site and spider as its own ``scrapy crawl`` process.
+scheduled site and spider in its crawl hosts (long-lived processes running
+many crawls each, :mod:`crawler.scheduling.hosts`), or each crawl as its own
+``scrapy crawl`` process (``--crawl-hosts 0``).
 
 - Jobs come from the site definitions (:mod:`crawler.scheduling.jobs`), one per
   site and spider, id ``SITE:SPIDER``, kept in the database by a
@@ -7,20 +9,22 @@ scheduled site and spider as its own ``scrapy crawl`` process.
   (a crawl never overlaps itself), ``coalesce=True`` and a misfire grace time
   (missed runs run once, not as a burst). The executor's thread pool has
   ``max_crawls`` threads: the number of crawls running at once.
-- A job starts a child process (:func:`crawler.scheduling.runner.start_crawl`) in its own
-  process group and waits for it, at most the site's ``schedule.timeout``:
-  then SIGTERM, then SIGKILL. The child records its own ``crawl_runs`` row;
+- A job hands its crawl to a crawl host, or starts a child process
+  (:func:`crawler.scheduling.runner.start_crawl`) in its own process group,
+  and waits for it, at most the site's ``schedule.timeout``: then the crawl
+  is stopped, then killed. The crawl records its own ``crawl_runs`` row;
   when it cannot (killed, timed out, crashed) the daemon closes the row as
-  ``timeout``, ``interrupted`` or ``failed``. The crawl processes are the
+  ``timeout``, ``interrupted`` or ``failed``. The crawls are the
   :class:`~crawler.scheduling.supervisor.Supervisor`'s; this module schedules
-  the jobs, holds the daemon's lease and handles signals. The child takes the crawl lease
+  the jobs, holds the daemon's lease and handles signals. Each crawl takes its lease
   (:mod:`crawler.storage.locks`), so a manual backfill of the same site and
   spider and the daemon never crawl at the same time.
 - A job whose crawls fail backs off: its next try waits longer after each
   failure in a row, and it is back on its schedule after a success
   (:mod:`crawler.scheduling.backoff`, which also gives a failed run's line).
 - SIGTERM or SIGINT: no new crawls; running ones get ``grace`` seconds to
-  finish, then SIGTERM (Scrapy closes them as ``interrupted``), then SIGKILL.
+  finish, then are stopped (Scrapy closes them as ``interrupted``), then
+  killed.
   A second signal skips the rest of the wait. Exit status 0.
 - SIGHUP: the site definitions are read again and the jobs added, changed or
   removed to match, without a restart. A definition with an error is

@@ -1,13 +1,18 @@
-"""The crawl processes of ``newscrawl daemon`` (:mod:`crawler.scheduling.daemon`):
-starting each scheduled crawl as a child process, ending it at its timeout,
-stopping them all when the daemon stops, and recording how each one ended.
+"""The crawls of ``newscrawl daemon`` (:mod:`crawler.scheduling.daemon`):
+starting each scheduled crawl, ending it at its timeout, stopping them all
+when the daemon stops, and recording how each one ended.
 
-- A crawl is a child process (:func:`crawler.scheduling.runner.start_crawl`)
-  in its own process group, waited for at most the site's
-  ``schedule.timeout``: then SIGTERM to its group, then, ``kill_after``
-  seconds later, SIGKILL. With a shared Redis queue
-  (:mod:`crawler.scheduling.distributed`) the crawl is enqueued for the
-  workers instead.
+- A crawl runs in a crawl host (:class:`HostedCrawls`, with the pool of
+  :mod:`crawler.scheduling.hosts`): waited for at most the site's
+  ``schedule.timeout``, then closed by its host; ``kill_after`` seconds
+  later its host is killed. A crawl whose host dies under it is run again at
+  once as a process of its own.
+- Without hosts (``--crawl-hosts 0``), and for those runs again, a crawl is
+  a child process (:func:`crawler.scheduling.runner.start_crawl`) in its own
+  process group, waited for at most the site's ``schedule.timeout``: then
+  SIGTERM to its group, then, ``kill_after`` seconds later, SIGKILL. With a
+  shared Redis queue (:mod:`crawler.scheduling.distributed`) the crawl is
+  enqueued for the workers instead.
 - The child records its own ``crawl_runs`` row; when it cannot (killed, timed
   out, crashed) the row is closed here as ``timeout``, ``interrupted`` or
   ``failed`` (:func:`crawler.storage.locks.end_runs_of_process`), and each
