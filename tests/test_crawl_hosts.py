@@ -202,6 +202,9 @@ def test_a_hung_site_times_out_in_its_host_while_the_others_are_crawled(
     assert_captures_readable(
         archive, archive_dir(os.environ.get("NEWSCRAWL_ARCHIVE_DIR"), database_url)
     )
+    # One host, one WARC file for all its crawls: not a file per crawl.
+    files = {c["warc_file"] for c in archive.rows("select warc_file from captures")}
+    assert len(files) == 1, files
     log = daemon.log_text()
     assert "hang/articles: still running after 3s (schedule.timeout): stopping it" in log
     assert "Traceback" not in log

@@ -497,7 +497,9 @@ def main() -> int:
 
     threading.Thread(target=read_orders, name="orders", daemon=True).start()
     from crawler.extraction.processes import tune_collector
+    from crawler.storage.warc import WarcFiles
 
+    WarcFiles.keep_open = True  # one WARC file for the host's crawls, not one per crawl
     tune_collector()  # what start-up made frozen; the youngest generation collected less often
     beats = task.LoopingCall(host.beat)
     reactor.callWhenRunning(host.send, {"ev": "ready", "pid": os.getpid()})

@@ -133,10 +133,13 @@ class WarcFiles:
 
     A process that runs many crawls (a crawl host) writes them all to one
     file: :meth:`shared` gives each crawl the process's files for a folder,
-    and :meth:`release` closes them when the last crawl using them ends."""
+    and :meth:`release` closes them when the last crawl using them ends, or,
+    with ``keep_open`` (set by a crawl host), leaves them open for the next
+    crawl: a file per host and ``size_limit``, not one per crawl."""
 
     _shared: dict[Path, WarcFiles] = {}
     _shared_lock = threading.Lock()
+    keep_open = False
 
     def __init__(self, folder: Path, size_limit: int = DEFAULT_FILE_SIZE) -> None:
         self.folder = folder
@@ -165,7 +168,7 @@ class WarcFiles:
         """One crawl less uses them: closed after the last."""
         with WarcFiles._shared_lock:
             self.users -= 1
-            if self.users > 0:
+            if self.users > 0 or WarcFiles.keep_open:
                 return
             if WarcFiles._shared.get(self.folder) is self:
                 del WarcFiles._shared[self.folder]
