@@ -1,10 +1,10 @@
 """The daemon's crawl hosts: long-lived processes that each run many crawls
 (:mod:`crawler.scheduling.host`), started, fed, watched and replaced here.
 
-- A crawl goes to the host running the fewest crawls; hosts are started as
-  they are needed, at most ``size``. A host that is full (``per_host``
-  crawls at once) gets none; when every host is full the crawl waits for a
-  place.
+- A crawl goes to an idle host, else to a new one while fewer than ``size``
+  run (the crawls spread over the CPUs), else to the host running the
+  fewest. A host that is full (``per_host`` crawls at once) gets none; when
+  every host is full the crawl waits for a place.
 - A host is *recycled*: after ``host_crawls`` crawls, or once its memory has
   grown by more than ``rss_growth_mb`` since its first beat, it takes no new
   crawl, finishes its running ones and exits; another is started for the
