@@ -11,6 +11,7 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from sqlalchemy import create_engine, text
 from support.sites import listing_html
@@ -194,3 +195,81 @@ def test_with_redis_the_daemon_enqueues_instead_of_crawling(tmp_path, redis_url,
     with engine.connect() as conn:
         assert conn.execute(text("select count(*) from crawl_runs")).scalar() == 0
     engine.dispose()
+
+
+def test_a_worker_whose_crawl_host_dies_closes_its_run_and_crawls_on(
+    tmp_path, redis_url, postgres_url
+):
+    """A worker runs its crawls in a crawl host; killed under a crawl, the
+    host's run is closed ``failed`` and the worker starts another host for
+    what is still queued."""
+    from support.daemons import children_of, wait_for
+
+    site = SlowNewsSite(articles=200, latency=0.2)
+    name = f"dist{uuid.uuid4().hex[:8]}"
+    sites = tmp_path / "sites"
+    sites.mkdir()
+    (sites / f"{name}.yaml").write_text(
+        f"name: {name}\nbase_url: {site.url}/\n"
+        "listing:\n  start_urls: [/news/1]\n  article_links: 'ul.news a::attr(href)'\n"
+        "  next_page: 'a[rel=\"next\"]::attr(href)'\n  max_pages: 100\n"
+        "article:\n  body: 'div.story'\n"
+    )
+    env = {
+        **os.environ,
+        "NEWSCRAWL_SITES_DIR": str(sites),
+        "NEWSCRAWL_DATABASE_URL": postgres_url,
+        "NEWSCRAWL_REDIS_URL": redis_url,
+    }
+    cli = [sys.executable, "-m", "crawler.cli"]
+    subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
+    output = tmp_path / "worker.out"
+    with open(output, "wb") as out:
+        worker = subprocess.Popen(
+            [*cli, "worker", "--site", name, "--crawl-hosts", "1",
+             "--set", "AUTOTHROTTLE_ENABLED=False", "--set", "NEWSCRAWL_WORKER_IDLE_SECONDS=3"],
+            env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    engine = create_engine(postgres_url)
+
+    def runs() -> list:
+        with engine.connect() as conn:
+            return list(
+                conn.execute(
+                    text("select * from crawl_runs where site = :s order by id"), {"s": name}
+                ).mappings()
+            )
+
+    def hosts() -> list[int]:
+        return [
+            pid
+            for pid in children_of(worker.pid)
+            if b"crawler.scheduling.host" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        ]
+
+    try:
+        subprocess.run([*cli, "enqueue", name, "--spider", "articles"], env=env, check=True)
+        wait_for(lambda: len([p for p in site.log if p.startswith("/a/")]) >= 10, "articles")
+        [host] = hosts()
+        os.kill(host, signal.SIGKILL)
+        failed = wait_for(
+            lambda: [r for r in runs() if r["status"] == "failed"], "the run closed failed"
+        )[0]
+        assert failed["finish_reason"].startswith(
+            f"its crawl host 1 (pid {host}) was killed by SIGKILL"
+        ), failed
+        wait_for(lambda: [r for r in runs() if r["status"] == "finished"], "a run after it")
+        assert [p for p in hosts() if p != host]
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=60)
+        final = runs()
+        engine.dispose()
+        site.close()
+        import redis
+
+        server = redis.Redis.from_url(redis_url)
+        for key in server.scan_iter(f"newscrawl:{name}:*"):
+            server.delete(key)
+    assert worker.returncode == 0, output.read_text(errors="replace")[-3000:]
+    assert all(r["status"] in ("failed", "finished") for r in final)
