@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from crawler.scheduling.endpoint import DEFAULT_METRICS_HOST, Endpoint
-from crawler.scheduling.hosts import HostedCrawl, HostPool
+from crawler.scheduling.hosts import HostedCrawl, HostPool, HostUnavailable
 from crawler.scheduling.logs import crawl_log_settings
 from crawler.scheduling.redis_queue import one_line, pending, shown_url
 from crawler.scheduling.runner import crawl_command, crawl_env
@@ -156,12 +156,16 @@ class Worker:
         logger.info("crawling %s/%s from the shared queue", site, spider)
         self.launched_at[(site, spider)] = utcnow()
         if self.pool is not None:
-            crawl = self.pool.submit(
-                site, spider, self.site_files.get(site), settings, {"worker": self.name}
-            )
-            if crawl is not None:
-                self.children[(site, spider)] = crawl
-            return
+            try:
+                crawl = self.pool.submit(
+                    site, spider, self.site_files.get(site), settings, {"worker": self.name}
+                )
+            except HostUnavailable as exc:
+                logger.error("%s/%s: %s: crawling it in a process of its own", site, spider, exc)
+            else:
+                if crawl is not None:
+                    self.children[(site, spider)] = crawl
+                return
         env = crawl_env(self.db_url, self.site_files.get(site))
         self.children[(site, spider)] = subprocess.Popen(command, env=env)
 
