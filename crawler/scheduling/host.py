@@ -46,7 +46,7 @@ import os
 import signal
 import sys
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -162,7 +162,6 @@ class RunningCrawl:
     crawler: Any  # None until its lease is taken
     renewer: Any
     stop_asked: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def run_id(self) -> int | None:
         try:
@@ -194,7 +193,6 @@ class Host:
         self.engine = get_engine(self.url)
         self.crawls: dict[str, RunningCrawl] = {}
         self.exiting = False
-        self.stopping = False
         self.signals = 0
         self._sites: dict[str, tuple[int, Any]] = {}  # definition file: (mtime, Site)
         self.parent = os.getppid()
