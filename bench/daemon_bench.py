@@ -9,7 +9,8 @@ For each number of sites N (``--sites 100 300 1000``), in one run:
    folder, with newscrawl's default schedules divided by the factor: top
    stories every 15 min, articles every hour, jitter 30 s and 2 min, timeout
    30 min (at 60x: 15 s, 60 s, 0.5 s, 2 s, 30 s).
-3. A real `newscrawl daemon` (SQLite, ``--max-crawls`` slots) crawls them
+3. A real `newscrawl daemon` (SQLite, ``--crawl-hosts`` and ``--max-crawls``
+   as given, else the daemon's defaults) crawls them
    for ``--span`` seconds, then is stopped with SIGTERM.
 
 What is reported, from the daemon's process tree, its ``crawl_runs`` and
