@@ -69,8 +69,11 @@ class SlowNewsSite:
         self.server.server_close()
 
 
-def test_two_workers_share_one_crawl(tmp_path, redis_url, postgres_url):
-    site = SlowNewsSite()
+def shared_crawl_of(
+    site: SlowNewsSite, tmp_path: Path, redis_url: str, postgres_url: str
+) -> tuple[str, dict[str, str]]:
+    """A definition of ``site`` under a name of its own, and the environment
+    of the workers that crawl it through Redis into PostgreSQL."""
     name = f"dist{uuid.uuid4().hex[:8]}"
     sites = tmp_path / "sites"
     sites.mkdir()
@@ -86,6 +89,12 @@ def test_two_workers_share_one_crawl(tmp_path, redis_url, postgres_url):
         "NEWSCRAWL_DATABASE_URL": postgres_url,
         "NEWSCRAWL_REDIS_URL": redis_url,
     }
+    return name, env
+
+
+def test_two_workers_share_one_crawl(tmp_path, redis_url, postgres_url):
+    site = SlowNewsSite()
+    name, env = shared_crawl_of(site, tmp_path, redis_url, postgres_url)
     settings = [
         "--set",
         "AUTOTHROTTLE_ENABLED=False",
@@ -206,21 +215,7 @@ def test_a_worker_whose_crawl_host_dies_closes_its_run_and_crawls_on(
     from support.daemons import children_of, wait_for
 
     site = SlowNewsSite(articles=200, latency=0.2)
-    name = f"dist{uuid.uuid4().hex[:8]}"
-    sites = tmp_path / "sites"
-    sites.mkdir()
-    (sites / f"{name}.yaml").write_text(
-        f"name: {name}\nbase_url: {site.url}/\n"
-        "listing:\n  start_urls: [/news/1]\n  article_links: 'ul.news a::attr(href)'\n"
-        "  next_page: 'a[rel=\"next\"]::attr(href)'\n  max_pages: 100\n"
-        "article:\n  body: 'div.story'\n"
-    )
-    env = {
-        **os.environ,
-        "NEWSCRAWL_SITES_DIR": str(sites),
-        "NEWSCRAWL_DATABASE_URL": postgres_url,
-        "NEWSCRAWL_REDIS_URL": redis_url,
-    }
+    name, env = shared_crawl_of(site, tmp_path, redis_url, postgres_url)
     cli = [sys.executable, "-m", "crawler.cli"]
     subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
     output = tmp_path / "worker.out"
