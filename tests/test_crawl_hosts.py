@@ -180,7 +180,7 @@ def test_a_hung_site_times_out_in_its_host_while_the_others_are_crawled(
         write_site(sites, hang)
         daemon = daemons(
             database_url, sites, "--crawl-hosts", "1", "--kill-after", "20",
-            "--set", "DOWNLOAD_TIMEOUT=4", "--grace", "1",
+            "--set", "DOWNLOAD_TIMEOUT=4", "--grace", "1", "--crawl-log-level", "INFO",
         )  # fmt: skip
         wait_for(
             lambda: (
@@ -191,7 +191,19 @@ def test_a_hung_site_times_out_in_its_host_while_the_others_are_crawled(
             daemon,
         )
         [host] = host_pids(daemon)
+        # logrotate moves the log file away: the host, which writes its
+        # crawls' lines to it itself, opens a new one as the daemon does.
+        rotated = daemon.log.with_name(daemon.log.name + ".1")
+        daemon.log.rename(rotated)
+        finished = len(runs(archive, "alpha", "finished"))
+        wait_for(
+            lambda: len(runs(archive, "alpha", "finished")) > finished + 1,
+            "two more finished runs of a healthy site",
+            daemon,
+        )
         assert daemon.stop(signal.SIGTERM) == 0
+        assert "[alpha/articles] " in rotated.read_text()
+        assert "[alpha/articles] " in daemon.log.read_text()
     assert runs(archive, status="running") == []
     assert_healthy_sites_whole(archive)
     # Stopped within its host, which went on crawling the others: one host for all.
@@ -205,7 +217,7 @@ def test_a_hung_site_times_out_in_its_host_while_the_others_are_crawled(
     # One host, one WARC file for all its crawls: not a file per crawl.
     files = {c["warc_file"] for c in archive.rows("select warc_file from captures")}
     assert len(files) == 1, files
-    log = daemon.log_text()
+    log = rotated.read_text() + daemon.log_text()
     assert "hang/articles: still running after 3s (schedule.timeout): stopping it" in log
     assert "Traceback" not in log
 
