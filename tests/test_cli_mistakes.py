@@ -580,6 +580,22 @@ def test_daemon_usage_mistakes(capsys, monkeypatch, tmp_path):
     assert one_line(err) == "newscrawl: NEWSCRAWL_CRAWL_HOSTS must be a whole number, got 'two'"
     code, _, err = run(capsys, "worker", "--crawl-hosts", "-2")
     assert code == CONFIG_ERROR_EXIT and "--crawl-hosts must be 0 or more" in one_line(err)
+    monkeypatch.delenv("NEWSCRAWL_CRAWL_HOSTS")
+    # The crawl hosts' limits are read with the other options: one line, not a traceback.
+    for name, value, message in (
+        ("NEWSCRAWL_HOST_BEAT_TIMEOUT", "soon", "must be a number, got 'soon'"),
+        ("NEWSCRAWL_HOST_CRAWLS", "2.5", "must be a whole number, got '2.5'"),
+        ("NEWSCRAWL_HOST_RSS_GROWTH_MB", "0", "must be more than 0, got 0"),
+    ):
+        monkeypatch.setenv(name, value)
+        code, _, err = run(capsys, "daemon", "--crawl-hosts", "1")
+        assert code == CONFIG_ERROR_EXIT
+        assert one_line(err) == f"newscrawl: {name} {message}"
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("NEWSCRAWL_HOST_CRAWLS", "0")
+    code, _, err = run(capsys, "worker")
+    assert code == CONFIG_ERROR_EXIT
+    assert one_line(err) == "newscrawl: NEWSCRAWL_HOST_CRAWLS must be at least 1, got 0"
 
 
 def store_job(url: str, job_id: str, when: float) -> None:

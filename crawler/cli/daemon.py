@@ -163,13 +163,14 @@ def cmd_daemon(args: argparse.Namespace) -> int:
         run_daemon,
     )
     from crawler.scheduling.endpoint import DAEMON_METRICS_PORT
-    from crawler.scheduling.hosts import default_hosts
+    from crawler.scheduling.hosts import HostLimits, default_hosts
     from crawler.storage.database import database_url
 
     try:
         crawl_hosts = args.crawl_hosts if args.crawl_hosts is not None else default_hosts()
         if crawl_hosts < 0:
             raise ValueError(f"--crawl-hosts must be 0 or more, got {crawl_hosts}")
+        host_limits = HostLimits.from_env() if crawl_hosts else None
         max_crawls = (
             args.max_crawls if args.max_crawls is not None else default_max_crawls(crawl_hosts)
         )
@@ -190,6 +191,7 @@ def cmd_daemon(args: argparse.Namespace) -> int:
         db_url=database_url(args.database),
         max_crawls=max_crawls,
         crawl_hosts=crawl_hosts,
+        host_limits=host_limits,
         grace=args.grace,
         kill_after=args.kill_after,
         sites=args.sites,
@@ -549,9 +551,11 @@ def cmd_worker(args: argparse.Namespace) -> int:
     if args.crawl_hosts < 0:
         return _error(f"--crawl-hosts must be 0 or more, got {args.crawl_hosts}")
     from crawler.scheduling.endpoint import WORKER_METRICS_PORT, MetricsUnavailable
+    from crawler.scheduling.hosts import HostLimits
 
     try:
         metrics_host, metrics_port = _metrics_address(args, WORKER_METRICS_PORT)
+        host_limits = HostLimits.from_env() if args.crawl_hosts else None
     except ValueError as exc:
         return _error(str(exc))
     settings = parse_settings(args.settings)
@@ -571,6 +575,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         metrics_port=metrics_port,
         metrics_host=metrics_host,
         crawl_hosts=args.crawl_hosts,
+        host_limits=host_limits,
     )
     try:
         return worker.run()

@@ -74,7 +74,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from crawler.exceptions import CONFIG_ERROR_EXIT, LEASE_HELD_EXIT
 from crawler.scheduling.backoff import Backoff
 from crawler.scheduling.endpoint import DEFAULT_METRICS_HOST, Endpoint, MetricsUnavailable
-from crawler.scheduling.hosts import HostPool, env_whole_number
+from crawler.scheduling.hosts import HostLimits, HostPool, env_whole_number
 from crawler.scheduling.jobs import (
     JobSpec,
     format_duration,
@@ -178,6 +178,7 @@ class DaemonOptions:
     metrics_port: int = 0  # the command line's default is 9410; 0: no endpoint
     metrics_host: str = DEFAULT_METRICS_HOST
     crawl_hosts: int = 0  # 0: a process per crawl; the command line's default is one per CPU
+    host_limits: HostLimits | None = None  # None: HostLimits.from_env()
 
 
 def configure_logging(level: str = "INFO", log_file: Path | None = None) -> None:
@@ -217,6 +218,7 @@ class Daemon:
                 per_host=-(-options.max_crawls // options.crawl_hosts),
                 settings=self.crawl_settings,
                 log_file=options.log_file,
+                limits=options.host_limits,
                 stopping=self.stopping,
             )
             if options.crawl_hosts

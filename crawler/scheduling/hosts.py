@@ -88,6 +88,29 @@ def _env_number(name: str, default: float) -> float:
     return number
 
 
+@dataclass(frozen=True)
+class HostLimits:
+    """When a crawl host is replaced: after ``crawls`` crawls, after growing
+    by ``rss_growth_mb``, or after ``beat_timeout`` seconds without a beat."""
+
+    crawls: int = DEFAULT_HOST_CRAWLS
+    rss_growth_mb: float = DEFAULT_RSS_GROWTH_MB
+    beat_timeout: float = DEFAULT_BEAT_TIMEOUT
+
+    @classmethod
+    def from_env(cls) -> HostLimits:
+        """``NEWSCRAWL_HOST_CRAWLS``, ``NEWSCRAWL_HOST_RSS_GROWTH_MB`` and
+        ``NEWSCRAWL_HOST_BEAT_TIMEOUT``, else the defaults; ValueError for a
+        value that is not a whole number of at least 1 (crawls) or a number
+        above 0 (the others). The commands read them with their other options,
+        so a bad value is one line before anything starts."""
+        return cls(
+            env_whole_number(HOST_CRAWLS_ENV, 1) or DEFAULT_HOST_CRAWLS,
+            _env_number(HOST_RSS_GROWTH_ENV, DEFAULT_RSS_GROWTH_MB),
+            _env_number(HOST_BEAT_TIMEOUT_ENV, DEFAULT_BEAT_TIMEOUT),
+        )
+
+
 class HostUnavailable(Exception):
     """No crawl host runs and none could be started."""
 
@@ -193,9 +216,7 @@ class HostPool:
         settings: dict[str, str],
         log_file: Path | None,
         *,
-        host_crawls: int | None = None,
-        rss_growth_mb: float | None = None,
-        beat_timeout: float | None = None,
+        limits: HostLimits | None = None,
         stopping: threading.Event | None = None,
     ) -> None:
         self.url = db_url
@@ -203,11 +224,10 @@ class HostPool:
         self.per_host = max(per_host, 1)
         self.settings = settings
         self.log_file = log_file
-        self.host_crawls = int(host_crawls or _env_number(HOST_CRAWLS_ENV, DEFAULT_HOST_CRAWLS))
-        self.rss_growth_mb = rss_growth_mb or _env_number(
-            HOST_RSS_GROWTH_ENV, DEFAULT_RSS_GROWTH_MB
-        )
-        self.beat_timeout = beat_timeout or _env_number(HOST_BEAT_TIMEOUT_ENV, DEFAULT_BEAT_TIMEOUT)
+        limits = limits or HostLimits.from_env()
+        self.host_crawls = limits.crawls
+        self.rss_growth_mb = limits.rss_growth_mb
+        self.beat_timeout = limits.beat_timeout
         self.stopping = stopping or threading.Event()
         self.hosts: list[CrawlHost] = []
         self.closed = False

@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from crawler.scheduling.endpoint import DEFAULT_METRICS_HOST, Endpoint
-from crawler.scheduling.hosts import HostedCrawl, HostPool, HostUnavailable
+from crawler.scheduling.hosts import HostedCrawl, HostLimits, HostPool, HostUnavailable
 from crawler.scheduling.logs import crawl_log_settings
 from crawler.scheduling.redis_queue import one_line, pending, shown_url
 from crawler.scheduling.runner import crawl_command, crawl_env
@@ -52,6 +52,7 @@ class Worker:
         metrics_port: int = 0,  # the command line's default is 9411; 0: no endpoint
         metrics_host: str = DEFAULT_METRICS_HOST,
         crawl_hosts: int = 0,
+        host_limits: HostLimits | None = None,  # None: HostLimits.from_env()
     ) -> None:
         self.redis_url = redis_url
         self.db_url = database_url(db_url)
@@ -68,6 +69,7 @@ class Worker:
                 per_host=-(-max_crawls // crawl_hosts),
                 settings={"NEWSCRAWL_RUN_TRIGGER": "worker", **self.settings},
                 log_file=None,
+                limits=host_limits,
             )
             if crawl_hosts
             else None
