@@ -18,11 +18,11 @@ import os
 import socket
 import threading
 import uuid
-import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from isal import isal_zlib
 from sqlalchemy.engine import make_url
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
@@ -32,9 +32,12 @@ ARCHIVE_DIR_ENV = "NEWSCRAWL_ARCHIVE_DIR"
 FILE_SIZE_ENV = "NEWSCRAWL_ARCHIVE_FILE_SIZE"
 DEFAULT_FILE_SIZE = 1_000_000_000  # bytes: a file is closed once past it
 OFF = "off"
-# gzip's fastest level: about 10% larger records than warcio's level 9, at
-# under half the CPU (compressing is most of what keeping a page costs).
+# Records are compressed by ISA-L (the ``isal`` package): the same gzip
+# format every WARC reader reads, at a fifth of zlib's CPU at its fastest
+# level and no larger (docs/performance.md, the page archive). Level 1 of
+# ISA-L's 0-3: about 10% larger records than warcio's zlib level 9.
 GZIP_LEVEL = 1
+GZIP_WBITS = isal_zlib.MAX_WBITS + 16  # a gzip header and trailer, not zlib's
 # Headers that describe the bytes on the wire, not the payload kept: the
 # payload is stored as the crawl read it (decompressed, de-chunked).
 WIRE_HEADERS = ("content-encoding", "transfer-encoding", "content-length")
@@ -253,9 +256,8 @@ def _http_block(http: StatusAndHeaders) -> bytes:
 def _member(warc_headers: list[tuple[str, str]], *block: bytes) -> bytes:
     """A record (its WARC headers, then its block) as a gzip member of its own."""
     head = _WARC_VERSION + "\r\n" + "".join(f"{n}: {v}\r\n" for n, v in warc_headers)
-    compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, zlib.MAX_WBITS + 16)
     data = b"".join((head.encode("utf-8"), b"\r\n", *block, b"\r\n\r\n"))
-    return compressor.compress(data) + compressor.flush()
+    return isal_zlib.compress(data, GZIP_LEVEL, GZIP_WBITS)
 
 
 def _record_id() -> str:
