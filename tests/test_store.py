@@ -212,3 +212,31 @@ def test_the_stores_of_one_database_in_a_process_share_their_duplicate_finder(tm
         rows = dict(conn.execute(select(ArticleRow.url, ArticleRow.duplicate_of)).all())
         ids = dict(conn.execute(select(ArticleRow.url, ArticleRow.id)).all())
     assert rows["https://b.example/1/"] == ids["https://a.example/1/"]
+
+
+def test_a_batch_longer_than_one_in_list_on_sqlite(tmp_path, monkeypatch):
+    """On SQLite the batch's lookups are written out with one ``?`` per value,
+    a few hundred at a time: a batch longer than that finds every stored URL
+    and every earlier copy of a body, whichever part of the list it is in."""
+    from crawler.storage import database
+
+    monkeypatch.setattr(database, "SQLITE_IN_VALUES", 7)
+    store = Store.open(f"sqlite:///{tmp_path / 'long.db'}")
+    bodies = [f"Story {n}: " + f"the {n} council budget vote. " * 12 for n in range(20)]
+    first = [article(url=f"https://news.example/a/{n}/", body=bodies[n]) for n in range(20)]
+    assert store.save_articles(first, now=T0).new == 20
+    # The same 20 again, 5 of them changed, and 20 new whose bodies repeat the first ones'.
+    again = [
+        article(url=a.url, body=a.body if n % 4 else a.body + " Update.")
+        for n, a in enumerate(first)
+    ]
+    copies = [article(url=f"https://copy.example/{n}/", body=bodies[n]) for n in range(20)]
+    counts = store.save_articles(again + copies, now=T0 + timedelta(hours=1))
+    assert (counts.new, counts.updated, counts.unchanged, counts.duplicates) == (20, 5, 15, 20)
+    with store.engine.connect() as conn:
+        ids = dict(conn.execute(select(ArticleRow.url, ArticleRow.id)).all())
+        duplicate_of = dict(conn.execute(select(ArticleRow.url, ArticleRow.duplicate_of)).all())
+    assert all(
+        duplicate_of[f"https://copy.example/{n}/"] == ids[f"https://news.example/a/{n}/"]
+        for n in range(20)
+    )

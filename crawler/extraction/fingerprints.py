@@ -133,7 +133,7 @@ def hamming(a: int, b: int) -> int:
 
 
 # Comparisons per array operation of SimHashIndex.close_to_each (8 bytes each).
-_COMPARED_AT_ONCE = 1 << 20
+_COMPARED_AT_ONCE = 1 << 17
 
 
 class SimHashIndex:

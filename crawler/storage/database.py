@@ -127,6 +127,25 @@ def get_engine(url: str | None = None) -> Engine:
         return _engines[url]
 
 
+# Values per ``IN (...)`` list written out for SQLite: well under its limit of
+# bound parameters (32,766).
+SQLITE_IN_VALUES = 500
+
+
+def sqlite_select_in(connection: Connection, sql: str, values: list) -> list:
+    """The rows of ``sql`` (a SELECT with ``{marks}`` where its ``IN`` list
+    goes) for ``values``, run on SQLite as written-out SQL with one ``?`` per
+    value, SQLITE_IN_VALUES at a time. An expanding SQLAlchemy parameter is
+    rendered again at every execution, which costs more than SQLite's own
+    work for a batch's lookups (docs/performance.md, the store)."""
+    rows: list = []
+    for start in range(0, len(values), SQLITE_IN_VALUES):
+        chunk = tuple(values[start : start + SQLITE_IN_VALUES])
+        marks = ", ".join("?" * len(chunk))
+        rows += connection.exec_driver_sql(sql.format(marks=marks), chunk).all()
+    return rows
+
+
 def ping(engine: Engine) -> None:
     """``SELECT 1``: raises when the database does not answer."""
     with engine.connect() as conn:

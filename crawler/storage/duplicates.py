@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from sqlalchemy import bindparam, func, select, update
 
 from crawler.extraction.fingerprints import NEAR_DUPLICATE_JACCARD, SimHashIndex, jaccard
+from crawler.storage.database import sqlite_select_in
 from crawler.storage.models import ArticleRow, UTCDateTime
 from crawler.storage.runs import utcnow
 
@@ -37,6 +38,13 @@ _FIRST_WITH_HASH = (
     select(ArticleRow.content_hash, func.min(ArticleRow.id))
     .where(ArticleRow.content_hash.in_(bindparam("hashes", expanding=True)))
     .group_by(ArticleRow.content_hash)
+)
+
+# The same as SQL written out for SQLite (crawler.storage.database.sqlite_select_in):
+# the hashes are distinct, so each is in one chunk of the IN list.
+_SQLITE_FIRST_WITH_HASH = (
+    "SELECT content_hash, min(id) FROM articles WHERE content_hash IN ({marks})"
+    " GROUP BY content_hash"
 )
 
 # The SimHashes of the articles stored after ``since`` and at or after ``cutoff``.
@@ -104,9 +112,12 @@ class DuplicateFinder:
 
     def _mark(self, conn: Any, rows: list[NewRow]) -> int:
         rows = sorted(rows, key=lambda r: r.id)
-        first_with_hash = dict(
-            conn.execute(_FIRST_WITH_HASH, {"hashes": list({r.content_hash for r in rows})}).all()
-        )
+        hashes = list({r.content_hash for r in rows})
+        if conn.dialect.name == "sqlite":
+            found = sqlite_select_in(conn, _SQLITE_FIRST_WITH_HASH, hashes)
+        else:
+            found = conn.execute(_FIRST_WITH_HASH, {"hashes": hashes}).all()
+        first_with_hash = dict(found)
         near = self._refresh_index(conn, rows)
         exact = {}
         for row in rows:

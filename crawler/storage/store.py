@@ -30,7 +30,7 @@ from crawler.storage.captures import (
     record_article_captures,
     record_snapshot_capture,
 )
-from crawler.storage.database import ensure_schema, get_engine
+from crawler.storage.database import ensure_schema, get_engine, sqlite_select_in
 from crawler.storage.duplicates import NEAR_DUPLICATE_WINDOW as NEAR_DUPLICATE_WINDOW
 from crawler.storage.duplicates import SIMHASH_LOOKBACK as SIMHASH_LOOKBACK
 from crawler.storage.duplicates import DuplicateFinder, NewRow
@@ -332,9 +332,19 @@ _LINK_TOP_STORIES = (
 )
 
 
+_SQLITE_EXISTING = (
+    "SELECT id, url, title, content_hash, version FROM articles WHERE url IN ({marks})"
+)
+
+
 def _existing(conn: Any, urls: list[str]) -> dict[str, Any]:
-    stmt = _EXISTING_LOCKED if conn.dialect.name == "postgresql" else _EXISTING
-    return {row.url: row for row in conn.execute(stmt, {"urls": urls})}
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        rows = sqlite_select_in(conn, _SQLITE_EXISTING, urls)
+    else:
+        stmt = _EXISTING_LOCKED if dialect == "postgresql" else _EXISTING
+        rows = conn.execute(stmt, {"urls": urls}).all()
+    return {row.url: row for row in rows}
 
 
 def _insert_new(conn: Any, new_rows: list[dict[str, Any]]) -> list[Any]:
