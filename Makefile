@@ -67,6 +67,12 @@ bench-daemon: $(STAMP)
 bench-archive: $(STAMP)
 	$(BIN)/python bench/archive_bench.py --articles $(or $(ARCHIVE_N),1000)
 
+# After adding a migration: the schema a new SQLite file is given
+# (migrations/sqlite_schema.json, docs/schema.md), made again from the migrations.
+.PHONY: schema-snapshot
+schema-snapshot: $(STAMP)
+	$(BIN)/python -c "from crawler.storage.database import write_sqlite_snapshot; write_sqlite_snapshot()"
+
 lint: $(STAMP)
 	$(BIN)/ruff check crawler pipelines settings migrations tests bench
 	$(BIN)/ruff format --check crawler pipelines settings migrations tests bench

@@ -240,3 +240,64 @@ def test_a_batch_longer_than_one_in_list_on_sqlite(tmp_path, monkeypatch):
         duplicate_of[f"https://copy.example/{n}/"] == ids[f"https://news.example/a/{n}/"]
         for n in range(20)
     )
+
+
+def _objects(path) -> tuple:
+    """What a SQLite file holds of its schema: every object's SQL in order,
+    its tables' kinds, the full-text index's configuration, the revision."""
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        found = (
+            conn.execute(
+                "select type, name, tbl_name, sql from sqlite_master order by rowid"
+            ).fetchall(),
+            sorted(conn.execute("pragma table_list").fetchall()),
+            conn.execute("select * from articles_fts_config").fetchall(),
+            conn.execute("select version_num from alembic_version").fetchall(),
+        )
+    conn.close()
+    return found
+
+
+def test_a_new_sqlite_file_gets_the_schema_the_migrations_make(tmp_path, monkeypatch):
+    """A new SQLite file gets its schema from migrations/sqlite_schema.json,
+    without running the migrations: the same objects in the same order as
+    running them makes, at the newest revision."""
+    import json
+
+    from crawler.storage import database
+
+    snapshot = json.loads(database.SQLITE_SNAPSHOT.read_text(encoding="utf-8"))
+    assert snapshot["revision"] == database.newest_migration(), (
+        "migrations/sqlite_schema.json is not of the newest migration: run make schema-snapshot"
+    )
+    database.upgrade(f"sqlite:///{tmp_path / 'migrated.db'}")
+
+    def no_migrations(*args, **kwargs):
+        raise AssertionError("a new SQLite file ran the migrations")
+
+    monkeypatch.setattr(database, "upgrade", no_migrations)
+    database.ensure_schema(f"sqlite:///{tmp_path / 'new.db'}")
+    assert _objects(tmp_path / "new.db") == _objects(tmp_path / "migrated.db")
+    store = Store.open(f"sqlite:///{tmp_path / 'new.db'}")
+    assert store.save_articles([article()], now=T0).new == 1
+
+
+def test_a_snapshot_that_fails_leaves_nothing_half_made(tmp_path, monkeypatch, caplog):
+    """A statement of the snapshot that fails rolls back all the others, and
+    the migrations make the schema instead, with a warning."""
+    import json
+
+    from crawler.storage import database
+
+    real = json.loads(database.SQLITE_SNAPSHOT.read_text(encoding="utf-8"))
+    broken = {
+        "revision": real["revision"],
+        "statements": [*real["statements"][:6], "CREATE TABLE ("],
+    }
+    monkeypatch.setattr(database, "_sqlite_snapshot", lambda: broken)
+    database.upgrade(f"sqlite:///{tmp_path / 'migrated.db'}")
+    database.ensure_schema(f"sqlite:///{tmp_path / 'new.db'}")
+    assert "the schema snapshot sqlite_schema.json failed" in caplog.text
+    assert _objects(tmp_path / "new.db") == _objects(tmp_path / "migrated.db")

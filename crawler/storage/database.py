@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import re
 import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from urllib.parse import quote_plus
 
@@ -23,6 +26,7 @@ DEFAULT_DATABASE_URL = "sqlite:///newscrawl.db"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent.parent / "migrations"
 
+logger = logging.getLogger(__name__)
 _engines: dict[str, Engine] = {}
 _upgraded: set[str] = set()
 _lock = threading.Lock()
@@ -305,6 +309,123 @@ def _stamped_revision(url: str) -> str | None:
         return None
 
 
+# --------------------------------------------------------------------------- a new SQLite file
+
+# A new SQLite database gets its schema from the statements the migrations
+# leave, in one transaction, instead of by running the migrations: Alembic's
+# import and the migrations cost a crawl into a new database about 0.4 s of
+# its start-up, the statements a few milliseconds (docs/performance.md). The
+# file holds the newest revision and the SQL of every object of a database
+# the migrations made, in the order SQLite keeps them, without the full-text
+# index's shadow tables (its virtual table makes them). It is used only when
+# its revision is the newest migration's: a migration added without writing
+# the file again is run by Alembic as before, and tests/test_store.py fails
+# until ``make schema-snapshot`` writes it.
+SQLITE_SNAPSHOT = MIGRATIONS_DIR / "sqlite_schema.json"
+
+
+def sqlite_schema(connection: sqlite3.Connection) -> list[str]:
+    """The SQL of a SQLite database's objects, in the order they were made,
+    without the tables SQLite makes by itself (shadow tables, sqlite_sequence)."""
+    shadow = {row[1] for row in connection.execute("PRAGMA table_list") if row[2] == "shadow"}
+    return [
+        sql
+        for name, sql in connection.execute(
+            "SELECT name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid"
+        )
+        if name not in shadow and name != "sqlite_sequence"
+    ]
+
+
+def write_sqlite_snapshot(path: Path = SQLITE_SNAPSHOT) -> None:
+    """Run the migrations on a new SQLite file and write what they made to ``path``."""
+    with tempfile.TemporaryDirectory() as folder:
+        url = f"sqlite:///{Path(folder) / 'snapshot.db'}"
+        upgrade(url)
+        dispose_engines()
+        with sqlite3.connect(Path(folder) / "snapshot.db") as connection:
+            statements = sqlite_schema(connection)
+            (revision,) = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+        connection.close()
+    snapshot = {"revision": revision, "statements": statements}
+    path.write_text(json.dumps(snapshot, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+@cache
+def _sqlite_snapshot() -> dict | None:
+    try:
+        return json.loads(SQLITE_SNAPSHOT.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite database URL; None for other databases, a database
+    in memory, or a URL with options (``file:...?...``), left to Alembic."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.query:
+        return None
+    name = parsed.database or ""
+    if name in ("", ":memory:") or name.startswith("file:"):
+        return None
+    return Path(name)
+
+
+def _create_from_snapshot(url: str, head: str | None) -> bool:
+    """Give a new, empty SQLite file the newest schema from SQLITE_SNAPSHOT,
+    under the schema lock: True when done; False, having changed nothing,
+    when the file is not empty, no snapshot of the newest revision is there,
+    or the file cannot be opened or locked (the migrations' way then waits,
+    or says what is wrong)."""
+    snapshot = _sqlite_snapshot()
+    path = _sqlite_file(url)
+    lock_path = _sqlite_lock_path(url)
+    if path is None or lock_path is None or not snapshot or snapshot.get("revision") != head:
+        return False
+    try:
+        lock_file = open(lock_path, "a")  # noqa: SIM115 - held for the block
+    except OSError:
+        return False
+    try:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        connection = sqlite3.connect(
+            path, isolation_level=None, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000
+        )
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            return _apply_snapshot(connection, snapshot["statements"], head)
+        finally:
+            connection.close()
+    except sqlite3.Error:
+        return False
+    finally:
+        lock_file.close()
+
+
+def _apply_snapshot(connection: sqlite3.Connection, statements: list[str], head: str) -> bool:
+    """The snapshot's statements and the revision, in the transaction begun
+    on ``connection``, committed only if the database was empty and every
+    statement ran; else rolled back (a failing statement with a warning)."""
+    try:
+        if connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+            connection.execute("ROLLBACK")
+            return False
+        for statement in statements:
+            connection.execute(statement)
+        connection.execute("INSERT INTO alembic_version (version_num) VALUES (?)", (head,))
+    except sqlite3.Error as exc:
+        connection.execute("ROLLBACK")
+        logger.warning(
+            "the schema snapshot %s failed (%s): running the migrations", SQLITE_SNAPSHOT.name, exc
+        )
+        return False
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+    return True
+
+
 def ensure_schema(url: str | None = None) -> None:
     """Bring the database to the latest schema once per process.
 
@@ -319,7 +440,12 @@ def ensure_schema(url: str | None = None) -> None:
         if url in _upgraded:
             return
     head = newest_migration()
-    if head is not None and _stamped_revision(url) == head:
+    stamped = _stamped_revision(url)
+    if head is not None and stamped == head:
+        with _lock:
+            _upgraded.add(url)
+        return
+    if stamped is None and _create_from_snapshot(url, head):
         with _lock:
             _upgraded.add(url)
         return
