@@ -35,7 +35,7 @@ OFF = "off"
 # Records are compressed by ISA-L (the ``isal`` package): the same gzip
 # format every WARC reader reads, at a fifth of zlib's CPU at its fastest
 # level and no larger (docs/performance.md, the page archive). Level 1 of
-# ISA-L's 0-3: about 10% larger records than warcio's zlib level 9.
+# ISA-L's 0-3: about 12% larger records than warcio's zlib level 9.
 GZIP_LEVEL = 1
 GZIP_WBITS = isal_zlib.MAX_WBITS + 16  # a gzip header and trailer, not zlib's
 # Headers that describe the bytes on the wire, not the payload kept: the
