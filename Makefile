@@ -67,11 +67,14 @@ bench-daemon: $(STAMP)
 bench-archive: $(STAMP)
 	$(BIN)/python bench/archive_bench.py --articles $(or $(ARCHIVE_N),1000)
 
-# After adding a migration: the schema a new SQLite file is given
-# (migrations/sqlite_schema.json, docs/schema.md), made again from the migrations.
+# After adding a migration: the schema a new SQLite file or PostgreSQL
+# database is given (migrations/*_schema.json, docs/schema.md), made again from
+# the migrations; PostgreSQL's on the server of NEWSCRAWL_TEST_POSTGRES_URL.
+POSTGRES_ADMIN ?= $(or $(NEWSCRAWL_TEST_POSTGRES_URL),postgresql+psycopg://postgres@127.0.0.1:5432/postgres)
 .PHONY: schema-snapshot
 schema-snapshot: $(STAMP)
 	$(BIN)/python -c "from crawler.storage.database import write_sqlite_snapshot; write_sqlite_snapshot()"
+	$(BIN)/python -c "from crawler.storage.database import write_postgres_snapshot; write_postgres_snapshot('$(POSTGRES_ADMIN)')"
 
 lint: $(STAMP)
 	$(BIN)/ruff check crawler pipelines settings migrations tests bench

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, select
@@ -301,3 +302,103 @@ def test_a_snapshot_that_fails_leaves_nothing_half_made(tmp_path, monkeypatch, c
     database.ensure_schema(f"sqlite:///{tmp_path / 'new.db'}")
     assert "the schema snapshot sqlite_schema.json failed" in caplog.text
     assert _objects(tmp_path / "new.db") == _objects(tmp_path / "migrated.db")
+
+
+# What a PostgreSQL database holds of its schema (its current schema's objects).
+POSTGRES_CATALOGUE = {
+    "columns": """select table_name, column_name, ordinal_position, data_type, udt_name,
+        is_nullable, column_default, is_generated, generation_expression,
+        character_maximum_length from information_schema.columns
+        where table_schema = current_schema() order by 1, 3""",
+    "indexes": """select tablename, indexname, indexdef from pg_indexes
+        where schemaname = current_schema() order by 2""",
+    "constraints": """select conrelid::regclass::text, conname, pg_get_constraintdef(oid)
+        from pg_constraint where connamespace = current_schema()::regnamespace
+        order by 1, 2""",
+    "views": """select viewname, definition from pg_views
+        where schemaname = current_schema() order by 1""",
+    "functions": """select proname, pg_get_functiondef(oid) from pg_proc
+        where pronamespace = current_schema()::regnamespace order by 1""",
+    "triggers": """select tgrelid::regclass::text, tgname, pg_get_triggerdef(oid)
+        from pg_trigger where not tgisinternal order by 1, 2""",
+    "sequences": """select sequence_name, data_type, start_value, increment
+        from information_schema.sequences where sequence_schema = current_schema()
+        order by 1""",
+    "revision": "select version_num from alembic_version",
+}
+
+
+def _postgres_objects(url: str) -> dict:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return {k: conn.execute(text(q)).all() for k, q in POSTGRES_CATALOGUE.items()}
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def second_postgres_url(postgres_admin):
+    import uuid
+
+    from sqlalchemy import text
+
+    from tests.conftest import POSTGRES_ADMIN_URL
+
+    name = f"newscrawl_test_{uuid.uuid4().hex[:12]}"
+    with postgres_admin.connect() as conn:
+        conn.execute(text(f'create database "{name}"'))
+    yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    from crawler.storage.database import dispose_engines
+
+    dispose_engines()
+    with postgres_admin.connect() as conn:
+        conn.execute(text(f'drop database if exists "{name}" with (force)'))
+
+
+def test_a_new_postgres_database_gets_the_schema_the_migrations_make(
+    postgres_url, second_postgres_url, monkeypatch
+):
+    """A new PostgreSQL database gets its schema from
+    migrations/postgresql_schema.json, without running the migrations: the
+    same columns, indexes, constraints, views, functions and revision."""
+    import json
+
+    from crawler.storage import database
+
+    snapshot = json.loads(database.POSTGRES_SNAPSHOT.read_text(encoding="utf-8"))
+    assert snapshot["revision"] == database.newest_migration(), (
+        "migrations/postgresql_schema.json is not of the newest migration: run make schema-snapshot"
+    )
+    database.upgrade(second_postgres_url)
+
+    def no_migrations(*args, **kwargs):
+        raise AssertionError("a new PostgreSQL database ran the migrations")
+
+    monkeypatch.setattr(database, "upgrade", no_migrations)
+    database.ensure_schema(postgres_url)
+    made, migrated = _postgres_objects(postgres_url), _postgres_objects(second_postgres_url)
+    assert made == migrated
+    assert made["columns"] and made["views"] and made["functions"]
+    assert Store.open(postgres_url).save_articles([article()], now=T0).new == 1
+
+
+def test_a_postgres_snapshot_that_fails_leaves_nothing_half_made(
+    postgres_url, second_postgres_url, monkeypatch, caplog
+):
+    import json
+
+    from crawler.storage import database
+
+    real = json.loads(database.POSTGRES_SNAPSHOT.read_text(encoding="utf-8"))
+    broken = {
+        "revision": real["revision"],
+        "statements": [*real["statements"][:6], "CREATE TABLE ("],
+    }
+    monkeypatch.setattr(database, "_postgres_snapshot", lambda: broken)
+    database.upgrade(second_postgres_url)
+    database.ensure_schema(postgres_url)
+    assert "the schema snapshot postgresql_schema.json failed" in caplog.text
+    assert _postgres_objects(postgres_url) == _postgres_objects(second_postgres_url)
