@@ -347,16 +347,25 @@ def write_sqlite_snapshot(path: Path = SQLITE_SNAPSHOT) -> None:
             statements = sqlite_schema(connection)
             (revision,) = connection.execute("SELECT version_num FROM alembic_version").fetchone()
         connection.close()
+    _write_snapshot(path, revision, statements)
+
+
+def _write_snapshot(path: Path, revision: str | None, statements: list[str]) -> None:
     snapshot = {"revision": revision, "statements": statements}
     path.write_text(json.dumps(snapshot, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 @cache
-def _sqlite_snapshot() -> dict | None:
+def _read_snapshot(path: Path) -> dict | None:
+    """A snapshot's revision and statements; None when it cannot be read."""
     try:
-        return json.loads(SQLITE_SNAPSHOT.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def _sqlite_snapshot() -> dict | None:
+    return _read_snapshot(SQLITE_SNAPSHOT)
 
 
 def _sqlite_file(url: str) -> Path | None:
@@ -471,16 +480,11 @@ def write_postgres_snapshot(admin_url: str, path: Path = POSTGRES_SNAPSHOT) -> N
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-    snapshot = {"revision": revision, "statements": statements}
-    path.write_text(json.dumps(snapshot, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    _write_snapshot(path, revision, statements)
 
 
-@cache
 def _postgres_snapshot() -> dict | None:
-    try:
-        return json.loads(POSTGRES_SNAPSHOT.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+    return _read_snapshot(POSTGRES_SNAPSHOT)
 
 
 def _create_postgres_from_snapshot(url: str, head: str | None) -> bool:
