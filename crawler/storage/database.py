@@ -216,25 +216,31 @@ def _schema_lock(url: str) -> Iterator[Connection]:
     the connection drops. SQLite: an exclusive ``flock`` on a file beside the
     database, released when the file is closed (or the process ends)."""
     engine = get_engine(url)
+    # Where the lock file cannot be made (a folder we cannot write to): SQLite's own locking.
+    with _sqlite_file_lock(url), engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+        yield connection
+
+
+@contextmanager
+def _sqlite_file_lock(url: str) -> Iterator[bool]:
+    """The exclusive ``flock`` on the lock file beside a SQLite database,
+    held for the block: True; False (no lock taken) for other databases, a
+    database in memory, or a lock file that cannot be made."""
     lock_path = _sqlite_lock_path(url)
-    lock_file = None
-    if lock_path is not None:
-        try:
-            lock_file = open(lock_path, "a")  # noqa: SIM115 - held for the block
-        except OSError:
-            lock_file = None  # a folder we cannot write to: SQLite's own locking then
-        if lock_file is not None:
-            fcntl.flock(lock_file, fcntl.LOCK_EX)
     try:
-        with engine.begin() as connection:
-            if engine.dialect.name == "postgresql":
-                connection.execute(
-                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY}
-                )
-            yield connection
+        lock_file = open(lock_path, "a") if lock_path else None  # noqa: SIM115 - held for the block
+    except OSError:
+        lock_file = None
+    if lock_file is None:
+        yield False
+        return
+    try:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        yield True
     finally:
-        if lock_file is not None:
-            lock_file.close()
+        lock_file.close()
 
 
 def _refuse_foreign(connection: Connection, url: str) -> None:
@@ -388,27 +394,22 @@ def _create_sqlite_from_snapshot(url: str, head: str | None) -> bool:
     or says what is wrong)."""
     snapshot = _sqlite_snapshot()
     path = _sqlite_file(url)
-    lock_path = _sqlite_lock_path(url)
-    if path is None or lock_path is None or not snapshot or snapshot.get("revision") != head:
+    if path is None or not snapshot or snapshot.get("revision") != head:
         return False
-    try:
-        lock_file = open(lock_path, "a")  # noqa: SIM115 - held for the block
-    except OSError:
-        return False
-    try:
-        fcntl.flock(lock_file, fcntl.LOCK_EX)
-        connection = sqlite3.connect(
-            path, isolation_level=None, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000
-        )
+    with _sqlite_file_lock(url) as locked:
+        if not locked:
+            return False
         try:
-            connection.execute("BEGIN IMMEDIATE")
-            return _apply_snapshot(connection, snapshot["statements"], head)
-        finally:
-            connection.close()
-    except sqlite3.Error:
-        return False
-    finally:
-        lock_file.close()
+            connection = sqlite3.connect(
+                path, isolation_level=None, timeout=SQLITE_BUSY_TIMEOUT_MS / 1000
+            )
+            try:
+                connection.execute("BEGIN IMMEDIATE")
+                return _apply_snapshot(connection, snapshot["statements"], head)
+            finally:
+                connection.close()
+        except sqlite3.Error:
+            return False
 
 
 def _apply_snapshot(connection: sqlite3.Connection, statements: list[str], head: str) -> bool:
